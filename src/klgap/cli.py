@@ -1,0 +1,53 @@
+"""Command line: ``python -m klgap <command> ...``, one sub-command per module.
+
+Each command module exposes ``add_arguments(parser)`` and ``main(args)``. Modules are imported
+only when their command runs, so ``--help`` and light commands do not import TensorFlow.
+"""
+
+import argparse
+import importlib
+import sys
+
+from klgap.errors import UserError
+
+# command -> (module, one-line help)
+COMMANDS = {
+    "prepare": ("klgap.data", "Prepare a dataset as an .npz file."),
+    "train": ("klgap.train", "Train one VAE (resumes from its last checkpoint)."),
+    "evaluate": ("klgap.evaluate", "Evaluate one trained VAE: ELBO, IW-LL, KL decomposition."),
+    "aggregate": ("klgap.aggregate", "Collect per-run metrics into tidy tables and summaries."),
+    "figures": ("klgap.figures", "Draw the figures from the aggregated tables."),
+    "tex": ("klgap.report", "Write LaTeX macros and tables from the aggregated tables."),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """Builds the parser; only the module of the chosen command is imported.
+
+    Args:
+      argv: command-line arguments without the program name.
+
+    Returns:
+      The argument parser.
+    """
+    parser = argparse.ArgumentParser(prog="klgap", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = argv[0] if argv else None
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(handler=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parses arguments and runs the chosen command; errors exit with status 2 and a message."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    try:
+        args.handler(args)
+    except UserError as error:
+        print(f"klgap {args.command}: error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,273 @@
+"""Datasets: reading, checking and preparing them as one ``.npz`` file each.
+
+``digits`` is scikit-learn's bundled copy of the UCI handwritten digits (8x8). ``fashion_mnist``
+and ``mnist`` are the four standard IDX files each, looked for in order in the configured
+``data_dir``, in Debian's package directory (Fashion-MNIST only), and finally downloaded over
+HTTPS. Every IDX file is accepted only if the MD5 of its decompressed content equals the published
+one (so gzipped, re-gzipped and plain copies are all recognised) and its header is consistent.
+"""
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from klgap import atomic
+from klgap.errors import UserError
+
+DATASETS = ("digits", "fashion_mnist", "mnist")
+IDX_FILES = {  # split part -> file name (without .gz)
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+# MD5 of the decompressed IDX files, as published with the datasets.
+RAW_MD5 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+}
+MIRRORS = {  # HTTPS only; files are <name>.gz under each base URL
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ),
+    "fashion_mnist": (
+        "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+    ),
+}
+SYSTEM_DIRS = {"fashion_mnist": (Path("/usr/share/datasets/fashion-mnist"),)}
+IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+DIGITS_TEST_FRACTION = 0.2
+
+
+@dataclass
+class Split:
+    """One dataset split: images flattened to [0, 1] and integer labels."""
+
+    x: np.ndarray  # (N, P) float32 in [0, 1]
+    y: np.ndarray  # (N,) int64
+
+
+def parse_idx(content: bytes, name: str) -> np.ndarray:
+    """Parses an IDX file, checking the magic number, dimensions and length against the header.
+
+    Args:
+      content: the decompressed file content.
+      name: the file's name, for error messages.
+
+    Returns:
+      The array with the header's shape and type.
+
+    Raises:
+      UserError: if the header is not IDX or the data length disagrees with the dimensions.
+    """
+    if len(content) < 4 or content[0] != 0 or content[1] != 0:
+        raise UserError(f"{name}: not an IDX file (magic {content[:4].hex() or 'empty'}; expected "
+                        "00 00 <type> <ndim>). Replace it with the original dataset file.")
+    type_code, ndim = content[2], content[3]
+    if type_code not in IDX_DTYPES or ndim < 1:
+        raise UserError(f"{name}: IDX magic has unknown type 0x{type_code:02x} or ndim {ndim}. "
+                        "Replace it with the original dataset file.")
+    header_len = 4 + 4 * ndim
+    if len(content) < header_len:
+        raise UserError(f"{name}: truncated IDX header ({len(content)} bytes). "
+                        "Download or copy the file again.")
+    dims = tuple(int(d) for d in np.frombuffer(content, ">u4", ndim, offset=4))
+    dtype = np.dtype(IDX_DTYPES[type_code])
+    expected = header_len + int(np.prod(dims)) * dtype.itemsize
+    if len(content) != expected:
+        raise UserError(f"{name}: IDX length {len(content)} bytes, but header dimensions {dims} "
+                        f"need {expected}. The file is truncated or corrupt: copy it again.")
+    return np.frombuffer(content, dtype, offset=header_len).reshape(dims)
+
+
+def read_verified(path: Path, expected_md5: str) -> bytes:
+    """Reads an IDX file (gzipped or not) and checks the MD5 of its decompressed content.
+
+    Args:
+      path: the file.
+      expected_md5: the published MD5 of the decompressed content.
+
+    Returns:
+      The decompressed content.
+
+    Raises:
+      UserError: if the file cannot be decompressed or its checksum differs.
+    """
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise UserError(f"{path}: corrupt gzip ({error}). Delete it and copy or download "
+                            "it again.") from None
+    actual = hashlib.md5(raw).hexdigest()
+    if actual != expected_md5:
+        raise UserError(f"{path}: checksum mismatch: MD5 of content is {actual}, expected "
+                        f"{expected_md5}. The file is not the published one; replace it.")
+    return raw
+
+
+def find_local(name: str, directories: list[Path]) -> Path | None:
+    """Returns the first ``<dir>/<name>`` or ``<dir>/<name>.gz`` that exists, else None."""
+    for directory in directories:
+        for candidate in (directory / f"{name}.gz", directory / name):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def download(dataset: str, name: str, target_dir: Path) -> Path:
+    """Downloads ``<name>.gz`` from the dataset's HTTPS mirrors into ``target_dir``, verified.
+
+    Args:
+      dataset: ``mnist`` or ``fashion_mnist``.
+      name: the IDX file name without ``.gz``.
+      target_dir: where the verified file is kept.
+
+    Returns:
+      The path of the downloaded file (renamed into place only once its checksum matched).
+
+    Raises:
+      UserError: if no mirror delivered a file with the published checksum.
+    """
+    target_dir.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for base in MIRRORS[dataset]:
+        url = base + name + ".gz"
+        assert url.startswith("https://")
+        target = target_dir / f"{name}.gz"
+        try:
+            with atomic.atomic_path(target) as tmp:
+                with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+                    shutil.copyfileobj(response, out)
+                read_verified(tmp, RAW_MD5[dataset][name])
+            return target
+        except (OSError, UserError) as error:
+            failures.append(f"{url}: {error}")
+    raise UserError(f"could not obtain {name} for {dataset}: " + "; ".join(failures) +
+                    f". Put the four IDX files in a directory and set data_dir to it.")
+
+
+def load_idx_dataset(dataset: str, data_dir: Path | None) -> tuple[Split, Split, dict]:
+    """Loads an IDX dataset from ``data_dir``, the system directory, or the mirrors.
+
+    Args:
+      dataset: ``mnist`` or ``fashion_mnist``.
+      data_dir: a directory holding the files (gzipped or not), or None. Downloads land here,
+        or in ``~/.cache/klgap/<dataset>`` when it is None.
+
+    Returns:
+      The train and test splits and a dict of the source files with their sha256.
+    """
+    directories = ([data_dir] if data_dir else []) + list(SYSTEM_DIRS.get(dataset, ()))
+    download_dir = data_dir or Path.home() / ".cache" / "klgap" / dataset
+    arrays, sources = {}, {}
+    for part, name in IDX_FILES.items():
+        path = find_local(name, directories) or download(dataset, name, download_dir)
+        content = read_verified(path, RAW_MD5[dataset][name])
+        arrays[part] = parse_idx(content, str(path))
+        sources[name] = {"path": str(path), "sha256": hashlib.sha256(content).hexdigest()}
+    splits = []
+    for prefix in ("train", "test"):
+        images, labels = arrays[f"{prefix}_images"], arrays[f"{prefix}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise UserError(f"{dataset} {prefix}: images {images.shape} and labels {labels.shape} "
+                            "do not match. Replace the IDX files with the published ones.")
+        x = images.reshape(len(images), -1).astype(np.float32) / 255.0
+        splits.append(Split(x, labels.astype(np.int64)))
+    return splits[0], splits[1], sources
+
+
+def load_digits(seed: int) -> tuple[Split, Split, dict]:
+    """Loads scikit-learn's UCI digits with a stratified 80/20 split drawn from ``seed``."""
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = sklearn_digits()
+    x = (bunch.data / 16.0).astype(np.float32)  # (1797, 64) in [0, 1]
+    y = bunch.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=DIGITS_TEST_FRACTION, stratify=y, random_state=seed)
+    digest = hashlib.sha256(np.ascontiguousarray(bunch.data)).hexdigest()
+    sources = {"sklearn.datasets.load_digits": {"sha256_of_data_array": digest}}
+    return Split(x_train, y_train), Split(x_test, y_test), sources
+
+
+def prepare(dataset: str, data_dir: Path | None, seed: int) -> dict[str, np.ndarray]:
+    """Loads a dataset and adds the fixed evaluation subsets and binarizations.
+
+    Args:
+      dataset: one of ``DATASETS``.
+      data_dir: directory of local IDX files, or None.
+      seed: seed of the digits split, the train evaluation subset and the fixed binarizations.
+
+    Returns:
+      The arrays to store (see docs/interfaces.md).
+    """
+    if dataset not in DATASETS:
+        raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
+    if data_dir is not None and not data_dir.is_dir():
+        raise UserError(f"data directory {data_dir} does not exist. Create it and put the IDX "
+                        "files there, or remove data_dir from the config.")
+    if dataset == "digits":
+        train, test, sources = load_digits(seed)
+    else:
+        train, test, sources = load_idx_dataset(dataset, data_dir)
+    rng = np.random.default_rng(seed)
+    train_eval_index = np.sort(rng.choice(len(train.x), size=len(test.x), replace=False))
+    x_train_eval = train.x[train_eval_index]
+    return {
+        "x_train": train.x, "y_train": train.y, "x_test": test.x, "y_test": test.y,
+        "train_eval_index": train_eval_index.astype(np.int64),
+        "y_train_eval": train.y[train_eval_index],
+        "x_train_eval_binary": (rng.random(x_train_eval.shape) < x_train_eval).astype(np.uint8),
+        "x_test_binary": (rng.random(test.x.shape) < test.x).astype(np.uint8),
+        "dataset": np.array(dataset),
+        "seed": np.array(seed),
+        "sources_json": np.array(json.dumps(sources, sort_keys=True)),
+    }
+
+
+def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Loads a prepared dataset, with a clear error if it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"prepared dataset {path} not found; run `python -m klgap prepare` first.")
+    return atomic.load_npz(path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``prepare`` command's arguments."""
+    parser.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}")
+    parser.add_argument("--out", required=True, type=Path, help="output .npz path")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="directory with the four IDX files (gzipped or not)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the digits split, train subset and fixed binarization")
+
+
+def main(args: argparse.Namespace) -> None:
+    """Runs ``prepare``: writes the dataset's ``.npz`` atomically."""
+    arrays = prepare(args.dataset, args.data_dir, args.seed)
+    atomic.savez(args.out, **arrays)
+    print(f"prepared {args.dataset}: train {arrays['x_train'].shape}, "
+          f"test {arrays['x_test'].shape} -> {args.out}")

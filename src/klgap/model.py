@@ -1,0 +1,126 @@
+"""The VAE: an MLP Gaussian encoder and an MLP Bernoulli decoder, with prior N(0, I).
+
+Built from plain ``tf.Variable``s in a ``tf.Module`` and returning ``tfp.distributions`` objects
+(``tfp.layers`` are Keras 2 layers and break under Keras 3).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+SCALE_FLOOR = 1e-4  # smallest posterior standard deviation
+
+
+class MLP(tf.Module):
+    """A multilayer perceptron with ReLU hidden layers and a linear output layer."""
+
+    def __init__(self, sizes: list[int], seed: int, name: str):
+        """Creates Glorot-uniform weights and zero biases.
+
+        Args:
+          sizes: layer widths, input first, output last.
+          seed: seed of the stateless weight initialisation.
+          name: module name (prefix of the variable names).
+        """
+        super().__init__(name=name)
+        self.weights, self.biases = [], []
+        with self.name_scope:
+            for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                limit = np.sqrt(6.0 / (fan_in + fan_out))
+                w = tf.random.stateless_uniform((fan_in, fan_out), seed=[seed, i],
+                                                minval=-limit, maxval=limit)
+                self.weights.append(tf.Variable(w, name=f"w{i}"))
+                self.biases.append(tf.Variable(tf.zeros([fan_out]), name=f"b{i}"))
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            x = tf.nn.relu(x @ w + b)
+        return x @ self.weights[-1] + self.biases[-1]
+
+
+class Terms(NamedTuple):
+    """Per-example terms of the objective, each of shape (B,), in nats."""
+
+    distortion: tf.Tensor  # -log p(x|z) for one z ~ q(z|x)
+    rate: tf.Tensor  # KL(q(z|x) || p(z)), analytic
+
+
+class VAE(tf.Module):
+    """Encoder q(z|x) = N(mu(x), diag sigma(x)^2), decoder p(x|z) = Bernoulli(logits(z))."""
+
+    def __init__(self, data_dim: int, latent_dim: int, hidden: list[int], seed: int):
+        """Builds encoder and decoder.
+
+        Args:
+          data_dim: number of pixels P.
+          latent_dim: D.
+          hidden: hidden layer widths of the encoder; the decoder mirrors them.
+          seed: seed of the weight initialisation.
+        """
+        super().__init__(name="vae")
+        self.latent_dim = latent_dim
+        self.encoder_net = MLP([data_dim, *hidden, 2 * latent_dim], seed=seed, name="encoder")
+        self.decoder_net = MLP([latent_dim, *hidden[::-1], data_dim], seed=seed + 1,
+                               name="decoder")
+        self.prior = tfd.MultivariateNormalDiag(loc=tf.zeros(latent_dim))
+
+    def encode(self, x: tf.Tensor) -> tfd.MultivariateNormalDiag:
+        """Returns q(z|x) for a batch x of shape (B, P)."""
+        out = self.encoder_net(x)  # (B, 2D)
+        loc, raw_scale = tf.split(out, 2, axis=-1)  # (B, D) each
+        return tfd.MultivariateNormalDiag(loc=loc,
+                                          scale_diag=tf.nn.softplus(raw_scale) + SCALE_FLOOR)
+
+    def decode(self, z: tf.Tensor) -> tfd.Independent:
+        """Returns p(x|z) for latents z of shape (..., D): independent Bernoulli pixels."""
+        return tfd.Independent(tfd.Bernoulli(logits=self.decoder_net(z)),
+                               reinterpreted_batch_ndims=1)
+
+    def terms(self, x: tf.Tensor, noise: tf.Tensor) -> Terms:
+        """Distortion and rate of each example, with the reparameterised sample z = mu + sigma*e.
+
+        Args:
+          x: binary data, (B, P) float32.
+          noise: standard normal draws e, (B, D).
+
+        Returns:
+          ``Terms`` of shape (B,) each.
+        """
+        posterior = self.encode(x)
+        z = posterior.loc + posterior.scale.diag * noise  # (B, D)
+        distortion = -self.decode(z).log_prob(x)  # (B,)
+        rate = tfd.kl_divergence(posterior, self.prior)  # (B,)
+        return Terms(distortion=distortion, rate=rate)
+
+
+def loss(terms: Terms, beta: float) -> tf.Tensor:
+    """The beta-VAE loss, averaged over the batch.
+
+    Per example: -E_q log p(x|z) + beta * KL(q(z|x) || p(z)) (the negative ELBO when beta = 1),
+    with the expectation estimated by one reparameterised sample and the KL in closed form.
+    """
+    return tf.reduce_mean(terms.distortion + beta * terms.rate)
+
+
+def get_weights(model: tf.Module) -> dict[str, np.ndarray]:
+    """Returns the model's variables as NumPy arrays keyed by variable path."""
+    return {variable_key(v): v.numpy() for v in model.trainable_variables}
+
+
+def set_weights(model: tf.Module, weights: dict[str, np.ndarray]) -> None:
+    """Assigns arrays (as from ``get_weights``) to the model's variables, checking the keys."""
+    variables = {variable_key(v): v for v in model.trainable_variables}
+    missing = sorted(set(variables) - set(weights))
+    if missing:
+        raise ValueError(f"weights lack {missing}")
+    for key, variable in variables.items():
+        variable.assign(weights[key])
+
+
+def variable_key(variable: tf.Variable) -> str:
+    """A stable key for a variable, e.g. ``encoder/w0``."""
+    return variable.name.split(":")[0]

@@ -1,0 +1,255 @@
+"""Training one VAE: Adam, dynamic binarization, a checkpoint per epoch, exact resumption.
+
+All randomness is stateless and keyed by (seed, epoch) or (seed, step), and the checkpoint holds
+the weights, the optimizer state and the history. A run killed at any point and started again
+therefore ends with bitwise the same weights and metrics as one that was never interrupted (CPU).
+"""
+
+import argparse
+import csv
+import io
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from klgap import atomic, data
+from klgap.errors import UserError
+
+HISTORY_COLUMNS = ("epoch", "train_elbo", "train_rate", "train_distortion", "test_elbo",
+                   "test_rate", "test_distortion", "seconds")
+EVAL_NOISE_SEED = 12345  # fixed reparameterisation noise for the per-epoch test metrics
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one training run."""
+
+    data: str
+    rundir: str
+    latent_dim: int
+    beta: float
+    seed: int
+    epochs: int
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    hidden: list[int] = field(default_factory=lambda: [256, 256])
+    threads: int | None = None
+
+    def identity(self) -> str:
+        """What a checkpoint must match to be resumed: the data and every hyperparameter."""
+        keys = ("latent_dim", "beta", "seed", "batch_size", "learning_rate", "hidden")
+        return json.dumps({"data": Path(self.data).name, **{k: getattr(self, k) for k in keys}},
+                          sort_keys=True)
+
+    def validate(self) -> None:
+        """Raises UserError for out-of-range values, before any expensive work."""
+        checks = [
+            (self.latent_dim >= 1, f"latent size must be >= 1, got {self.latent_dim}"),
+            (math.isfinite(self.beta) and self.beta >= 0, f"beta must be >= 0, got {self.beta}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (math.isfinite(self.learning_rate) and self.learning_rate > 0,
+             f"learning rate must be > 0, got {self.learning_rate}"),
+            (len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden),
+             f"hidden sizes must be a non-empty list of positive ints, got {self.hidden}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message + "; fix the value in the config or command line.")
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) over a list of variables, with its state as plain variables."""
+
+    def __init__(self, variables, learning_rate: float, beta1=0.9, beta2=0.999, epsilon=1e-7):
+        import tensorflow as tf
+
+        self.variables = list(variables)
+        self.learning_rate, self.beta1, self.beta2, self.epsilon = (
+            learning_rate, beta1, beta2, epsilon)
+        self.step = tf.Variable(0, dtype=tf.int64, name="adam/step")
+        self.m = [tf.Variable(tf.zeros_like(v), name=f"adam/m{i}")
+                  for i, v in enumerate(self.variables)]
+        self.v = [tf.Variable(tf.zeros_like(v), name=f"adam/v{i}")
+                  for i, v in enumerate(self.variables)]
+
+    def apply(self, gradients) -> None:
+        """Takes one Adam step with the given gradients (inside a tf.function)."""
+        import tensorflow as tf
+
+        self.step.assign_add(1)
+        t = tf.cast(self.step, tf.float32)
+        step_size = (self.learning_rate * tf.sqrt(1.0 - self.beta2 ** t)
+                     / (1.0 - self.beta1 ** t))
+        for var, grad, m, v in zip(self.variables, gradients, self.m, self.v):
+            m.assign(self.beta1 * m + (1.0 - self.beta1) * grad)
+            v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(grad))
+            var.assign_sub(step_size * m / (tf.sqrt(v) + self.epsilon))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Returns the optimizer state as arrays."""
+        state = {"adam/step": self.step.numpy()}
+        state.update({f"adam/m{i}": m.numpy() for i, m in enumerate(self.m)})
+        state.update({f"adam/v{i}": v.numpy() for i, v in enumerate(self.v)})
+        return state
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Restores the state saved by ``state()``."""
+        self.step.assign(state["adam/step"])
+        for i, (m, v) in enumerate(zip(self.m, self.v)):
+            m.assign(state[f"adam/m{i}"])
+            v.assign(state[f"adam/v{i}"])
+
+
+def history_to_csv(history: np.ndarray) -> str:
+    """Formats the history array (epochs, len(HISTORY_COLUMNS)) as CSV text."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for row in history:
+        writer.writerow([int(row[0])] + [repr(float(v)) for v in row[1:]])
+    return out.getvalue()
+
+
+def train(config: RunConfig) -> dict:
+    """Trains (or resumes) one run and writes its outputs into ``config.rundir``.
+
+    Args:
+      config: the run's configuration.
+
+    Returns:
+      The run metadata also written to ``run.json``.
+
+    Raises:
+      UserError: bad configuration, missing data, or a non-finite loss (the last good
+        checkpoint is kept).
+    """
+    config.validate()
+    arrays = data.load(config.data)
+    from klgap import device, model as vae_model, provenance  # TensorFlow imports are slow
+
+    device_name = device.configure(config.threads)
+    import tensorflow as tf
+
+    start_time = time.time()
+    rundir = Path(config.rundir)
+    rundir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = rundir / "checkpoint.npz"
+    run_name = f"{arrays['dataset']} z={config.latent_dim} beta={config.beta} seed={config.seed}"
+
+    x_train = tf.constant(arrays["x_train"])  # (N, P) grey levels in [0, 1]
+    x_test = tf.constant(arrays["x_test_binary"].astype(np.float32))  # (M, P) fixed bits
+    num_train, data_dim = arrays["x_train"].shape
+    vae = vae_model.VAE(data_dim, config.latent_dim, config.hidden, seed=config.seed)
+    variables = vae.trainable_variables
+    optimizer = Adam(variables, config.learning_rate)
+    beta = tf.constant(config.beta, tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64), tf.TensorSpec([2], tf.int64)])
+    def train_step(batch_index, step_seed):
+        x_grey = tf.gather(x_train, batch_index)  # (B, P)
+        uniform = tf.random.stateless_uniform(tf.shape(x_grey), seed=step_seed)
+        x = tf.cast(uniform < x_grey, tf.float32)  # dynamic binarization, (B, P)
+        noise = tf.random.stateless_normal([tf.shape(x)[0], config.latent_dim],
+                                           seed=step_seed + [0, 1])  # (B, D)
+        with tf.GradientTape() as tape:
+            terms = vae.terms(x, noise)
+            objective = vae_model.loss(terms, beta)
+        optimizer.apply(tape.gradient(objective, variables))
+        return tf.reduce_sum(terms.distortion), tf.reduce_sum(terms.rate)
+
+    @tf.function
+    def test_terms():
+        noise = tf.random.stateless_normal([tf.shape(x_test)[0], config.latent_dim],
+                                           seed=[EVAL_NOISE_SEED, 0])
+        terms = vae.terms(x_test, noise)
+        return tf.reduce_mean(terms.distortion), tf.reduce_mean(terms.rate)
+
+    history = np.zeros((0, len(HISTORY_COLUMNS)))
+    identity = config.identity()
+    if checkpoint_path.exists():
+        state = atomic.load_npz(checkpoint_path)
+        if str(state["identity"]) != identity or len(state["history"]) > config.epochs:
+            raise UserError(f"{checkpoint_path} belongs to a different configuration "
+                            f"({state['identity']}, {len(state['history'])} epochs); delete "
+                            f"{rundir} to train this one from scratch.")
+        vae_model.set_weights(vae, state)
+        optimizer.restore(state)
+        history = state["history"]
+        print(f"[{run_name}] resuming after epoch {len(history)} from {checkpoint_path}",
+              flush=True)
+
+    for epoch in range(len(history) + 1, config.epochs + 1):
+        epoch_start = time.time()
+        order = np.random.default_rng([config.seed, epoch]).permutation(num_train)
+        distortion_sum = rate_sum = 0.0
+        step = int(optimizer.step.numpy())
+        for first in range(0, num_train, config.batch_size):
+            step += 1
+            batch = tf.constant(order[first:first + config.batch_size], tf.int64)
+            distortion, rate = train_step(batch, tf.constant([config.seed, 2 * step], tf.int64))
+            distortion_sum += float(distortion)
+            rate_sum += float(rate)
+        train_distortion, train_rate = distortion_sum / num_train, rate_sum / num_train
+        if not (math.isfinite(train_distortion) and math.isfinite(train_rate)):
+            raise UserError(f"[{run_name}] non-finite loss in epoch {epoch} (distortion "
+                            f"{train_distortion}, rate {train_rate}); the last good checkpoint "
+                            f"(epoch {epoch - 1}) is kept in {checkpoint_path}. Lower the "
+                            "learning rate or beta.")
+        test_distortion, test_rate = (float(t) for t in test_terms())
+        row = [epoch, -(train_distortion + train_rate), train_rate, train_distortion,
+               -(test_distortion + test_rate), test_rate, test_distortion,
+               time.time() - epoch_start]
+        history = np.vstack([history, row])
+        atomic.savez(checkpoint_path, history=history, identity=np.array(identity),
+                     **vae_model.get_weights(vae),
+                     **optimizer.state())
+        print(f"[{run_name}] epoch {epoch}/{config.epochs} train ELBO {row[1]:.3f} "
+              f"(rate {train_rate:.3f}, distortion {train_distortion:.3f}) test ELBO "
+              f"{row[4]:.3f} ({row[7]:.1f} s)", flush=True)
+
+    atomic.savez(rundir / "model.npz", **vae_model.get_weights(vae))
+    atomic.write_text(rundir / "history.csv", history_to_csv(history))
+    metadata = {
+        "config": asdict(config),
+        "dataset": str(arrays["dataset"]),
+        "data_dim": int(data_dim),
+        "num_train": int(num_train),
+        "device": device_name,
+        "wall_time_seconds_this_process": time.time() - start_time,
+        "train_seconds_all_epochs": float(history[:, -1].sum()),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "data_sources": json.loads(str(arrays["sources_json"])),
+        **provenance.describe(),
+    }
+    atomic.write_json(rundir / "run.json", metadata)  # written last: marks the run complete
+    return metadata
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``train`` command's arguments."""
+    parser.add_argument("--data", required=True, help="prepared dataset (.npz)")
+    parser.add_argument("--rundir", required=True, help="output directory of the run")
+    parser.add_argument("--latent-dim", type=int, required=True)
+    parser.add_argument("--beta", type=float, required=True, help="KL weight (>= 0)")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256],
+                        help="hidden layer widths of the encoder (decoder mirrors them)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="TensorFlow intra-op threads (default: all cores)")
+
+
+def main(args: argparse.Namespace) -> None:
+    """Runs ``train``."""
+    config = RunConfig(data=args.data, rundir=args.rundir, latent_dim=args.latent_dim,
+                       beta=args.beta, seed=args.seed, epochs=args.epochs,
+                       batch_size=args.batch_size, learning_rate=args.learning_rate,
+                       hidden=args.hidden, threads=args.threads)
+    train(config)
