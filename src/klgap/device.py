@@ -16,14 +16,17 @@ def configure(threads: int | None, deterministic: bool = True) -> str:
     Returns:
       A description of the device: the GPU's name when TensorFlow sees one, else ``CPU``.
     """
-    if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    gpus = tf.config.list_physical_devices("GPU")
+    try:
+        if threads:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        for gpu in gpus:  # several runs may share one GPU
+            tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError:
+        pass  # the runtime is already initialised (a second run in one process): keep it
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:  # several runs may share one GPU
-        tf.config.experimental.set_memory_growth(gpu, True)
     if not gpus:
         return f"CPU ({os.cpu_count()} cores, {threads or 'all'} threads)"
     details = tf.config.experimental.get_device_details(gpus[0])
