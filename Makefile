@@ -1,0 +1,52 @@
+# Set-up and entry points. `make paper` and `make test` are all a newcomer needs.
+#
+#   make paper                 set up, then run the workflow: results/paper.pdf
+#   make paper ARGS="-n"       arguments for snakemake (here: a dry run)
+#   make smoke                 the smoke configuration: results/smoke/paper.pdf in minutes
+#   make figures               figures, tables and PDF from the committed results/*/*.csv only
+#   make test                  set up, then run the tests (ARGS go to pytest)
+#   make lock                  rewrite requirements.lock from the current .venv
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+# Jobs and tests find the project's Python first.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+SNAKEMAKE := $(BIN)/snakemake --snakefile Snakefile --workflow-profile workflow/profiles/default
+# Rules that only redraw from the aggregated tables (no training, no aggregation).
+FIGURE_RULES := config_snapshot figures tex paper
+
+.PHONY: paper smoke figures test setup system-deps lock
+
+paper: setup
+	$(SNAKEMAKE) --cores all $(ARGS)
+
+smoke: setup
+	$(SNAKEMAKE) --cores all --configfile workflow/config/smoke.yaml $(ARGS)
+
+figures: setup
+	$(SNAKEMAKE) --cores all --allowed-rules $(FIGURE_RULES) --forcerun figures tex $(ARGS) -- paper
+
+test: setup
+	$(BIN)/python -m pytest $(ARGS)
+
+setup: system-deps $(VENV)/.installed
+
+# Re-installs only when the lock or the package metadata changed.
+$(VENV)/.installed: requirements.lock pyproject.toml | system-deps
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" \
+		"(e.g. 'apt-get install python3.11-venv', or pyenv) or pass PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+system-deps:
+	@PYTHON=$(PYTHON) bash scripts/system-deps.sh
+
+lock: $(VENV)/.installed
+	{ sed -n '1,3p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	touch $(VENV)/.installed

@@ -1,0 +1,42 @@
+# klgap: per-example KL versus aggregate KL in VAEs, from training to the paper's PDF.
+#
+#   snakemake --cores all --workflow-profile workflow/profiles/default           # the paper
+#   snakemake ... --configfile workflow/config/smoke.yaml                         # smoke test
+#   snakemake ... --config outdir=elsewhere 'datasets=[mnist]' data_dir=/path/to/idx
+#
+# `make paper` runs the first line. The rules are in workflow/rules/, the configuration's keys
+# and defaults in workflow/schemas/config.schema.yaml.
+
+import os
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "workflow", "config", "default.yaml")
+
+
+include: "workflow/rules/common.smk"
+
+
+# snakemake.utils.validate against workflow/schemas/config.schema.yaml (SCHEMA): fills in the
+# defaults, and stops before any job on a bad or unknown key, naming it.
+check_config(config, SCHEMA)
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/paper.smk"
+
+
+rule all:
+    input:
+        out("paper.pdf"),
+        out("config.yaml"),
+        expand(out("{dataset}/{table}.csv"), dataset=config["datasets"], table=["metrics", "summary"]),
+        expand(out("figures/{figure}.{ext}"), figure=FIGURES, ext=["pdf", "png"]),
+    default_target: True

@@ -1,0 +1,70 @@
+"""Where each run's files live under an output root; shared by the workflow and ``aggregate``.
+
+A run of the sweep is ``<outdir>/runs/<dataset>/z<latent_dim>/beta<beta>/seed<seed>/``, with
+beta written the shortest way that reads back as the same float (``beta1``, ``beta0.1``).
+"""
+
+import math
+from pathlib import Path
+from typing import NamedTuple
+
+
+class Run(NamedTuple):
+    """The coordinates of one run of the sweep."""
+
+    dataset: str
+    latent_dim: int
+    beta: float
+    seed: int
+
+
+def format_beta(beta: float) -> str:
+    """Formats beta for paths and command lines: shortest exact form, no trailing ``.0``.
+
+    Args:
+      beta: a finite, non-negative KL weight.
+
+    Returns:
+      A string such that ``float(format_beta(b)) == b``, e.g. ``"1"``, ``"0.1"``, ``"1e-05"``.
+    """
+    beta = float(beta)
+    if not math.isfinite(beta) or beta < 0:
+        raise ValueError(f"beta must be finite and non-negative, got {beta!r}")
+    text = repr(beta)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def runs_dir(outdir: str | Path, dataset: str) -> Path:
+    """Returns the directory holding every run of one dataset."""
+    return Path(outdir) / "runs" / dataset
+
+
+def run_subdir(run: Run) -> Path:
+    """Returns a run's directory relative to ``runs_dir``: ``z<latent_dim>/beta<beta>/seed<seed>``."""
+    return Path(f"z{int(run.latent_dim)}") / f"beta{format_beta(run.beta)}" / f"seed{int(run.seed)}"
+
+
+def run_dir(outdir: str | Path, run: Run) -> Path:
+    """Returns the directory of one run.
+
+    Args:
+      outdir: the output root of a configuration (e.g. ``results``).
+      run: the run's coordinates.
+
+    Returns:
+      ``<outdir>/runs/<dataset>/z<latent_dim>/beta<beta>/seed<seed>``.
+    """
+    return runs_dir(outdir, run.dataset) / run_subdir(run)
+
+
+def sweep(datasets, latent_dims, betas, seeds) -> list[Run]:
+    """Lists the runs of a sweep, in a fixed order (dataset, latent_dim, beta, seed).
+
+    Args:
+      datasets, latent_dims, betas, seeds: the values of each axis.
+
+    Returns:
+      One ``Run`` per combination.
+    """
+    return [Run(d, int(z), float(b), int(s))
+            for d in datasets for z in latent_dims for b in betas for s in seeds]

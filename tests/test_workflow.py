@@ -1,0 +1,173 @@
+"""Tests of the Snakemake workflow: lint, planned jobs, config checks, and the smoke run end to end.
+
+Snakemake always runs in a temporary working directory with a temporary `outdir`, so the tests
+never touch the repository's results.
+"""
+
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from klgap import data, layout
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CONFIGS = REPO / "workflow" / "config"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+FIGURES = ["rate_split"]
+SPLITS = ["test", "train"]
+# The only lint we accept: the software stack is the locked .venv built by `make`, not per-rule
+# conda environments or containers.
+ACCEPTED_LINTS = {"Specify a conda environment or container for each rule."}
+
+
+def snakemake(workdir, *args, timeout=600):
+    """Runs Snakemake on the repository's Snakefile inside ``workdir``.
+
+    Returns:
+      The completed process; ``stdout`` holds both output streams (Snakemake's log goes to either).
+    """
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
+               "--workflow-profile", str(REPO / "workflow" / "profiles" / "default"), *args]
+    return subprocess.run(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+
+def job_counts(output):
+    """Parses the "Job stats" table of a Snakemake run into {rule: count}."""
+    table = output.split("Job stats:")[1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)
+            if m[1] != "total"}
+
+
+def load_config(name):
+    """Reads one of the configuration files."""
+    return yaml.safe_load((CONFIGS / name).read_text())
+
+
+def expected_runs(config):
+    """Lists the runs of a configuration, computed from its axes."""
+    return layout.sweep(config["datasets"], config["latent_dims"], config["betas"],
+                        config["seeds"])
+
+
+def test_lint_is_clean(tmp_path):
+    result = snakemake(tmp_path, "--lint")
+    lints = set(re.findall(r"^\s+\* (.+?):$", result.stdout, re.MULTILINE))
+    assert lints <= ACCEPTED_LINTS, result.stdout
+    assert "Lints for snakefile" not in result.stdout
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "smoke.yaml"])
+def test_config_files_set_every_key(name):
+    # smoke.yaml is applied on top of default.yaml: it must not inherit any paper setting.
+    assert set(load_config(name)) == set(yaml.safe_load(SCHEMA.read_text())["properties"])
+
+
+def test_schema_datasets_are_the_package_datasets():
+    enum = yaml.safe_load(SCHEMA.read_text())["properties"]["datasets"]["items"]["enum"]
+    assert enum == list(data.DATASETS)
+
+
+def test_dry_run_plans_one_train_and_evaluate_job_per_run(tmp_path):
+    config = load_config("default.yaml")
+    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stdout
+    runs = expected_runs(config)
+    n_datasets = len(config["datasets"])
+    assert job_counts(result.stdout) == {
+        "prepare": n_datasets, "train": len(runs), "evaluate": len(runs),
+        "aggregate": n_datasets, "figures": len(FIGURES), "tex": 1, "paper": 1,
+        "config_snapshot": 1, "all": 1}
+    rundirs = set(re.findall(r"klgap train .*--rundir (\S+)", result.stdout))
+    assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
+    assert re.search(r"klgap train .*--threads \d+", result.stdout)
+
+
+def test_command_line_overrides_datasets_data_dir_and_outdir(tmp_path):
+    result = snakemake(tmp_path, "-n", "-p", "--config", "datasets=[mnist]",
+                       "data_dir=idx files/mnist", f"outdir={tmp_path / 'elsewhere'}")
+    assert result.returncode == 0, result.stdout
+    prepare = re.findall(r"python -m klgap prepare .*", result.stdout)
+    assert len(prepare) == 1
+    assert "--dataset mnist" in prepare[0] and "--data-dir 'idx files/mnist'" in prepare[0]
+    assert f"--out {tmp_path / 'elsewhere'}/data/mnist.npz" in prepare[0]
+
+
+def test_partial_mode_schedules_no_training(tmp_path):
+    result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}", "partial=true")
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout)
+    assert "train" not in counts and "evaluate" not in counts
+    assert counts["aggregate"] == len(load_config("default.yaml")["datasets"])
+
+
+@pytest.mark.parametrize("override, key", [
+    ("datasets=[digits,cifar10]", "datasets"),
+    ("betas=[0.5,-1]", "betas"),
+    ("seeds=[]", "seeds"),
+    ("epoch=3", "epoch"),
+    ("outdir=results;rm", "outdir"),
+])
+def test_invalid_config_stops_before_any_job_naming_the_key(tmp_path, override, key):
+    result = snakemake(tmp_path, "-n", "--config", override)
+    assert result.returncode != 0
+    message = next(line for line in result.stdout.splitlines() if "Invalid configuration" in line)
+    assert re.search(rf"\b{key}\b", message), message
+    assert "Building DAG" not in result.stdout
+
+
+def test_misspelt_key_in_a_config_file_is_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("outdir: out\nlatent_dim: [2]\n")
+    result = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    assert result.returncode != 0
+    assert "unknown config key 'latent_dim' (did you mean 'latent_dims'?)" in result.stdout
+
+
+@pytest.mark.slow
+def test_smoke_configuration_end_to_end(tmp_path):
+    if not shutil.which("latexmk") or not shutil.which("pdfinfo"):
+        pytest.fail("latexmk and pdfinfo are needed: run `make test`, which installs them")
+    config = load_config("smoke.yaml")
+    outdir = tmp_path / "out"
+    repo_results = sorted((REPO / "results").rglob("*")) if (REPO / "results").exists() else []
+    result = snakemake(tmp_path, "--cores", "2", "--configfile", str(CONFIGS / "smoke.yaml"),
+                       "--config", f"outdir={outdir}", timeout=900)
+    assert result.returncode == 0, result.stdout[-5000:]
+
+    pages = subprocess.run(["pdfinfo", str(outdir / "paper.pdf")], capture_output=True,
+                           text=True, check=True).stdout
+    assert int(re.search(r"^Pages:\s+(\d+)", pages, re.MULTILINE)[1]) >= 1
+
+    runs = expected_runs(config)
+    for dataset in config["datasets"]:
+        metrics = pd.read_csv(outdir / dataset / "metrics.csv")
+        dataset_runs = [r for r in runs if r.dataset == dataset]
+        assert len(metrics) == len(dataset_runs) * len(SPLITS)
+        assert list(metrics.columns[:5]) == ["dataset", "latent_dim", "beta", "seed", "split"]
+        got = set(metrics[["latent_dim", "beta", "seed", "split"]].itertuples(index=False))
+        assert got == {(r.latent_dim, r.beta, r.seed, s)
+                       for r, s in itertools.product(dataset_runs, SPLITS)}
+        summary = pd.read_csv(outdir / dataset / "summary.csv")
+        assert (summary["n_runs"] == len(config["seeds"])).all()
+    for figure in FIGURES:
+        assert (outdir / "figures" / f"{figure}.pdf").stat().st_size > 0
+    numbers = (outdir / "tex" / "numbers.tex").read_text()
+    assert r"\newcommand{\klgapConfigLabel}{default.yaml + smoke.yaml + --config outdir}" in numbers
+
+    # A second run has nothing to do; the repository's results were not touched.
+    again = snakemake(tmp_path, "-n", "--configfile", str(CONFIGS / "smoke.yaml"),
+                      "--config", f"outdir={outdir}")
+    assert "Nothing to be done" in again.stdout
+    after = sorted((REPO / "results").rglob("*")) if (REPO / "results").exists() else []
+    assert after == repo_results

@@ -1,0 +1,182 @@
+# Helpers shared by the rules: configuration checks, the sweep, output paths, provenance.
+# Functions only (no rules), so that every rule file reads as a list of steps.
+
+import difflib
+import hashlib
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from klgap import layout
+from klgap.provenance import git_commit
+
+# One run, and its directory below the output root (must agree with klgap.layout.run_dir).
+RUN_ID = "{dataset}/z{latent_dim}/beta{beta}/seed{seed}"
+RUN = f"runs/{RUN_ID}"
+# Figures drawn by `klgap figures NAME`, each as <outdir>/figures/NAME.pdf (+ .png preview).
+FIGURES = ["rate_split"]
+
+# Files of the repository. The paper's generated parts come from <outdir>/tex and /figures.
+PAPER_DIR = Path(workflow.basedir) / "paper"
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+DATASETS = yaml.safe_load(SCHEMA.read_text())["properties"]["datasets"]["items"]["enum"]
+
+# Config keys whose command-line form (`--config key=...` gives strings) needs converting.
+LIST_KEYS = {"datasets": str, "latent_dims": int, "betas": float, "seeds": int,
+             "hidden": int, "minibatch_sizes": int}
+BOOLEAN_KEYS = {"partial"}
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    latent_dim=r"[0-9]+",
+    beta=r"[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?",
+    seed=r"[0-9]+",
+    figure="|".join(FIGURES),
+
+# Jobs run the Python that runs Snakemake (the project's .venv), activated or not.
+shell.prefix(f"set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:\"$PATH\"; ")
+
+
+def _from_command_line(key, value):
+    """Reads values as given by `--config key=[a,b]` (strings), `key=a` or `key=true`.
+
+    Args:
+      key: the config key.
+      value: its value.
+
+    Returns:
+      The value as a list with numbers converted, or unchanged where it cannot be (the schema then
+      reports it).
+    """
+    if key in BOOLEAN_KEYS and isinstance(value, str):
+        return {"true": True, "yes": True, "false": False, "no": False}.get(value.lower(), value)
+    if key not in LIST_KEYS or value is None:
+        return value
+    items = value if isinstance(value, list) else [value]
+    convert = LIST_KEYS[key]
+    converted = []
+    for item in items:
+        try:
+            converted.append(convert(item) if isinstance(item, str) else item)
+        except ValueError:
+            converted.append(item)
+    return converted
+
+
+def check_config(config, schema):
+    """Validates the config against the schema (filling defaults); stops naming the bad key.
+
+    Args:
+      config: the merged configuration (files, then --config); fixed up in place.
+      schema: path of the JSON schema (YAML).
+
+    Raises:
+      WorkflowError: one line naming the key, the problem and what the key means.
+    """
+    for key in list(config):
+        config[key] = _from_command_line(key, config[key])
+    try:
+        validate(config, schema=schema)
+    except WorkflowError as error:
+        cause = error.__context__
+        if not isinstance(cause, jsonschema.ValidationError):
+            raise
+        properties = yaml.safe_load(Path(schema).read_text())["properties"]
+        raise WorkflowError(f"Invalid configuration: {_explain(cause, config, properties)}") from None
+
+
+def _explain(cause, config, properties):
+    """Turns a schema violation into one line that names the key."""
+    if cause.validator == "additionalProperties":
+        names = []
+        for key in sorted(set(config) - set(properties)):
+            guess = difflib.get_close_matches(key, list(properties), n=1)
+            names.append(f"'{key}'" + (f" (did you mean '{guess[0]}'?)" if guess else ""))
+        return f"unknown config key {', '.join(names)}; the keys are: {', '.join(properties)}"
+    path = list(cause.absolute_path)
+    if not path:
+        return cause.message
+    where = str(path[0]) + "".join(f"[{part}]" for part in path[1:])
+    description = properties.get(path[0], {}).get("description", "").strip()
+    return f"config key {where}: {cause.message}" + (f" ({description})" if description else "")
+
+
+def out(*parts):
+    """Returns a path below the configuration's output root."""
+    return os.path.join(config["outdir"], *parts)
+
+
+def sweep(dataset=None):
+    """Returns the runs of the sweep (klgap.layout.Run), optionally of one dataset only."""
+    datasets = config["datasets"] if dataset is None else [dataset]
+    return layout.sweep(datasets, config["latent_dims"], config["betas"], config["seeds"])
+
+
+def metrics_files(wildcards):
+    """Lists the metrics.json files that aggregate waits for, for one dataset.
+
+    In `partial` mode only the existing ones, so that nothing is trained and the missing runs
+    are reported by aggregate instead.
+    """
+    paths = [str(layout.run_dir(config["outdir"], run) / "metrics.json")
+             for run in sweep(wildcards.dataset)]
+    if config["partial"]:
+        paths = [path for path in paths if os.path.exists(path)]
+    return paths
+
+
+def joined(values, format_value=str):
+    """Formats a list of validated numbers as command-line words."""
+    return " ".join(format_value(value) for value in values)
+
+
+def data_dir_option():
+    """Returns the `--data-dir` option of `klgap prepare`, shell-quoted, or nothing."""
+    data_dir = config["data_dir"]
+    return "" if data_dir is None else f"--data-dir {shlex.quote(str(data_dir))}"
+
+
+def config_label():
+    """Names the configuration: its files in the order they apply, then keys set by --config."""
+    settings = workflow.config_settings
+    from_command_line = [Path(path) for path in settings.configfiles]
+    from_snakefile = [Path(path) for path in workflow.configfiles
+                      if Path(path).absolute() not in from_command_line]
+    files = [path.name for path in from_snakefile + from_command_line]
+    overrides = sorted(settings.config or {})
+    label = " + ".join(files) or "schema defaults"
+    return label + (f" + --config {', '.join(overrides)}" if overrides else "")
+
+
+def config_hash():
+    """Returns a short hash of the validated configuration (as printed on the paper)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def code_version():
+    """Returns the git commit of the workflow (``-dirty`` if modified), or ``unknown``."""
+    return git_commit(workflow.basedir)
+
+
+def paper_sources():
+    """Lists the hand-written sources of the paper besides main.tex (TeX files, bibliography)."""
+    return sorted(str(path) for pattern in ("*.tex", "sections/*.tex", "*.bib")
+                  for path in PAPER_DIR.glob(pattern) if path.name != "main.tex")
+
+
+def write_config_snapshot(path, log):
+    """Writes the validated configuration, with its label, as YAML; notes it in ``log``."""
+    from klgap.atomic import write_text
+
+    header = (f"# Configuration of this output root, as validated by the workflow.\n"
+              f"# From: {config_label()}\n# Hash: {config_hash()}\n")
+    write_text(path, header + yaml.safe_dump(dict(config), sort_keys=True))
+    Path(log).write_text(f"wrote {path} (config hash {config_hash()})\n")

@@ -1,0 +1,56 @@
+# The paper: generated macros and tables, then LaTeX in a scratch directory.
+
+
+rule config_snapshot:
+    output:
+        out("config.yaml"),
+    log:
+        out("logs/config_snapshot.log"),
+    params:
+        config_hash=config_hash(),
+        config_label=config_label(),
+    localrule: True
+    run:
+        write_config_snapshot(output[0], log[0])
+
+
+rule tex:
+    input:
+        summaries=expand(out("{dataset}/summary.csv"), dataset=config["datasets"]),
+    output:
+        numbers=out("tex/numbers.tex"),
+        table=out("tex/table_rate.tex"),
+    log:
+        out("logs/tex.log"),
+    params:
+        commit=code_version(),
+        config_label=config_label(),
+        config_hash=config_hash(),
+    localrule: True
+    shell:
+        "python -m klgap tex --summaries {input.summaries:q} --commit {params.commit:q}"
+        " --config-label {params.config_label:q} --config-hash {params.config_hash}"
+        " --numbers {output.numbers:q} --table {output.table:q} > {log:q} 2>&1"
+
+
+rule paper:
+    input:
+        main=PAPER_DIR / "main.tex",
+        sources=paper_sources(),
+        script=SCRIPTS / "build_paper.sh",
+        numbers=out("tex/numbers.tex"),
+        table=out("tex/table_rate.tex"),
+        figures=expand(out("figures/{figure}.pdf"), figure=FIGURES),
+    output:
+        pdf=out("paper.pdf"),
+    log:
+        out("logs/paper.log"),
+    params:
+        paper_dir=lambda wildcards, input: os.path.dirname(input.main),
+        tex_dir=lambda wildcards, input: os.path.dirname(input.numbers),
+        figures_dir=lambda wildcards, input: os.path.dirname(input.figures[0]),
+        build_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.pdf), "paper_build"),
+    localrule: True
+    shell:
+        "bash {input.script:q} {params.paper_dir:q} {params.tex_dir:q} {params.figures_dir:q}"
+        " {params.build_dir:q} {output.pdf:q} > {log:q} 2>&1"

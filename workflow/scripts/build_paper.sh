@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Compiles the paper in a scratch directory and copies the PDF into place atomically.
+#
+# Usage: build_paper.sh PAPER_DIR TEX_DIR FIGURES_DIR BUILD_DIR OUT_PDF
+#   PAPER_DIR    hand-written sources (main.tex, sections/, refs.bib)
+#   TEX_DIR      generated macros and tables  -> BUILD_DIR/generated/tex/
+#   FIGURES_DIR  generated figures            -> BUILD_DIR/generated/figures/
+#   BUILD_DIR    scratch directory, emptied first
+#   OUT_PDF      where the PDF goes
+set -euo pipefail
+
+if [[ $# -ne 5 ]]; then
+    echo "usage: $0 PAPER_DIR TEX_DIR FIGURES_DIR BUILD_DIR OUT_PDF" >&2
+    exit 2
+fi
+paper_dir=$1 tex_dir=$2 figures_dir=$3 build_dir=$4 out_pdf=$5
+
+missing=()
+for tool in latexmk pdflatex bibtex; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "error: ${missing[*]} not found; the paper needs LaTeX." >&2
+    echo "On Debian/Ubuntu: apt-get install latexmk texlive-latex-base texlive-latex-recommended" \
+         "texlive-latex-extra texlive-fonts-recommended (or run 'make paper', which does it)." >&2
+    echo "Elsewhere: install TeX Live with latexmk." >&2
+    exit 1
+fi
+
+rm -rf "$build_dir"
+mkdir -p "$build_dir/generated/tex" "$build_dir/generated/figures"
+cp -R "$paper_dir/." "$build_dir/"
+cp "$tex_dir"/*.tex "$build_dir/generated/tex/"
+cp "$figures_dir"/*.pdf "$build_dir/generated/figures/"
+
+cd "$build_dir"
+# SOURCE_DATE_EPOCH and FORCE_SOURCE_DATE make pdfTeX's dates, and so the PDF, reproducible.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0} FORCE_SOURCE_DATE=1
+latexmk -pdf -interaction=nonstopmode -halt-on-error -file-line-error main.tex
+cd - >/dev/null
+
+tmp_pdf="$(dirname "$out_pdf")/.tmp-$(basename "$out_pdf")"
+cp "$build_dir/main.pdf" "$tmp_pdf"
+mv -f "$tmp_pdf" "$out_pdf"
+echo "wrote $out_pdf"
