@@ -134,6 +134,21 @@ def test_misspelt_key_in_a_config_file_is_named(tmp_path):
     assert "unknown config key 'latent_dim' (did you mean 'latent_dims'?)" in result.stdout
 
 
+def test_epochs_per_dataset(tmp_path):
+    per_dataset = tmp_path / "epochs.yaml"
+    per_dataset.write_text("datasets: [digits, fashion_mnist]\nepochs: {digits: 7, fashion_mnist: 3}\n")
+    result = snakemake(tmp_path, "-n", "-p", "--configfile", str(per_dataset),
+                       "--config", f"outdir={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stdout
+    for dataset, epochs in (("digits", 7), ("fashion_mnist", 3)):
+        commands = re.findall(rf"klgap train --data \S+/{dataset}.npz .*", result.stdout)
+        assert commands and all(f"--epochs {epochs} " in c for c in commands)
+    per_dataset.write_text("datasets: [digits, fashion_mnist]\nepochs: {digits: 7}\n")
+    result = snakemake(tmp_path, "-n", "--configfile", str(per_dataset))
+    assert result.returncode != 0
+    assert "config key epochs has no entry for fashion_mnist" in result.stdout
+
+
 @pytest.mark.slow
 def test_smoke_configuration_end_to_end(tmp_path):
     if not shutil.which("latexmk") or not shutil.which("pdfinfo"):

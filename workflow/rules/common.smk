@@ -91,6 +91,17 @@ def check_config(config, schema):
             raise
         properties = yaml.safe_load(Path(schema).read_text())["properties"]
         raise WorkflowError(f"Invalid configuration: {_explain(cause, config, properties)}") from None
+    if isinstance(config["epochs"], dict):
+        uncovered = sorted(set(config["datasets"]) - set(config["epochs"]))
+        if uncovered:
+            raise WorkflowError(f"Invalid configuration: config key epochs has no entry for "
+                                f"{', '.join(uncovered)}; add one or give a single number.")
+
+
+def epochs_for(dataset):
+    """Returns the training epochs of a dataset (config key ``epochs``: a number or a mapping)."""
+    epochs = config["epochs"]
+    return epochs[dataset] if isinstance(epochs, dict) else epochs
 
 
 def _explain(cause, config, properties):

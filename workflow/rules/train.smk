@@ -20,7 +20,7 @@ rule train:
         gpu=config["gpus_per_run"],
     params:
         rundir=lambda wildcards, output: os.path.dirname(output.run),
-        epochs=config["epochs"],
+        epochs=lambda wildcards: epochs_for(wildcards.dataset),
         batch_size=config["batch_size"],
         learning_rate=config["learning_rate"],
         hidden=joined(config["hidden"]),
