@@ -143,10 +143,10 @@ def test_epochs_per_dataset(tmp_path):
     for dataset, epochs in (("digits", 7), ("fashion_mnist", 3)):
         commands = re.findall(rf"klgap train --data \S+/{dataset}.npz .*", result.stdout)
         assert commands and all(f"--epochs {epochs} " in c for c in commands)
-    per_dataset.write_text("datasets: [digits, fashion_mnist]\nepochs: {digits: 7}\n")
+    per_dataset.write_text("epochs: {digits: 0}\n")
     result = snakemake(tmp_path, "-n", "--configfile", str(per_dataset))
     assert result.returncode != 0
-    assert "config key epochs has no entry for fashion_mnist" in result.stdout
+    assert "config key epochs" in result.stdout
 
 
 @pytest.mark.slow
