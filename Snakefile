@@ -37,6 +37,7 @@ rule all:
     input:
         out("paper.pdf"),
         out("config.yaml"),
+        out("provenance.json"),
         expand(out("{dataset}/{table}.csv"), dataset=config["datasets"], table=["metrics", "summary"]),
         expand(out("figures/{figure}.{ext}"), figure=FIGURES, ext=["pdf", "png"]),
     default_target: True

@@ -5,6 +5,7 @@ never touch the repository's results.
 """
 
 import itertools
+import json
 import os
 import re
 import shutil
@@ -87,7 +88,7 @@ def test_dry_run_plans_one_train_and_evaluate_job_per_run(tmp_path):
     assert job_counts(result.stdout) == {
         "prepare": n_datasets, "train": len(runs), "evaluate": len(runs),
         "aggregate": n_datasets, "figures": len(FIGURES), "tex": 1, "paper": 1,
-        "config_snapshot": 1, "all": 1}
+        "config_snapshot": 1, "provenance": 1, "all": 1}
     rundirs = set(re.findall(r"klgap train .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
     assert re.search(r"klgap train .*--threads \d+", result.stdout)
@@ -177,6 +178,13 @@ def test_smoke_configuration_end_to_end(tmp_path):
         assert (summary["n_runs"] == len(config["seeds"])).all()
     for figure in FIGURES:
         assert (outdir / "figures" / f"{figure}.pdf").stat().st_size > 0
+    provenance = json.loads((outdir / "provenance.json").read_text())
+    assert provenance["runs_trained"] == len(runs)
+    assert provenance["devices"] and provenance["config"]["outdir"] == str(outdir)
+    assert provenance["wall_seconds_per_rule"]["train"]["jobs"] == len(runs)
+    benchmarks = pd.read_csv(outdir / "benchmarks.csv")
+    assert sorted(benchmarks["rule"].unique()) == ["evaluate", "train"]
+    assert (benchmarks["s"] > 0).all()
     numbers = (outdir / "tex" / "numbers.tex").read_text()
     assert r"\newcommand{\klgapConfigLabel}{default.yaml + smoke.yaml + --config outdir}" in numbers
 

@@ -18,6 +18,7 @@ COMMANDS = {
     "aggregate": ("klgap.aggregate", "Collect per-run metrics into tidy tables and summaries."),
     "figures": ("klgap.figures", "Draw the figures from the aggregated tables."),
     "tex": ("klgap.report", "Write LaTeX macros and tables from the aggregated tables."),
+    "provenance": ("klgap.provenance", "Record commits, versions, devices and wall times."),
 }
 
 

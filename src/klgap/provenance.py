@@ -1,7 +1,10 @@
-"""Provenance of a result: code version, package versions, platform."""
+"""Provenance of results: code version, package versions, platform, and a sweep's wall times."""
 
+import argparse
+import json
 import platform
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -37,3 +40,88 @@ def describe() -> dict:
     """Returns commit, versions and platform, for a run's metadata."""
     return {"git_commit": git_commit(Path(__file__).resolve().parent),
             "versions": versions(), "platform": platform.platform()}
+
+
+def read_benchmarks(benchmarks_dir: Path) -> "pd.DataFrame":
+    """Reads Snakemake's benchmark files ``<benchmarks_dir>/<rule>/<job>.tsv`` into one table.
+
+    Args:
+      benchmarks_dir: the ``benchmarks`` directory of an output root.
+
+    Returns:
+      One row per job: ``rule, job`` and Snakemake's columns (``s`` wall seconds, ``max_rss`` MB,
+      ``cpu_time`` seconds, ...), sorted by rule and job.
+    """
+    import pandas as pd
+
+    tables = []
+    for path in sorted(Path(benchmarks_dir).glob("*/**/*.tsv")):
+        table = pd.read_csv(path, sep="\t")
+        relative = path.relative_to(benchmarks_dir).with_suffix("")
+        table.insert(0, "job", str(Path(*relative.parts[1:])))
+        table.insert(0, "rule", relative.parts[0])
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame(columns=["rule", "job", "s", "max_rss", "cpu_time"])
+    return pd.concat(tables, ignore_index=True).drop(columns=["h:m:s"], errors="ignore")
+
+
+def sweep_provenance(runs_dir: Path, benchmarks: "pd.DataFrame", config_text: str,
+                     commit: str) -> dict:
+    """Collects what produced an output root's results.
+
+    Args:
+      runs_dir: ``<outdir>/runs``; every ``run.json`` below it is read.
+      benchmarks: the table of ``read_benchmarks``.
+      config_text: the validated configuration snapshot (``<outdir>/config.yaml``).
+      commit: the commit of the workflow at aggregation time.
+
+    Returns:
+      A JSON-serialisable dict: date, commits (workflow, and those the runs were trained with),
+      configuration, package versions, devices, and wall time per rule.
+    """
+    import yaml
+
+    runs = [json.loads(path.read_text()) for path in sorted(Path(runs_dir).glob("**/run.json"))]
+    per_rule = {}
+    for rule, group in benchmarks.groupby("rule"):
+        per_rule[rule] = {"jobs": int(len(group)), "wall_seconds_total": float(group["s"].sum()),
+                          "wall_seconds_mean": float(group["s"].mean()),
+                          "wall_seconds_max": float(group["s"].max()),
+                          "max_rss_mb_max": float(group["max_rss"].max())}
+    return {
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "workflow_commit": commit,
+        "training_commits": sorted({run["git_commit"] for run in runs}),
+        "training_versions": sorted({json.dumps(run["versions"], sort_keys=True)
+                                     for run in runs}),
+        "runs_trained": len(runs),
+        "devices": sorted({run["device"] for run in runs}),
+        "platforms": sorted({run["platform"] for run in runs}),
+        "versions_now": versions(),
+        "wall_seconds_per_rule": per_rule,
+        "wall_seconds_benchmarked_total": float(benchmarks["s"].sum()) if len(benchmarks) else 0.0,
+        "config": yaml.safe_load(config_text),
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``provenance`` command's arguments."""
+    parser.add_argument("--runs-dir", required=True, type=Path, help="<outdir>/runs")
+    parser.add_argument("--benchmarks-dir", required=True, type=Path, help="<outdir>/benchmarks")
+    parser.add_argument("--config", required=True, type=Path, help="<outdir>/config.yaml")
+    parser.add_argument("--commit", required=True, help="commit of the workflow")
+    parser.add_argument("--json", required=True, type=Path, help="output provenance JSON")
+    parser.add_argument("--benchmarks-csv", required=True, type=Path,
+                        help="output table of every benchmarked job")
+
+
+def main(args: argparse.Namespace) -> None:
+    """Runs ``provenance``: writes the provenance JSON and the per-job benchmark table."""
+    from klgap import atomic
+
+    benchmarks = read_benchmarks(args.benchmarks_dir)
+    record = sweep_provenance(args.runs_dir, benchmarks, args.config.read_text(), args.commit)
+    atomic.write_text(args.benchmarks_csv, benchmarks.to_csv(index=False))
+    atomic.write_json(args.json, record)
+    print(f"provenance of {record['runs_trained']} runs -> {args.json}")
