@@ -108,6 +108,7 @@ def test_sigkill_at_random_points_then_resume_matches(digits_npz, tmp_path):
         time.sleep(rng.uniform(0.0, 1.5))
         process.send_signal(signal.SIGKILL)
         process.wait()
+    (killed / ".tmp-checkpoint-stale.npz").write_bytes(b"half")  # as a kill mid-write leaves
     subprocess.run(command + args + ["--rundir", str(killed)], check=True, env=env)
     assert history(tmp_path / "clean") == history(killed)
     assert not list(killed.glob(".tmp-*"))

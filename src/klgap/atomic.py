@@ -64,3 +64,12 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Loads every array of an ``.npz`` file into memory, refusing pickled objects."""
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def remove_stale_temporaries(directory: str | os.PathLike) -> None:
+    """Deletes ``.tmp-*`` files left in ``directory`` by a writer that was killed.
+
+    Call it only where no other process writes at the same time (e.g. a run's own directory).
+    """
+    for stale in Path(directory).glob(".tmp-*"):
+        stale.unlink(missing_ok=True)

@@ -128,6 +128,7 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
     if not run_file.is_file():
         raise UserError(f"{run_file} not found: the run has not finished training; train it first.")
     run = json.loads(run_file.read_text())
+    atomic.remove_stale_temporaries(rundir)  # from a process killed mid-write
     arrays = data.load(data_path)
     from klgap import device, model as vae_model
 

@@ -138,6 +138,7 @@ def train(config: RunConfig) -> dict:
     start_time = time.time()
     rundir = Path(config.rundir)
     rundir.mkdir(parents=True, exist_ok=True)
+    atomic.remove_stale_temporaries(rundir)  # from a process killed mid-write
     checkpoint_path = rundir / "checkpoint.npz"
     run_name = f"{arrays['dataset']} z={config.latent_dim} beta={config.beta} seed={config.seed}"
 

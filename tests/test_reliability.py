@@ -1,0 +1,116 @@
+"""Faults: killed workflows resume, a failed run is reported, runs are reproducible, LaTeX is
+named when missing."""
+
+import filecmp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from klgap import layout
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SMOKE = REPO / "workflow" / "config" / "smoke.yaml"
+
+
+def snakemake_command(outdir, *extra):
+    """The smoke workflow's command line with its output root at ``outdir``."""
+    return [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--workflow-profile",
+            str(REPO / "workflow" / "profiles" / "default"), "--cores", "2", "--configfile",
+            str(SMOKE), "--config", f"outdir={outdir}", *extra]
+
+
+def environment():
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def test_same_seed_in_two_processes_gives_bitwise_identical_outputs(digits_npz, tmp_path):
+    args = ["--data", str(digits_npz), "--latent-dim", "2", "--beta", "1", "--seed", "11",
+            "--epochs", "3", "--hidden", "32", "--threads", "1"]
+    for name in ("first", "second"):
+        subprocess.run([sys.executable, "-m", "klgap", "train", *args, "--rundir",
+                        str(tmp_path / name)], check=True, env=environment(),
+                       stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "klgap", "evaluate", "--data", str(digits_npz),
+                        "--rundir", str(tmp_path / name), "--iw-samples", "5", "--threads", "1"],
+                       check=True, env=environment(), stdout=subprocess.DEVNULL)
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert filecmp.cmp(first / "model.npz", second / "model.npz", shallow=False)
+    for name in ("posterior_test.npz", "posterior_train.npz"):
+        assert filecmp.cmp(first / name, second / name, shallow=False)
+    history = [pd.read_csv(d / "history.csv").drop(columns="seconds") for d in (first, second)]
+    pd.testing.assert_frame_equal(*history)
+    metrics = [pd.read_json(d / "metrics.json").drop(columns="device") for d in (first, second)]
+    pd.testing.assert_frame_equal(*metrics)
+
+
+@pytest.mark.slow
+def test_killed_workflow_resumes_without_redoing_finished_jobs(tmp_path):
+    """SIGKILLs the whole smoke workflow at a random moment; the same command then finishes."""
+    outdir = tmp_path / "out"
+    rng = np.random.default_rng(7)
+    process = subprocess.Popen(snakemake_command(outdir), cwd=tmp_path, env=environment(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + 300
+    while not list(outdir.glob("runs/*/*/*/*/run.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(rng.uniform(0.0, 5.0))
+    os.killpg(process.pid, signal.SIGKILL)  # snakemake and its jobs
+    process.wait()
+    finished = {path: path.stat().st_mtime_ns for path in outdir.glob("runs/*/*/*/*/run.json")}
+    assert finished, "the workflow was killed before any run finished training"
+
+    result = subprocess.run(snakemake_command(outdir), cwd=tmp_path, env=environment(),
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (outdir / "paper.pdf").stat().st_size > 0
+    for path, mtime in finished.items():  # finished training jobs were not redone
+        assert path.stat().st_mtime_ns == mtime, path
+    assert not list(outdir.glob("runs/**/.tmp-*")), "a temporary file was left behind"
+
+
+@pytest.mark.slow
+def test_failed_run_is_reported_and_the_others_finish(tmp_path):
+    """One run fails (a checkpoint of another configuration); --keep-going finishes the rest,
+    and partial aggregation reports the failed seed instead of dropping it."""
+    outdir = tmp_path / "out"
+    broken = layout.run_dir(outdir, layout.Run("digits", 2, 2.0, 1))
+    broken.mkdir(parents=True)
+    np.savez(broken / "checkpoint.npz", identity=np.array("{}"), history=np.zeros((1, 8)))
+
+    result = subprocess.run(snakemake_command(outdir), cwd=tmp_path, env=environment(),
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode != 0
+    assert "belongs to a different configuration" in result.stdout + result.stderr
+    metrics = sorted(outdir.glob("runs/*/*/*/*/metrics.json"))
+    assert len(metrics) == 3  # the other three runs of the smoke sweep
+
+    result = subprocess.run(snakemake_command(outdir, "partial=true"), cwd=tmp_path,
+                            env=environment(), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = pd.read_csv(outdir / "digits" / "summary.csv")
+    cell = summary[(summary["beta"] == 2.0) & (summary["metric"] == "elbo")]
+    assert (cell["n_runs"] == 1).all() and (cell["n_expected"] == 2).all()
+    assert cell["missing_seeds"].astype(str).str.contains("1").all()
+
+
+def test_missing_latex_is_named_with_what_to_install(tmp_path):
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()
+    (empty_path / "bash").symlink_to("/bin/bash")
+    result = subprocess.run(
+        ["/bin/bash", str(REPO / "workflow" / "scripts" / "build_paper.sh"), str(REPO / "paper"),
+         str(tmp_path), str(tmp_path), str(tmp_path / "build"), str(tmp_path / "paper.pdf")],
+        env={"PATH": str(empty_path)}, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "latexmk" in result.stderr and "apt-get install latexmk" in result.stderr
+    assert not (tmp_path / "paper.pdf").exists()
