@@ -15,7 +15,9 @@ ARGS ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 SNAKEMAKE := $(BIN)/snakemake --snakefile Snakefile --workflow-profile workflow/profiles/default
-# Rules that only redraw from the aggregated tables (no training, no aggregation).
+# Rules that only redraw from the aggregated tables, <outdir>/<dataset>/{summary,history,
+# latent_samples}.csv: those are the sources of `make figures`; the rules that write them
+# (aggregate, histories, latent_samples) read the run directories and are not allowed here.
 FIGURE_RULES := config_snapshot figures tex paper
 
 .PHONY: paper smoke figures test setup system-deps lock

@@ -38,6 +38,6 @@ rule all:
         out("paper.pdf"),
         out("config.yaml"),
         out("provenance.json"),
-        expand(out("{dataset}/{table}.csv"), dataset=config["datasets"], table=["metrics", "summary"]),
-        expand(out("figures/{figure}.{ext}"), figure=FIGURES, ext=["pdf", "png"]),
+        aggregated_tables(),
+        expand(out("figures/{figure}.{ext}"), figure=figures_drawn(), ext=["pdf", "png"]),
     default_target: True

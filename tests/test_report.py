@@ -1,4 +1,4 @@
-"""Tests of the figures and the generated LaTeX, on a synthetic summary table."""
+"""Tests of the generated LaTeX, on a synthetic summary table (figures: test_figures.py)."""
 
 import re
 
@@ -28,14 +28,6 @@ def summary_csv(tmp_path):
     path = tmp_path / "fashion_mnist" / "summary.csv"
     aggregate.write_csv(path, summary)
     return path
-
-
-def test_figure_is_written_as_pdf_and_png(tmp_path, summary_csv):
-    pdf, png = tmp_path / "figures" / "rate_split.pdf", tmp_path / "figures" / "rate_split.png"
-    cli.main(["figures", "rate_split", "--summaries", str(summary_csv), "--pdf", str(pdf),
-              "--png", str(png)])
-    assert pdf.read_bytes().startswith(b"%PDF")
-    assert png.read_bytes().startswith(b"\x89PNG")
 
 
 def test_numbers_and_table(tmp_path, summary_csv):

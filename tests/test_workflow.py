@@ -23,7 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CONFIGS = REPO / "workflow" / "config"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-FIGURES = ["rate_split"]
+FIGURES = ["rate_split", "mi_aggkl", "latent_space", "class_kl", "estimators", "training_curves",
+           "rate_distortion"]
+# Per dataset, the aggregated tables that are committed and are the sources of `make figures`.
+TABLES = ["metrics", "summary", "history", "latent_samples"]
 SPLITS = ["test", "train"]
 # The only lint we accept: the software stack is the locked .venv built by `make`, not per-rule
 # conda environments or containers.
@@ -87,11 +90,43 @@ def test_dry_run_plans_one_train_and_evaluate_job_per_run(tmp_path):
     n_datasets = len(config["datasets"])
     assert job_counts(result.stdout) == {
         "prepare": n_datasets, "train": len(runs), "evaluate": len(runs),
-        "aggregate": n_datasets, "figures": len(FIGURES), "tex": 1, "paper": 1,
-        "config_snapshot": 1, "provenance": 1, "all": 1}
+        "aggregate": n_datasets, "histories": n_datasets, "latent_samples": n_datasets,
+        "figures": len(FIGURES), "tex": 1, "paper": 1, "config_snapshot": 1, "provenance": 1,
+        "all": 1}
     rundirs = set(re.findall(r"klgap train .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
     assert re.search(r"klgap train .*--threads \d+", result.stdout)
+
+
+def test_figures_dry_run_needs_only_the_aggregated_tables(tmp_path):
+    # As `make figures`: only the Makefile's FIGURE_RULES, with the tables (no runs) as sources.
+    makefile = (REPO / "Makefile").read_text()
+    figure_rules = re.search(r"^FIGURE_RULES := (.+)$", makefile, re.MULTILINE)[1].split()
+    outdir = tmp_path / "out"
+    for dataset in load_config("default.yaml")["datasets"]:
+        (outdir / dataset).mkdir(parents=True)
+        for table in TABLES:
+            (outdir / dataset / f"{table}.csv").write_text("synthetic\n")
+    result = snakemake(tmp_path, "-n", "-p", "--allowed-rules", *figure_rules,
+                       "--forcerun", "figures", "tex", "--config", f"outdir={outdir}",
+                       "--", "paper")
+    assert result.returncode == 0, result.stdout
+    assert job_counts(result.stdout) == {"figures": len(FIGURES), "tex": 1, "paper": 1}
+    assert "latent_samples.csv" in result.stdout and "history.csv" in result.stdout
+    # Without the figure tables, the run stops instead of reading the (absent) runs.
+    (outdir / "digits" / "history.csv").unlink()
+    result = snakemake(tmp_path, "-n", "--allowed-rules", *figure_rules, "--config",
+                       f"outdir={outdir}", "--", "paper")
+    assert result.returncode != 0
+    assert "history.csv" in result.stdout
+
+
+def test_dry_run_without_2d_runs_has_no_latent_space(tmp_path):
+    result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}",
+                       "latent_dims=[10]")
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout)
+    assert counts["figures"] == len(FIGURES) - 1 and "latent_samples" not in counts
 
 
 def test_command_line_overrides_datasets_data_dir_and_outdir(tmp_path):
@@ -109,7 +144,8 @@ def test_partial_mode_schedules_no_training(tmp_path):
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
     assert "train" not in counts and "evaluate" not in counts
-    assert counts["aggregate"] == len(load_config("default.yaml")["datasets"])
+    n_datasets = len(load_config("default.yaml")["datasets"])
+    assert counts["aggregate"] == counts["histories"] == counts["latent_samples"] == n_datasets
 
 
 @pytest.mark.parametrize("override, key", [
@@ -176,8 +212,15 @@ def test_smoke_configuration_end_to_end(tmp_path):
                        for r, s in itertools.product(dataset_runs, SPLITS)}
         summary = pd.read_csv(outdir / dataset / "summary.csv")
         assert (summary["n_runs"] == len(config["seeds"])).all()
+        history = pd.read_csv(outdir / dataset / "history.csv")
+        assert len(history) == len(dataset_runs) * config["epochs"]
+        assert list(history.columns[:5]) == ["dataset", "latent_dim", "beta", "seed", "epoch"]
+        samples = pd.read_csv(outdir / dataset / "latent_samples.csv")
+        assert sorted(samples["beta"].unique()) == layout.latent_space_betas(config["betas"])
+        assert (samples["seed"] == config["seeds"][0]).all()
     for figure in FIGURES:
-        assert (outdir / "figures" / f"{figure}.pdf").stat().st_size > 0
+        for extension in ("pdf", "png"):
+            assert (outdir / "figures" / f"{figure}.{extension}").stat().st_size > 0
     provenance = json.loads((outdir / "provenance.json").read_text())
     assert provenance["runs_trained"] == len(runs)
     assert provenance["devices"] and provenance["config"]["outdir"] == str(outdir)

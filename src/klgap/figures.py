@@ -1,33 +1,111 @@
-"""Figures of the paper, drawn from the aggregated summaries (``<outdir>/<dataset>/summary.csv``).
+"""Figures of the paper, drawn from the aggregated tables of ``<outdir>/<dataset>/``.
 
-Each figure is a function from the summary table to a matplotlib figure, registered in ``FIGURES``
-and saved as a vector PDF (for the paper) and a PNG preview.
+Each figure is a function from tables to a matplotlib figure, registered in ``FIGURES`` with the
+tables it needs (``summary``: ``summary.csv``; ``history``: ``history.csv``; ``latent_samples``:
+``latent_samples.csv``), and saved as a vector PDF (for the paper) and a PNG preview. All figures
+share one style: seaborn's colour-blind palette, 7-8 pt text at the paper's full width (6.9 in),
+information in nats, and over seeds the mean with its t-based 95% interval (``ci95_low/high``).
 """
 
 import argparse
+import math
+import re
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Circle, Patch  # noqa: E402
 
-from klgap import atomic, layout  # noqa: E402
-from klgap.aggregate import load_summaries  # noqa: E402
+from klgap import aggregate, atomic, layout  # noqa: E402
 from klgap.errors import UserError  # noqa: E402
 
-# The terms of "rate = I(x; z) + KL(q(z) || p(z))", with their legend labels.
-RATE_TERMS = {
+FULL_WIDTH = 6.9  # inches: a figure across the page
+COLUMN_WIDTH = 3.3  # inches: a figure in one column
+CATEGORICAL = sns.color_palette("colorblind")
+COLOURS = {"mutual_info": CATEGORICAL[0], "aggregate_kl": CATEGORICAL[1], "rate": "0.15",
+           "label_info": "0.1", "moment_matched_kl": CATEGORICAL[2], "exact": "0.1",
+           "log_n": "0.4", "missing": CATEGORICAL[3]}
+LABELS = {
     "rate": r"rate $\mathbb{E}_x\,\mathrm{KL}(q(z|x)\,\|\,p(z))$",
-    "mutual_info": r"$I_q(x; z)$",
+    "mutual_info": r"$I_q(x;z)$",
     "aggregate_kl": r"$\mathrm{KL}(q(z)\,\|\,p(z))$",
+    "label_info": r"$I_q(y;z)$",
+    "moment_matched_kl": r"moment-matched bound $\mathrm{KL}(\mathcal{N}(m,S)\,\|\,p(z))$",
+    "class_kl": r"$\mathrm{KL}(q(z|y{=}c)\,\|\,p(z))$",
 }
+DATASET_NAMES = {"digits": "Digits (8×8)", "fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}
+# Runs missing from the summaries: a note above the panels.
+MISSING_NOTE = "partial results: {finished} of {expected} runs finished"
 
 
-def _require(summary: pd.DataFrame, metrics: list[str]) -> None:
+def set_style() -> None:
+    """Sets the common style of every figure (fonts sized for print, colour-blind palette)."""
+    sns.set_theme(context="paper", style="ticks", palette="colorblind", rc={
+        "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7,
+        "ytick.labelsize": 7, "legend.fontsize": 7, "legend.title_fontsize": 7,
+        "axes.grid": True, "grid.color": "0.9", "grid.linewidth": 0.5,
+        "lines.linewidth": 1.2, "lines.markersize": 3.5, "axes.linewidth": 0.6,
+        "pdf.fonttype": 42, "ps.fonttype": 42})
+
+
+# --- shared pieces ------------------------------------------------------------------------------
+
+
+def dataset_name(dataset: str) -> str:
+    """Returns the name of a dataset as printed in figures."""
+    return DATASET_NAMES.get(dataset, dataset)
+
+
+def panels(rows: int, cols: int, panel_width: float, panel_height: float,
+           **subplot_options) -> tuple[plt.Figure, np.ndarray]:
+    """Creates a figure of rows x cols panels, between a column's and the full page's width.
+
+    Args:
+      rows, cols: the grid.
+      panel_width, panel_height: the size of one panel, inches (the width adjusted to fit).
+      **subplot_options: passed to ``plt.subplots`` (e.g. ``sharex``).
+
+    Returns:
+      The figure and a (rows, cols) array of axes.
+    """
+    width = min(FULL_WIDTH, max(COLUMN_WIDTH, cols * panel_width))
+    return plt.subplots(rows, cols, figsize=(width, rows * panel_height), squeeze=False,
+                        layout="constrained", **subplot_options)
+
+
+def legend_below(figure: plt.Figure, handles: list, ncol: int) -> None:
+    """Puts one legend for the whole figure below its panels, in at most ``ncol`` columns (fewer
+    if the figure is too narrow for them)."""
+    ncol = max(1, min(ncol, len(handles), int(figure.get_figwidth() / 0.7)))
+    figure.legend(handles=handles, loc="outside lower center", ncol=ncol, frameon=False,
+                  handlelength=2.2, columnspacing=1.2)
+
+
+def empty_figure(message: str) -> plt.Figure:
+    """A single-column figure that only says why there is nothing to draw."""
+    figure, axes = panels(1, 1, COLUMN_WIDTH, 1.2)
+    axes[0, 0].set_axis_off()
+    axes[0, 0].text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    return figure
+
+
+def beta_axis(ax: plt.Axes, betas, label: bool = True) -> None:
+    """Makes the x-axis a log-scale beta axis with a tick at every beta of the sweep."""
+    betas = sorted(set(float(b) for b in betas))
+    ax.set_xscale("log")
+    ax.set_xticks(betas, [layout.format_beta(b) for b in betas])
+    ax.minorticks_off()
+    ax.set_xlabel(r"$\beta$ (KL weight)" if label else "")
+
+
+def require(summary: pd.DataFrame, metrics: list[str]) -> None:
     """Raises UserError unless every metric is in the summary."""
     absent = sorted(set(metrics) - set(summary["metric"]))
     if absent:
@@ -35,11 +113,117 @@ def _require(summary: pd.DataFrame, metrics: list[str]) -> None:
                         "older evaluate? Re-run evaluate and aggregate")
 
 
-def rate_split(summary: pd.DataFrame) -> plt.Figure:
-    """The rate and its two terms against beta, test split, one panel per dataset and latent size.
+def cells(summary: pd.DataFrame) -> tuple[list[str], list[int]]:
+    """Returns the datasets (in order of appearance) and latent sizes (ascending) of a table."""
+    return list(dict.fromkeys(summary["dataset"])), sorted(int(d) for d in
+                                                           summary["latent_dim"].unique())
 
-    Lines are means over seeds, bands their t-based 95% intervals; the dotted line is log N, the
-    ceiling of the mutual information under the empirical data distribution.
+
+def cell_of(table: pd.DataFrame, dataset: str, latent_dim: int,
+            split: str = "test") -> pd.DataFrame:
+    """Selects one dataset, latent size and split of the summary."""
+    return table[(table["dataset"] == dataset) & (table["latent_dim"] == latent_dim)
+                 & (table["split"] == split)]
+
+
+def against_beta(cell: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The mean and interval of one metric against beta (betas without a mean left out)."""
+    rows = cell[cell["metric"] == metric].dropna(subset=["mean"])
+    return rows.sort_values("beta")[["beta", "mean", "ci95_low", "ci95_high"]]
+
+
+def plot_interval(ax: plt.Axes, x, mean, low, high, colour, label: str | None = None,
+                  band: bool = True, **line_style) -> None:
+    """Draws a mean as a line with its interval as a band (or error bars).
+
+    Args:
+      ax: the panel.
+      x, mean, low, high: positions, means and interval bounds (NaN bounds draw nothing).
+      colour: line and band colour.
+      label: legend label.
+      band: a shaded band if True, else vertical error bars.
+      **line_style: passed to ``ax.plot``.
+    """
+    x, mean = np.asarray(x, float), np.asarray(mean, float)
+    low, high = np.asarray(low, float), np.asarray(high, float)
+    ax.plot(x, mean, color=colour, label=label, **line_style)
+    if band:
+        ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
+    else:
+        error = np.nan_to_num(np.vstack([mean - low, high - mean]), nan=0.0)
+        ax.errorbar(x, mean, yerr=error, fmt="none", ecolor=colour, elinewidth=0.8, capsize=0)
+
+
+def plot_metric(ax: plt.Axes, cell: pd.DataFrame, metric: str, colour, label: str | None = None,
+                band: bool = True, **line_style) -> None:
+    """Draws one metric of a summary cell against beta, mean and interval over seeds."""
+    values = against_beta(cell, metric)
+    plot_interval(ax, values["beta"], values["mean"], values["ci95_low"], values["ci95_high"],
+                  colour, label, band, **line_style)
+
+
+def log_n_line(ax: plt.Axes, cell: pd.DataFrame) -> None:
+    """Draws log N, the ceiling of I_q(x; z), as a dotted line labelled with N."""
+    log_n = cell.loc[cell["metric"] == "log_n", "mean"].dropna()
+    if log_n.empty:
+        return
+    value = float(log_n.iloc[0])
+    ax.axhline(value, color=COLOURS["log_n"], linestyle=":", linewidth=1)
+    bottom, top = ax.get_ylim()
+    if top < value + 0.12 * (value - bottom):  # room for the label above the line
+        ax.set_ylim(bottom, value + 0.12 * (value - bottom))
+    ax.annotate(f"log N, N = {round(math.exp(value)):,}", xy=(0.98, value),
+                xycoords=("axes fraction", "data"), xytext=(0, 1.5), textcoords="offset points",
+                ha="right", va="bottom", fontsize=6, color=COLOURS["log_n"],
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5})
+
+
+def note_missing(figure: plt.Figure, summary: pd.DataFrame) -> None:
+    """Notes above the panels how many runs are missing (failed or pending), if any."""
+    runs = summary.drop_duplicates(["dataset", "latent_dim", "beta"])
+    finished, expected = int(runs["n_runs"].sum()), int(runs["n_expected"].sum())
+    if finished < expected:
+        figure.suptitle(MISSING_NOTE.format(finished=finished, expected=expected),
+                        fontsize=7, color=COLOURS["missing"])
+
+
+def log_n_handle() -> Line2D:
+    """The legend entry of the log N line."""
+    return Line2D([], [], color=COLOURS["log_n"], linestyle=":", linewidth=1,
+                  label=r"$\log N$ (ceiling of $I_q(x;z)$)")
+
+
+def beta_colours(betas) -> dict[float, tuple]:
+    """Maps betas to colours of the sequential, colour-blind-safe viridis map (dark = small)."""
+    betas = sorted(set(float(b) for b in betas))
+    colour_map = plt.get_cmap("viridis")
+    positions = np.linspace(0.0, 0.85, len(betas)) if len(betas) > 1 else [0.4]
+    return {beta: colour_map(position) for beta, position in zip(betas, positions)}
+
+
+def class_colours(labels) -> dict[int, tuple]:
+    """Maps class labels to the colour-blind palette (ten colours; more classes wrap to husl)."""
+    labels = sorted(set(int(label) for label in labels))
+    palette = (sns.color_palette("colorblind", len(labels)) if len(labels) <= 10
+               else sns.color_palette("husl", len(labels)))
+    return dict(zip(labels, palette))
+
+
+def panel_title(dataset: str, latent_dim: int) -> str:
+    """Names a panel by dataset and latent size."""
+    return f"{dataset_name(dataset)}, $d_z = {latent_dim}$"
+
+
+# --- figures from the summaries -----------------------------------------------------------------
+
+
+def rate_split(summary: pd.DataFrame) -> plt.Figure:
+    """The rate split into I_q(x; z) and KL(q(z) || p(z)) against beta, test split.
+
+    One panel per dataset (rows) and latent size (columns). The stacked areas are the means over
+    seeds of the two terms (they add up to the mean rate, the top line); error bars are the
+    t-based 95% intervals of the mutual information and of the rate. The dotted line is log N,
+    the ceiling of the mutual information under the empirical data distribution.
 
     Args:
       summary: the concatenated summaries.
@@ -47,51 +231,448 @@ def rate_split(summary: pd.DataFrame) -> plt.Figure:
     Returns:
       The figure.
     """
-    _require(summary, list(RATE_TERMS) + ["log_n"])
-    test = summary[summary["split"] == "test"]
-    terms = test[test["metric"].isin(list(RATE_TERMS))].copy()
-    terms["term"] = terms["metric"].map(RATE_TERMS)
-    grid = sns.FacetGrid(terms, row="latent_dim", col="dataset", hue="term",
-                         hue_order=list(RATE_TERMS.values()), height=2.4, aspect=1.3,
-                         sharey=False, margin_titles=True, despine=False)
-    grid.map_dataframe(_line_with_band)
-    for (latent_dim, dataset), ax in grid.axes_dict.items():
-        cell = test[(test["dataset"] == dataset) & (test["latent_dim"] == latent_dim)]
-        log_n = cell.loc[cell["metric"] == "log_n", "mean"]
-        if len(log_n):
-            ax.axhline(float(log_n.iloc[0]), color="0.5", linestyle=":", linewidth=1)
-        incomplete = cell[cell["n_runs"] < cell["n_expected"]][["beta"]].drop_duplicates()
-        if len(incomplete):
-            ax.text(0.02, 0.02, f"{len(incomplete)} beta(s) with missing seeds",
-                    transform=ax.transAxes, va="bottom", fontsize=7, color="tab:red")
-        betas = sorted(cell["beta"].unique())
-        ax.set_xscale("log")
-        ax.set_xticks(betas, [layout.format_beta(b) for b in betas])
-        ax.minorticks_off()
-    grid.set_titles(row_template=r"$d_z$ = {row_name}", col_template="{col_name}")
-    grid.set_axis_labels(r"$\beta$", "nats")
-    grid.add_legend(title="")
-    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, -0.02), ncol=len(RATE_TERMS),
-                    frameon=False)
-    return grid.figure
+    require(summary, ["rate", "mutual_info", "aggregate_kl", "log_n"])
+    datasets, latent_dims = cells(summary)
+    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
+    for row, dataset in enumerate(datasets):
+        for col, latent_dim in enumerate(latent_dims):
+            ax, cell = axes[row, col], cell_of(summary, dataset, latent_dim)
+            both = pd.merge(against_beta(cell, "mutual_info"), against_beta(cell, "rate"),
+                            on="beta", suffixes=("_mi", "_rate"))
+            ax.fill_between(both["beta"], 0, both["mean_mi"], color=COLOURS["mutual_info"],
+                            alpha=0.55, linewidth=0)
+            ax.fill_between(both["beta"], both["mean_mi"], both["mean_rate"],
+                            color=COLOURS["aggregate_kl"], alpha=0.55, linewidth=0)
+            for suffix, colour in (("_mi", COLOURS["mutual_info"]), ("_rate", COLOURS["rate"])):
+                plot_interval(ax, both["beta"], both["mean" + suffix], both["ci95_low" + suffix],
+                              both["ci95_high" + suffix], colour, band=False, marker="o")
+            log_n_line(ax, cell)
+            ax.set_ylim(bottom=0)
+            ax.set_title(panel_title(dataset, latent_dim))
+            ax.set_ylabel("nats" if col == 0 else "")
+            beta_axis(ax, cell["beta"], label=row == len(datasets) - 1)
+    note_missing(figure, summary)
+    legend_below(figure, [
+        Patch(color=COLOURS["mutual_info"], alpha=0.55, label=LABELS["mutual_info"]),
+        Patch(color=COLOURS["aggregate_kl"], alpha=0.55, label=LABELS["aggregate_kl"]),
+        Line2D([], [], color=COLOURS["rate"], marker="o", label=LABELS["rate"]),
+        log_n_handle()], ncol=4)
+    return figure
 
 
-def _line_with_band(data: pd.DataFrame, color, label: str, **_) -> None:
-    """Draws mean against beta with its interval as a band (FacetGrid callback)."""
-    data = data.sort_values("beta")
-    ax = plt.gca()
-    ax.plot(data["beta"], data["mean"], marker="o", markersize=3, color=color, label=label)
-    ax.fill_between(data["beta"], data["ci95_low"], data["ci95_high"], color=color, alpha=0.2,
-                    linewidth=0)
+def mi_aggkl(summary: pd.DataFrame) -> plt.Figure:
+    """I_q(x; z) and KL(q(z) || p(z)) against beta, on the test and the train split.
+
+    One panel per dataset (rows) and latent size (columns); lines are means over seeds, bands
+    their t-based 95% intervals; solid lines with circles are the test split, dashed lines with
+    hollow squares the train subset of the same size N. The dotted line is log N.
+
+    Args:
+      summary: the concatenated summaries.
+
+    Returns:
+      The figure.
+    """
+    require(summary, ["mutual_info", "aggregate_kl", "log_n"])
+    datasets, latent_dims = cells(summary)
+    # Train first, as larger hollow squares, so that the test circles on top stay visible.
+    splits = {"train": {"linestyle": "--", "marker": "s", "markersize": 5,
+                        "markerfacecolor": "none", "linewidth": 0.9},
+              "test": {"linestyle": "-", "marker": "o"}}
+    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
+    for row, dataset in enumerate(datasets):
+        for col, latent_dim in enumerate(latent_dims):
+            ax = axes[row, col]
+            for split, style in splits.items():
+                cell = cell_of(summary, dataset, latent_dim, split)
+                for metric in ("mutual_info", "aggregate_kl"):
+                    plot_metric(ax, cell, metric, COLOURS[metric], **style)
+            test = cell_of(summary, dataset, latent_dim)
+            log_n_line(ax, test)
+            ax.set_ylim(bottom=0)
+            ax.set_title(panel_title(dataset, latent_dim))
+            ax.set_ylabel("nats" if col == 0 else "")
+            beta_axis(ax, test["beta"], label=row == len(datasets) - 1)
+    handles = [Line2D([], [], color=COLOURS[metric], label=LABELS[metric], **splits["test"])
+               for metric in ("mutual_info", "aggregate_kl")]
+    handles += [Line2D([], [], color="0.3", label=f"{split} split", **splits[split])
+                for split in ("test", "train")]
+    note_missing(figure, summary)
+    legend_below(figure, handles + [log_n_handle()], ncol=5)
+    return figure
 
 
-FIGURES: dict[str, Callable[[pd.DataFrame], plt.Figure]] = {"rate_split": rate_split}
+def class_kl(summary: pd.DataFrame) -> plt.Figure:
+    """Class-conditional aggregates KL(q(z|y=c) || p(z)) beside KL(q(z) || p(z)) and I_q(y; z).
+
+    One panel per dataset (rows) and latent size (columns), against beta, test split. Thin lines:
+    the divergence of each class's aggregate posterior q(z|y=c) from the prior (means over
+    seeds; colours as in the latent-space figure). Black lines with bands (t-based 95% intervals
+    over seeds): the aggregate KL (solid) and the label information I_q(y; z) (dashed); their
+    sum is the class-weighted mean of the thin lines. The dotted line is log C, C classes, the
+    ceiling of I_q(y; z).
+
+    Args:
+      summary: the concatenated summaries.
+
+    Returns:
+      The figure.
+    """
+    require(summary, ["aggregate_kl", "label_info"])
+    class_metrics = {int(m[1]): m[0] for m in
+                     (re.fullmatch(r"class_kl_(\d+)", name) for name in summary["metric"].unique())
+                     if m}
+    if not class_metrics:
+        raise UserError("the summaries have no class_kl_<c> metrics; re-run evaluate and "
+                        "aggregate")
+    colours = class_colours(class_metrics)
+    log_classes = math.log(len(class_metrics))
+    datasets, latent_dims = cells(summary)
+    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
+    for row, dataset in enumerate(datasets):
+        for col, latent_dim in enumerate(latent_dims):
+            ax, cell = axes[row, col], cell_of(summary, dataset, latent_dim)
+            for label, metric in sorted(class_metrics.items()):
+                values = against_beta(cell, metric)
+                ax.plot(values["beta"], values["mean"], color=colours[label], linewidth=0.7,
+                        alpha=0.9)
+            plot_metric(ax, cell, "aggregate_kl", COLOURS["exact"], linewidth=2, marker="o")
+            plot_metric(ax, cell, "label_info", COLOURS["label_info"], linewidth=1.5, marker="s",
+                        linestyle="--", markerfacecolor="white")
+            ax.axhline(log_classes, color=COLOURS["log_n"], linestyle=":", linewidth=1)
+            ax.set_ylim(bottom=0)
+            ax.set_title(panel_title(dataset, latent_dim))
+            ax.set_ylabel("nats" if col == 0 else "")
+            beta_axis(ax, cell["beta"], label=row == len(datasets) - 1)
+    handles = [Line2D([], [], color=COLOURS["exact"], linewidth=2, marker="o",
+                      label=LABELS["aggregate_kl"]),
+               Line2D([], [], color=COLOURS["label_info"], linewidth=1.5, marker="s",
+                      linestyle="--", markerfacecolor="white", label=LABELS["label_info"]),
+               Line2D([], [], color=COLOURS["log_n"], linestyle=":", linewidth=1,
+                      label=rf"$\log C$, C = {len(class_metrics)} classes"),
+               Line2D([], [], color="0.6", linewidth=0.7,
+                      label=LABELS["class_kl"] + ", a line per class c")]
+    note_missing(figure, summary)
+    legend_below(figure, handles, ncol=4)
+    figure.legend(handles=[Line2D([], [], color=colours[label], linewidth=1.5, label=str(label))
+                           for label in sorted(class_metrics)],
+                  loc="outside right center", frameon=False, title="class c", handlelength=1.5)
+    return figure
+
+
+def estimators(summary: pd.DataFrame) -> plt.Figure:
+    """Estimators of I_q(x; z) and KL(q(z) || p(z)) compared, against beta, test split.
+
+    Columns: dataset and latent size. Top row: the mutual information from the exact mixture over
+    all N posteriors (black, band: t-based 95% interval over seeds) and from Chen et al.'s
+    minibatch weighted (MWS, dashed, blues) and stratified (MSS, dash-dotted, oranges) sampling at
+    each minibatch size B (darker = larger B; error bars over seeds); the dotted line is log N.
+    Bottom row: the aggregate KL, exact and from the same minibatch estimators, and the
+    closed-form moment-matched Gaussian lower bound (green).
+
+    Args:
+      summary: the concatenated summaries.
+
+    Returns:
+      The figure.
+    """
+    require(summary, ["mutual_info", "aggregate_kl", "moment_matched_kl", "log_n"])
+    batch_sizes = sorted({int(m[1]) for m in (re.fullmatch(r"(?:mws|mss)_mutual_info_b(\d+)", name)
+                                              for name in summary["metric"].unique()) if m})
+    shades = np.linspace(0.45, 0.9, len(batch_sizes)) if len(batch_sizes) > 1 else [0.7]
+    methods = {"mws": ("MWS", plt.get_cmap("Blues"), "--", "v"),
+               "mss": ("MSS", plt.get_cmap("Oranges"), "-.", "^")}
+    datasets, latent_dims = cells(summary)
+    columns = [(dataset, latent_dim) for dataset in datasets for latent_dim in latent_dims]
+    figure, axes = panels(2, len(columns), COLUMN_WIDTH / 2 + 0.1, 1.9, sharex="col")
+    handles = [Line2D([], [], color=COLOURS["exact"], marker="o", label="exact (all N)")]
+    for col, (dataset, latent_dim) in enumerate(columns):
+        cell = cell_of(summary, dataset, latent_dim)
+        for row, quantity in enumerate(("mutual_info", "aggregate_kl")):
+            ax = axes[row, col]
+            plot_metric(ax, cell, quantity, COLOURS["exact"], marker="o", zorder=3)
+            for method, (name, colour_map, linestyle, marker) in methods.items():
+                for shade, batch_size in zip(shades, batch_sizes):
+                    metric = f"{method}_{quantity}_b{batch_size}"
+                    if metric in set(cell["metric"]):
+                        plot_metric(ax, cell, metric, colour_map(shade), band=False,
+                                    linestyle=linestyle, marker=marker, linewidth=1)
+                    if col == 0 and row == 0:
+                        handles.append(Line2D([], [], color=colour_map(shade), marker=marker,
+                                              linestyle=linestyle, linewidth=1,
+                                              label=f"{name}, B = {batch_size}"))
+            if quantity == "mutual_info":
+                log_n_line(ax, cell)
+                ax.set_title(panel_title(dataset, latent_dim), fontsize=7)
+            else:
+                plot_metric(ax, cell, "moment_matched_kl", COLOURS["moment_matched_kl"],
+                            marker="D", markersize=2.5)
+                ax.axhline(0, color="0.6", linewidth=0.6)
+            ax.set_ylabel((LABELS[quantity] + ", nats") if col == 0 else "")
+            beta_axis(ax, cell["beta"], label=row == 1)
+            ax.tick_params(axis="x", labelsize=6)
+    # The legend fills column by column: exact and bounds, then MWS, then MSS.
+    handles[1:1] = [Line2D([], [], color=COLOURS["moment_matched_kl"], marker="D",
+                           markersize=2.5, label=LABELS["moment_matched_kl"]), log_n_handle()]
+    note_missing(figure, summary)
+    legend_below(figure, handles, ncol=1 + len(methods))
+    return figure
+
+
+def rate_distortion(summary: pd.DataFrame) -> plt.Figure:
+    """The rate-distortion plane (Alemi et al. 2018): test rate against test distortion.
+
+    One panel per dataset. Points are the means over seeds of one beta (colour, dark = small
+    beta) with t-based 95% intervals in both directions; lines join the betas of one latent size
+    (line style); small numbers name the betas. Grey diagonals are lines of equal ELBO
+    (rate + distortion = -ELBO).
+
+    Args:
+      summary: the concatenated summaries.
+
+    Returns:
+      The figure.
+    """
+    require(summary, ["rate", "distortion"])
+    datasets, latent_dims = cells(summary)
+    colours = beta_colours(summary["beta"])
+    styles = ["-", "--", ":", "-."]
+    markers = ["o", "s", "D", "^"]
+    figure, axes = panels(1, len(datasets), FULL_WIDTH / 2, 2.6)
+    for col, dataset in enumerate(datasets):
+        ax = axes[0, col]
+        frames = []
+        for index, latent_dim in enumerate(latent_dims):
+            cell = cell_of(summary, dataset, latent_dim)
+            both = pd.merge(against_beta(cell, "rate"), against_beta(cell, "distortion"),
+                            on="beta", suffixes=("_rate", "_dist"))
+            frames.append(both)
+            style = {"marker": markers[index % 4]}
+            ax.plot(both["mean_rate"], both["mean_dist"], color="0.35", linewidth=0.9,
+                    linestyle=styles[index % 4], zorder=1)
+            for _, point in both.iterrows():
+                xerr = np.nan_to_num([[point["mean_rate"] - point["ci95_low_rate"]],
+                                      [point["ci95_high_rate"] - point["mean_rate"]]])
+                yerr = np.nan_to_num([[point["mean_dist"] - point["ci95_low_dist"]],
+                                      [point["ci95_high_dist"] - point["mean_dist"]]])
+                ax.errorbar(point["mean_rate"], point["mean_dist"], xerr=xerr, yerr=yerr,
+                            color=colours[point["beta"]], elinewidth=0.8, markersize=4,
+                            markeredgecolor="white", markeredgewidth=0.4, zorder=2, **style)
+                ax.annotate(layout.format_beta(point["beta"]),
+                            (point["mean_rate"], point["mean_dist"]), xytext=(3, 2),
+                            textcoords="offset points", fontsize=5.5, color="0.3")
+        ax.margins(x=0.1, y=0.08)  # room for the beta labels
+        points = pd.concat(frames)
+        if len(points):
+            equal_elbo_lines(ax, points["mean_rate"] + points["mean_dist"])
+        ax.set_title(dataset_name(dataset))
+        ax.set_xlabel("rate, nats")
+        ax.set_ylabel("distortion, nats" if col == 0 else "")
+    handles = [Line2D([], [], color="0.35", linestyle=styles[i % 4], marker=markers[i % 4],
+                      label=f"$d_z = {latent_dim}$") for i, latent_dim in enumerate(latent_dims)]
+    handles += [Line2D([], [], color=colour, marker="o", linestyle="none",
+                       label=rf"$\beta = {layout.format_beta(beta)}$")
+                for beta, colour in colours.items()]
+    note_missing(figure, summary)
+    legend_below(figure, handles, ncol=min(len(handles), 9))
+    return figure
+
+
+def equal_elbo_lines(ax: plt.Axes, negative_elbos: pd.Series) -> None:
+    """Draws a few lines of equal ELBO (rate + distortion = constant) across a panel."""
+    ax.autoscale_view()
+    x_limits, y_limits = ax.get_xlim(), ax.get_ylim()
+    levels = matplotlib.ticker.MaxNLocator(nbins=4).tick_values(negative_elbos.min(),
+                                                                 negative_elbos.max())
+    for level in levels:
+        ax.axline((0, level), slope=-1, color="0.8", linewidth=0.6, linestyle="--", zorder=0)
+    ax.set_xlim(x_limits)
+    ax.set_ylim(y_limits)
+
+
+# --- figures from the other tables --------------------------------------------------------------
+
+
+def latent_space(latent_samples: pd.DataFrame) -> plt.Figure:
+    """Samples of the 2-D aggregate posterior q(z), coloured by class, over the prior.
+
+    Rows: datasets; columns: the smallest beta, the one nearest to 1 and the largest. Each point
+    is one z ~ q(z|x_n) for a random test example x_n (so the points sample q(z)); circles are the
+    1, 2 and 3 sigma contours of the prior p(z) = N(0, I). It shows whether each class occupies
+    only part of the prior's ball while all classes together fill it.
+
+    Args:
+      latent_samples: the concatenated ``latent_samples.csv`` tables.
+
+    Returns:
+      The figure.
+    """
+    if latent_samples.empty:
+        return empty_figure("No evaluated run with a 2-D latent space yet.")
+    datasets = list(dict.fromkeys(latent_samples["dataset"]))
+    betas = sorted(latent_samples["beta"].unique())
+    colours = class_colours(latent_samples["label"])
+    radius = max(3.5, float(np.quantile(np.abs(latent_samples[["z1", "z2"]].to_numpy()), 0.999)))
+    figure, axes = panels(len(datasets), len(betas), 2.2, 2.2, sharex=True, sharey=True)
+    for row, dataset in enumerate(datasets):
+        for col, beta in enumerate(betas):
+            ax = axes[row, col]
+            points = latent_samples[(latent_samples["dataset"] == dataset)
+                                    & (latent_samples["beta"] == beta)]
+            for sigmas in (1, 2, 3):
+                ax.add_patch(Circle((0, 0), sigmas, fill=False, color="0.25", linewidth=0.7,
+                                    linestyle="--", zorder=3))
+                ax.text(sigmas * 0.71, sigmas * 0.71, f"{sigmas}σ", fontsize=6, color="0.25",
+                        ha="left", va="bottom", zorder=3)
+            ax.scatter(points["z1"], points["z2"], c=[colours[int(y)] for y in points["label"]],
+                       s=2, alpha=0.6, linewidths=0, rasterized=True)
+            if points.empty:
+                ax.text(0.5, 0.5, "no evaluated run", transform=ax.transAxes, ha="center")
+            seed = f", seed {int(points['seed'].iloc[0])}" if len(points) else ""
+            ax.set_title(rf"$\beta = {layout.format_beta(beta)}${seed}")
+            ax.set_xlim(-radius, radius)
+            ax.set_ylim(-radius, radius)
+            ax.set_aspect("equal")
+            ax.grid(False)  # the prior's circles are the reference
+            ax.set_xlabel("$z_1$" if row == len(datasets) - 1 else "")
+            ax.set_ylabel(f"{dataset_name(dataset)}\n$z_2$" if col == 0 else "")
+    handles = [Line2D([], [], color=colour, marker="o", linestyle="none", markersize=4,
+                      label=str(label)) for label, colour in colours.items()]
+    figure.legend(handles=handles, loc="outside lower center", ncol=len(handles),
+                  frameon=False, title="class y", handletextpad=0.1, columnspacing=0.9)
+    return figure
+
+
+def training_curves(history: pd.DataFrame) -> plt.Figure:
+    """Test ELBO, rate and distortion per epoch, for the smallest beta, the one nearest 1 and the
+    largest.
+
+    Rows: dataset and latent size; columns: the three quantities (nats, on the fixed binarized
+    test split, one z per example). Lines are means over seeds, bands their t-based 95%
+    intervals; colour is beta (dark = small). The y-range leaves out the first epochs where they
+    are far off the rest.
+
+    Args:
+      history: the concatenated ``history.csv`` tables.
+
+    Returns:
+      The figure.
+    """
+    quantities = {"test_elbo": "test ELBO", "test_rate": "test rate",
+                  "test_distortion": "test distortion"}
+    absent = sorted(set(quantities) - set(history.columns))
+    if absent:
+        raise UserError(f"the histories lack the columns {', '.join(absent)}; re-run histories")
+    if history.empty:
+        return empty_figure("No training history yet.")
+    rows = [(dataset, latent_dim) for dataset in dict.fromkeys(history["dataset"])
+            for latent_dim in sorted(history.loc[history["dataset"] == dataset, "latent_dim"]
+                                     .unique())]
+    figure, axes = panels(len(rows), len(quantities), FULL_WIDTH / 3, 1.6, sharex="row")
+    chosen = {row: layout.latent_space_betas(
+        history.loc[(history["dataset"] == row[0]) & (history["latent_dim"] == row[1]), "beta"])
+        for row in rows}
+    shown_betas = sorted({beta for betas in chosen.values() for beta in betas})
+    all_colours = beta_colours(shown_betas)
+    for row, (dataset, latent_dim) in enumerate(rows):
+        runs = history[(history["dataset"] == dataset) & (history["latent_dim"] == latent_dim)]
+        betas = chosen[(dataset, latent_dim)]
+        for col, (column, name) in enumerate(quantities.items()):
+            ax = axes[row, col]
+            selected = runs[runs["beta"].isin(betas)]
+            curves = seed_intervals(selected, ["beta", "epoch"], column)
+            for beta, curve in curves.groupby("beta"):
+                plot_interval(ax, curve["epoch"], curve["mean"], curve["ci95_low"],
+                              curve["ci95_high"], all_colours[beta], linewidth=1)
+            robust_ylim(ax, curves)
+            ax.set_title(f"{name}, nats" if row == 0 else "")
+            ax.set_ylabel(f"{dataset_name(dataset)}\n$d_z = {latent_dim}$" if col == 0 else "")
+            ax.set_xlabel("epoch" if row == len(rows) - 1 else "")
+    handles = [Line2D([], [], color=all_colours[beta],
+                      label=rf"$\beta = {layout.format_beta(beta)}$") for beta in shown_betas]
+    legend_below(figure, handles, ncol=len(handles))
+    return figure
+
+
+def seed_intervals(runs: pd.DataFrame, by: list[str], column: str) -> pd.DataFrame:
+    """Mean and t-based 95% interval over seeds of one column, per group.
+
+    Args:
+      runs: rows of several seeds.
+      by: the grouping columns (e.g. beta and epoch).
+      column: the value to summarize.
+
+    Returns:
+      One row per group: ``by``, then ``n, mean, sd, ci95_low, ci95_high``.
+    """
+    rows = []
+    for key, group in runs.groupby(by):
+        values = group[column].to_numpy(dtype=float)
+        rows.append({**dict(zip(by, key)),
+                     **aggregate.mean_interval(values[np.isfinite(values)])})
+    return pd.DataFrame(rows, columns=by + ["n", "mean", "sd", "ci95_low", "ci95_high"])
+
+
+def robust_ylim(ax: plt.Axes, curves: pd.DataFrame) -> None:
+    """Limits the y-axis to the curves after their first tenth of epochs (early transients)."""
+    if curves.empty:
+        return
+    late = curves[curves["epoch"] > curves["epoch"].max() / 10]
+    late = late if len(late) else curves
+    low = np.nanmin(late[["mean", "ci95_low"]].to_numpy())
+    high = np.nanmax(late[["mean", "ci95_high"]].to_numpy())
+    margin = 0.08 * (high - low) if high > low else 1.0
+    ax.set_ylim(low - margin, high + margin)
+
+
+class Figure(NamedTuple):
+    """A figure of the paper: how to draw it, and the tables it is drawn from."""
+
+    draw: Callable[..., plt.Figure]
+    tables: tuple[str, ...]
+
+
+FIGURES: dict[str, Figure] = {
+    "rate_split": Figure(rate_split, ("summary",)),
+    "mi_aggkl": Figure(mi_aggkl, ("summary",)),
+    "latent_space": Figure(latent_space, ("latent_samples",)),
+    "class_kl": Figure(class_kl, ("summary",)),
+    "estimators": Figure(estimators, ("summary",)),
+    "training_curves": Figure(training_curves, ("history",)),
+    "rate_distortion": Figure(rate_distortion, ("summary",)),
+}
+# The command-line option of each table, and the command that writes it.
+TABLE_OPTIONS = {"summary": ("summaries", "aggregate"), "history": ("histories", "histories"),
+                 "latent_samples": ("latent_samples", "latent-samples")}
+
+
+def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
+    """Reads and concatenates the per-dataset files of one table.
+
+    Args:
+      paths: the files, one per dataset.
+      table: which table (a key of ``TABLE_OPTIONS``), for messages.
+
+    Returns:
+      One table.
+
+    Raises:
+      UserError: if a file is missing.
+    """
+    if table == "summary":
+        return aggregate.load_summaries(paths)
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise UserError(f"{table} tables not found: {', '.join(missing)}; run "
+                        f"`klgap {TABLE_OPTIONS[table][1]}` first")
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
 
 
 def save(figure: plt.Figure, pdf: Path, png: Path) -> None:
     """Saves a figure as vector PDF (no timestamp, so rebuilds are identical) and PNG preview."""
     with atomic.atomic_path(pdf) as tmp:
-        figure.savefig(tmp, format="pdf", bbox_inches="tight", metadata={"CreationDate": None})
+        figure.savefig(tmp, format="pdf", bbox_inches="tight", dpi=300,
+                       metadata={"CreationDate": None})
     with atomic.atomic_path(png) as tmp:
         figure.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
     plt.close(figure)
@@ -100,16 +681,27 @@ def save(figure: plt.Figure, pdf: Path, png: Path) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the command's options."""
     parser.add_argument("figure", choices=sorted(FIGURES), help="which figure to draw")
-    parser.add_argument("--summaries", type=Path, nargs="+", required=True,
+    parser.add_argument("--summaries", type=Path, nargs="+",
                         help="summary.csv files written by aggregate")
+    parser.add_argument("--histories", type=Path, nargs="+",
+                        help="history.csv files written by histories")
+    parser.add_argument("--latent-samples", type=Path, nargs="+",
+                        help="latent_samples.csv files written by latent-samples")
     parser.add_argument("--pdf", type=Path, required=True, help="output PDF")
     parser.add_argument("--png", type=Path, required=True, help="output PNG preview")
 
 
 def main(args: argparse.Namespace) -> None:
-    """Draws one figure and saves it."""
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
-    plt.rcParams.update({"pdf.fonttype": 42})
-    figure = FIGURES[args.figure](load_summaries(args.summaries))
-    save(figure, args.pdf, args.png)
+    """Draws one figure from the tables it needs and saves it."""
+    figure = FIGURES[args.figure]
+    tables = {}
+    for table in figure.tables:
+        option = TABLE_OPTIONS[table][0]
+        paths = getattr(args, option)
+        if not paths:
+            raise UserError(f"figure {args.figure} is drawn from {table} tables: give "
+                            f"--{option.replace('_', '-')}")
+        tables[table] = load_tables(paths, table)
+    set_style()
+    save(figure.draw(**tables), args.pdf, args.png)
     print(f"wrote {args.pdf} and {args.png}")

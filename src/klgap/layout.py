@@ -1,7 +1,9 @@
-"""Where each run's files live under an output root; shared by the workflow and ``aggregate``.
+"""Where each run's files live under an output root; shared by the workflow and the commands
+that read runs (``aggregate``, ``histories``, ``latent-samples``).
 
 A run of the sweep is ``<outdir>/runs/<dataset>/z<latent_dim>/beta<beta>/seed<seed>/``, with
 beta written the shortest way that reads back as the same float (``beta1``, ``beta0.1``).
+``latent_space_betas`` picks the runs whose latent spaces are drawn.
 """
 
 import math
@@ -68,3 +70,21 @@ def sweep(datasets, latent_dims, betas, seeds) -> list[Run]:
     """
     return [Run(d, int(z), float(b), int(s))
             for d in datasets for z in latent_dims for b in betas for s in seeds]
+
+
+def latent_space_betas(betas) -> list[float]:
+    """Chooses the betas whose 2-D latent spaces are drawn: smallest, nearest to 1, largest.
+
+    "Nearest to 1" is on a log scale (0.5 and 2 are equally near; the smaller wins a tie).
+
+    Args:
+      betas: the betas of the sweep.
+
+    Returns:
+      Up to three distinct betas, ascending.
+    """
+    ordered = sorted({float(b) for b in betas})
+    if not ordered:
+        return []
+    nearest_one = min(ordered, key=lambda b: abs(math.log(b)) if b > 0 else math.inf)
+    return sorted({ordered[0], nearest_one, ordered[-1]})

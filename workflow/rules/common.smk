@@ -20,8 +20,22 @@ from klgap.provenance import git_commit
 # One run, and its directory below the output root (must agree with klgap.layout.run_dir).
 RUN_ID = "{dataset}/z{latent_dim}/beta{beta}/seed{seed}"
 RUN = f"runs/{RUN_ID}"
-# Figures drawn by `klgap figures NAME`, each as <outdir>/figures/NAME.pdf (+ .png preview).
-FIGURES = ["rate_split"]
+# Figures drawn by `klgap figures NAME`, each as <outdir>/figures/NAME.pdf (+ .png preview),
+# with the aggregated tables each is drawn from (<outdir>/<dataset>/<table>.csv, every dataset).
+FIGURES = {
+    "rate_split": ["summary"],
+    "mi_aggkl": ["summary"],
+    "latent_space": ["latent_samples"],
+    "class_kl": ["summary"],
+    "estimators": ["summary"],
+    "training_curves": ["history"],
+    "rate_distortion": ["summary"],
+}
+# The option of `klgap figures` that takes each table.
+TABLE_OPTIONS = {"summary": "--summaries", "history": "--histories",
+                 "latent_samples": "--latent-samples"}
+# The latent size whose latent space is drawn (latent_space needs it in the sweep).
+LATENT_SPACE_DIM = 2
 
 # Files of the repository. The paper's generated parts come from <outdir>/tex and /figures.
 PAPER_DIR = Path(workflow.basedir) / "paper"
@@ -131,17 +145,69 @@ def sweep(dataset=None):
     return layout.sweep(datasets, config["latent_dims"], config["betas"], config["seeds"])
 
 
-def metrics_files(wildcards):
-    """Lists the metrics.json files that aggregate waits for, for one dataset.
+def run_files(dataset, name):
+    """Lists one file of every run of a dataset that a collecting rule waits for.
 
     In `partial` mode only the existing ones, so that nothing is trained and the missing runs
-    are reported by aggregate instead.
+    are reported by the collecting command instead.
     """
-    paths = [str(layout.run_dir(config["outdir"], run) / "metrics.json")
-             for run in sweep(wildcards.dataset)]
+    paths = [str(layout.run_dir(config["outdir"], run) / name) for run in sweep(dataset)]
     if config["partial"]:
         paths = [path for path in paths if os.path.exists(path)]
     return paths
+
+
+def metrics_files(wildcards):
+    """Lists the metrics.json files that aggregate waits for, for one dataset."""
+    return run_files(wildcards.dataset, "metrics.json")
+
+
+def history_files(wildcards):
+    """Lists the history.csv files that histories waits for, for one dataset."""
+    return run_files(wildcards.dataset, "history.csv")
+
+
+def latent_posterior_files(wildcards):
+    """Lists the test posteriors that latent_samples reads, for one dataset.
+
+    Per beta of klgap.layout.latent_space_betas, the first seed's; in `partial` mode the first
+    seed that has one (as `klgap latent-samples` chooses), or none.
+    """
+    paths = []
+    for beta in layout.latent_space_betas(config["betas"]):
+        candidates = [layout.run_dir(config["outdir"], layout.Run(wildcards.dataset,
+                                                                  LATENT_SPACE_DIM, beta, seed))
+                      / "posterior_test.npz" for seed in config["seeds"]]
+        if config["partial"]:
+            candidates = [path for path in candidates if path.exists()]
+        paths.extend(str(path) for path in candidates[:1])
+    return paths
+
+
+def figures_drawn():
+    """Names the figures of this configuration (latent_space only with 2-D runs in the sweep)."""
+    return [name for name in FIGURES
+            if name != "latent_space" or LATENT_SPACE_DIM in config["latent_dims"]]
+
+
+def aggregated_tables():
+    """Lists every aggregated table of the configuration (the sources of `make figures`)."""
+    tables = ["metrics", "summary", "history"]
+    if LATENT_SPACE_DIM in config["latent_dims"]:
+        tables.append("latent_samples")
+    return expand(out("{dataset}/{table}.csv"), dataset=config["datasets"], table=tables)
+
+
+def figure_tables(wildcards):
+    """Returns the tables a figure is drawn from, by table name: one file per dataset."""
+    return {table: expand(out("{dataset}/{table}.csv"), dataset=config["datasets"], table=table)
+            for table in FIGURES[wildcards.figure]}
+
+
+def figure_table_options(wildcards, input):
+    """Formats a figure's tables as options of `klgap figures` (e.g. `--summaries a.csv b.csv`)."""
+    return " ".join(" ".join([TABLE_OPTIONS[table], *map(shlex.quote, input[table])])
+                    for table in FIGURES[wildcards.figure])
 
 
 def joined(values, format_value=str):

@@ -40,7 +40,7 @@ rule paper:
         script=SCRIPTS / "build_paper.sh",
         numbers=out("tex/numbers.tex"),
         table=out("tex/table_rate.tex"),
-        figures=expand(out("figures/{figure}.pdf"), figure=FIGURES),
+        figures=expand(out("figures/{figure}.pdf"), figure=figures_drawn()),
     output:
         pdf=out("paper.pdf"),
     log:

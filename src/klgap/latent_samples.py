@@ -1,0 +1,143 @@
+"""Samples of the aggregate posterior of the 2-D runs, small enough to commit.
+
+For the betas chosen by ``layout.latent_space_betas`` (smallest, nearest to 1, largest) and the
+first seed that has been evaluated, a fixed random subset of the test examples is drawn, and for
+each example one z ~ q(z|x_n) = N(mu_n, diag(sigma_n^2)) from the run's ``posterior_test.npz``.
+The points are samples of the aggregate posterior q(z) = (1/N) sum_n q(z|x_n). The subset and the
+noise depend only on ``--sample-seed`` (the same examples for every beta), so the table is
+reproducible.
+
+``latent_samples.csv`` columns: ``dataset, latent_dim, beta, seed, example`` (row of the test
+split), ``label``, ``z1, z2``.
+"""
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from klgap import atomic, layout
+from klgap.errors import UserError
+
+COLUMNS = ["dataset", "latent_dim", "beta", "seed", "example", "label", "z1", "z2"]
+POSTERIOR_FILE = "posterior_test.npz"
+
+
+def choose_runs(runs_dir: Path, dataset: str, latent_dim: int, betas: list[float],
+                seeds: list[int]) -> tuple[list[layout.Run], list[float]]:
+    """Chooses the runs to sample: per chosen beta, the first seed with a test posterior.
+
+    Args:
+      runs_dir: ``<outdir>/runs/<dataset>``.
+      dataset: the dataset.
+      latent_dim: the latent size (2 for a picture of the latent space).
+      betas: the betas of the sweep; ``layout.latent_space_betas`` picks among them.
+      seeds: the seeds of the sweep, in order of preference.
+
+    Returns:
+      The chosen runs, and the chosen betas for which no seed has a test posterior.
+    """
+    chosen, missing = [], []
+    for beta in layout.latent_space_betas(betas):
+        candidates = [layout.Run(dataset, int(latent_dim), beta, int(seed)) for seed in seeds]
+        found = [run for run in candidates
+                 if (runs_dir / layout.run_subdir(run) / POSTERIOR_FILE).exists()]
+        if found:
+            chosen.append(found[0])
+        else:
+            missing.append(beta)
+    return chosen, missing
+
+
+def sample_aggregate_posterior(mu: np.ndarray, sigma: np.ndarray, points: int,
+                               sample_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draws one z ~ q(z|x_n) for each of a random subset of the examples.
+
+    Args:
+      mu, sigma: posterior means and standard deviations, (N, D) each.
+      points: how many examples to draw (all N if fewer).
+      sample_seed: seeds the choice of examples and the noise.
+
+    Returns:
+      The chosen examples' rows (K,) and their samples of z (K, D), K = min(points, N).
+    """
+    rng = np.random.default_rng(sample_seed)
+    examples = rng.choice(len(mu), size=min(points, len(mu)), replace=False)  # (K,)
+    noise = rng.standard_normal((len(examples), mu.shape[1]))  # (K, D)
+    return examples, mu[examples] + sigma[examples] * noise
+
+
+def run_samples(path: Path, run: layout.Run, points: int, sample_seed: int) -> pd.DataFrame:
+    """Reads one run's test posterior and samples its aggregate posterior.
+
+    Args:
+      path: the run's ``posterior_test.npz`` (``mu``, ``sigma``: (N, 2); ``labels``: (N,)).
+      run: the run it belongs to.
+      points: examples to draw.
+      sample_seed: seeds the draw.
+
+    Returns:
+      One row per drawn example, columns ``COLUMNS``.
+
+    Raises:
+      UserError: if the arrays are missing or not two-dimensional posteriors.
+    """
+    posterior = atomic.load_npz(path)
+    absent = sorted({"mu", "sigma", "labels"} - set(posterior))
+    if absent:
+        raise UserError(f"{path} lacks the arrays {', '.join(absent)}; re-run its evaluate job")
+    mu, sigma = posterior["mu"], posterior["sigma"]
+    if mu.ndim != 2 or mu.shape[1] != 2 or sigma.shape != mu.shape:
+        raise UserError(f"{path} holds posteriors of shape {mu.shape}, not (N, 2): only 2-D "
+                        "latent spaces can be drawn")
+    examples, z = sample_aggregate_posterior(mu, sigma, points, sample_seed)
+    z = z.round(4)  # ample for a scatter plot; keeps the committed table small
+    return pd.DataFrame({"dataset": run.dataset, "latent_dim": int(run.latent_dim),
+                         "beta": float(run.beta), "seed": int(run.seed), "example": examples,
+                         "label": posterior["labels"][examples], "z1": z[:, 0], "z2": z[:, 1]},
+                        columns=COLUMNS)
+
+
+def collect(runs_dir: Path, runs: list[layout.Run], points: int,
+            sample_seed: int) -> pd.DataFrame:
+    """Samples every chosen run; one table (empty, with its columns, for no runs)."""
+    tables = [run_samples(runs_dir / layout.run_subdir(run) / POSTERIOR_FILE, run, points,
+                          sample_seed) for run in runs]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the command's options."""
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--runs-dir", required=True, type=Path,
+                        help="<outdir>/runs/<dataset>, holding z*/beta*/seed*/posterior_test.npz")
+    parser.add_argument("--latent-dim", type=int, default=2, help="latent size of the runs")
+    parser.add_argument("--betas", type=float, nargs="+", required=True,
+                        help="betas of the sweep (smallest, nearest to 1 and largest are drawn)")
+    parser.add_argument("--seeds", type=int, nargs="+", required=True,
+                        help="seeds of the sweep (the first one evaluated is drawn)")
+    parser.add_argument("--points", type=int, default=2000, help="examples drawn per run")
+    parser.add_argument("--sample-seed", type=int, default=0,
+                        help="seeds the choice of examples and the noise")
+    parser.add_argument("--out", required=True, type=Path, help="the table (.csv)")
+
+
+def main(args: argparse.Namespace) -> None:
+    """Writes the table of samples; warns about chosen betas without an evaluated run."""
+    if args.points < 1:
+        raise UserError(f"--points must be positive, got {args.points}")
+    runs, missing = choose_runs(args.runs_dir, args.dataset, args.latent_dim, args.betas,
+                                args.seeds)
+    table = collect(args.runs_dir, runs, args.points, args.sample_seed)
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=False)
+    atomic.write_text(args.out, buffer.getvalue())
+    chosen = ", ".join(f"beta {layout.format_beta(r.beta)} seed {r.seed}" for r in runs)
+    print(f"{args.dataset}: sampled {chosen or 'no run'}; wrote {args.out} ({len(table)} rows)")
+    if missing:
+        print(f"warning: no evaluated run of {args.dataset} with latent size {args.latent_dim} "
+              f"and beta {', '.join(layout.format_beta(b) for b in missing)} under "
+              f"{args.runs_dir}", file=sys.stderr)

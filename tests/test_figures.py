@@ -1,0 +1,259 @@
+"""Tests of the figures and of the tables they are drawn from besides the summaries: the collected
+training histories and the samples of 2-D aggregate posteriors, on synthetic run directories."""
+
+import ast
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from klgap import aggregate, cli, figures, histories, latent_samples, layout
+
+REPO = Path(__file__).resolve().parents[1]
+HISTORY_COLUMNS = ["epoch", "train_elbo", "train_rate", "train_distortion", "test_elbo",
+                   "test_rate", "test_distortion", "seconds"]
+BETAS = [0.1, 0.5, 1.0, 4.0]
+SEEDS = [0, 1, 2]
+TEST_SIZE = 300
+CLASSES = 3
+
+
+def write_run(runs_dir: Path, run: layout.Run, rng: np.random.Generator, epochs: int = 4) -> None:
+    """Writes a run's history.csv and posterior_test.npz with random values."""
+    rundir = runs_dir / layout.run_subdir(run)
+    rundir.mkdir(parents=True, exist_ok=True)
+    history = pd.DataFrame(rng.normal(size=(epochs, len(HISTORY_COLUMNS))),
+                           columns=HISTORY_COLUMNS)
+    history["epoch"] = np.arange(1, epochs + 1)
+    history.to_csv(rundir / "history.csv", index=False)
+    mu = rng.normal(size=(TEST_SIZE, run.latent_dim))
+    sigma = rng.uniform(0.1, 1.0, size=(TEST_SIZE, run.latent_dim))
+    np.savez(rundir / "posterior_test.npz", mu=mu, sigma=sigma,
+             labels=rng.integers(0, CLASSES, TEST_SIZE))
+
+
+def synthetic_records(runs: list[layout.Run], rng: np.random.Generator) -> list[dict]:
+    """Metric records with every metric a figure draws, for both splits."""
+    records = []
+    for run in runs:
+        for split in ("test", "train"):
+            mutual_info, aggregate_kl = rng.uniform(1, 5), rng.uniform(0, 2)
+            label_info = rng.uniform(0, math.log(CLASSES))
+            record = {**run._asdict(), "split": split, "log_n": math.log(TEST_SIZE),
+                      "rate": mutual_info + aggregate_kl, "mutual_info": mutual_info,
+                      "aggregate_kl": aggregate_kl, "moment_matched_kl": aggregate_kl / 4,
+                      "label_info": label_info, "distortion": rng.uniform(30, 40)}
+            record.update({f"class_kl_{c}": aggregate_kl + label_info * rng.uniform(0.5, 1.5)
+                           for c in range(CLASSES)})
+            for batch_size in (16, 64):
+                for method in ("mws", "mss"):
+                    estimate = mutual_info + rng.normal()
+                    record[f"{method}_mutual_info_b{batch_size}"] = estimate
+                    record[f"{method}_aggregate_kl_b{batch_size}"] = record["rate"] - estimate
+            records.append(record)
+    return records
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    """Paths of every table a figure needs, for a synthetic sweep of digits with one run missing.
+
+    The summary comes from synthetic metric records; the histories and latent samples are written
+    by their commands from synthetic run directories.
+    """
+    outdir = tmp_path_factory.mktemp("out")
+    rng = np.random.default_rng(3)
+    runs = layout.sweep(["digits"], [2, 10], BETAS, SEEDS)
+    finished = runs[:-1]
+    runs_dir = layout.runs_dir(outdir, "digits")
+    for run in finished:
+        write_run(runs_dir, run, rng)
+    paths = {"summary": outdir / "digits" / "summary.csv",
+             "history": outdir / "digits" / "history.csv",
+             "latent_samples": outdir / "digits" / "latent_samples.csv"}
+    summary = aggregate.summarize(aggregate.tidy(synthetic_records(finished, rng)), runs)
+    aggregate.write_csv(paths["summary"], summary)
+    sweep_options = ["--dataset", "digits", "--runs-dir", str(runs_dir),
+                     "--betas", *map(str, BETAS), "--seeds", *map(str, SEEDS)]
+    cli.main(["histories", *sweep_options, "--latent-dims", "2", "10",
+              "--out", str(paths["history"])])
+    cli.main(["latent-samples", *sweep_options, "--points", "100",
+              "--out", str(paths["latent_samples"])])
+    return paths
+
+
+def draw(name: str, tables: dict, directory: Path) -> tuple[Path, Path]:
+    """Draws one figure through the command line, giving it every table."""
+    pdf, png = directory / f"{name}.pdf", directory / f"{name}.png"
+    cli.main(["figures", name, "--summaries", str(tables["summary"]),
+              "--histories", str(tables["history"]),
+              "--latent-samples", str(tables["latent_samples"]),
+              "--pdf", str(pdf), "--png", str(png)])
+    return pdf, png
+
+
+@pytest.mark.parametrize("name", sorted(figures.FIGURES))
+def test_every_figure_is_written_as_pdf_and_png(tmp_path, tables, name):
+    pdf, png = draw(name, tables, tmp_path)
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 1000
+
+
+def test_every_figure_function_is_documented():
+    for name, figure in figures.FIGURES.items():
+        assert figure.draw.__doc__ and "Returns:" in figure.draw.__doc__, name
+
+
+def test_workflow_lists_the_same_figures_and_tables():
+    # common.smk's FIGURES is a Python dict literal: figure name -> tables it is drawn from.
+    text = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    literal = re.search(r"^FIGURES = (\{.*?^\})", text, re.MULTILINE | re.DOTALL)[1]
+    in_workflow = ast.literal_eval(literal)
+    assert in_workflow == {name: list(f.tables) for name, f in figures.FIGURES.items()}
+
+
+def test_figure_without_its_table_names_the_option(tmp_path, tables, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["figures", "training_curves", "--summaries", str(tables["summary"]),
+                  "--pdf", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png")])
+    assert exit_info.value.code == 2
+    assert "--histories" in capsys.readouterr().err
+
+
+def test_partial_summaries_are_noted_on_the_figure(tables):
+    figures.set_style()
+    figure = figures.rate_split(pd.read_csv(tables["summary"]))
+    assert "23 of 24 runs" in figure.get_suptitle()
+    complete = pd.read_csv(tables["summary"]).assign(n_runs=lambda s: s["n_expected"])
+    assert figures.rate_split(complete).get_suptitle() == ""
+
+
+def test_latent_space_without_runs_draws_a_note(tmp_path):
+    figure = figures.latent_space(pd.DataFrame(columns=latent_samples.COLUMNS))
+    assert "No evaluated run" in figure.axes[0].texts[0].get_text()
+
+
+@pytest.mark.parametrize("betas, chosen", [
+    ([0.1, 0.2, 0.5, 1, 2, 4, 8], [0.1, 1, 8]),
+    ([8, 0.1, 1], [0.1, 1, 8]),
+    ([0.5, 2], [0.5, 2]),  # equally near 1 on a log scale: the smaller
+    ([0, 0.3, 5], [0, 0.3, 5]),
+    ([3], [3]),
+    ([], []),
+])
+def test_latent_space_betas(betas, chosen):
+    assert layout.latent_space_betas(betas) == chosen
+
+
+def test_histories_are_one_row_per_run_and_epoch(tmp_path):
+    rng = np.random.default_rng(0)
+    runs = layout.sweep(["digits"], [2, 10], [0.5, 2.0], [0, 1])
+    runs_dir = layout.runs_dir(tmp_path, "digits")
+    for run in runs[1:]:
+        write_run(runs_dir, run, rng, epochs=3)
+    table, missing = histories.collect(runs_dir, runs)
+    assert missing == [runs[0]]
+    assert list(table.columns) == ["dataset", "latent_dim", "beta", "seed", *HISTORY_COLUMNS]
+    assert len(table) == 3 * (len(runs) - 1)
+    assert not table.duplicated(["latent_dim", "beta", "seed", "epoch"]).any()
+    # Each run's rows are its history, in order.
+    run = runs[-1]
+    own = pd.read_csv(runs_dir / layout.run_subdir(run) / "history.csv")
+    rows = table[(table["latent_dim"] == run.latent_dim) & (table["beta"] == run.beta)
+                 & (table["seed"] == run.seed)]
+    np.testing.assert_array_equal(rows[HISTORY_COLUMNS].to_numpy(), own.to_numpy())
+
+
+def test_histories_command_rounds_values_and_keeps_betas_exact(tmp_path):
+    runs = layout.sweep(["digits"], [2], [1e-5, 0.1], [0])
+    runs_dir = layout.runs_dir(tmp_path, "digits")
+    for run in runs:
+        write_run(runs_dir, run, np.random.default_rng(1), epochs=2)
+    out = tmp_path / "history.csv"
+    cli.main(["histories", "--dataset", "digits", "--runs-dir", str(runs_dir),
+              "--latent-dims", "2", "--betas", "1e-5", "0.1", "--seeds", "0", "--out", str(out)])
+    written = pd.read_csv(out)
+    assert sorted(written["beta"].unique()) == [1e-5, 0.1]
+    original = pd.read_csv(runs_dir / layout.run_subdir(runs[0]) / "history.csv")
+    np.testing.assert_allclose(written.loc[written["beta"] == 1e-5, HISTORY_COLUMNS],
+                               original, rtol=1e-5)
+
+
+def test_histories_command_fails_without_any_history(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["histories", "--dataset", "digits", "--runs-dir", str(tmp_path),
+                  "--latent-dims", "2", "--betas", "1", "--seeds", "0",
+                  "--out", str(tmp_path / "h.csv")])
+    assert "no run of digits has a history" in capsys.readouterr().err
+
+
+def test_latent_samples_subsample_is_deterministic_and_shared_across_betas(tmp_path):
+    rng = np.random.default_rng(0)
+    runs = layout.sweep(["digits"], [2], BETAS, [0])
+    runs_dir = layout.runs_dir(tmp_path, "digits")
+    for run in runs:
+        write_run(runs_dir, run, rng)
+    options = ["latent-samples", "--dataset", "digits", "--runs-dir", str(runs_dir),
+               "--betas", *map(str, BETAS), "--seeds", "0", "--points", "50"]
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    cli.main([*options, "--out", str(first)])
+    cli.main([*options, "--out", str(second)])
+    assert first.read_bytes() == second.read_bytes()
+    table = pd.read_csv(first)
+    assert list(table.columns) == latent_samples.COLUMNS
+    assert sorted(table["beta"].unique()) == [0.1, 1.0, 4.0]
+    assert len(table) == 3 * 50
+    examples = [tuple(group["example"]) for _, group in table.groupby("beta")]
+    assert len(set(examples)) == 1 and len(set(examples[0])) == 50  # same 50, no repeats
+    other_seed = tmp_path / "c.csv"
+    cli.main([*options, "--sample-seed", "1", "--out", str(other_seed)])
+    assert set(pd.read_csv(other_seed)["example"]) != set(table["example"])
+
+
+def test_latent_samples_are_draws_of_each_examples_posterior(tmp_path):
+    runs_dir = layout.runs_dir(tmp_path, "digits")
+    run = layout.Run("digits", 2, 1.0, 0)
+    rundir = runs_dir / layout.run_subdir(run)
+    rundir.mkdir(parents=True)
+    mu = np.arange(2 * 40, dtype=float).reshape(40, 2)
+    labels = np.arange(40) % 4
+    np.savez(rundir / "posterior_test.npz", mu=mu, sigma=np.full_like(mu, 1e-9), labels=labels)
+    table = latent_samples.collect(runs_dir, [run], points=1000, sample_seed=0)
+    assert len(table) == 40  # all examples when fewer than points
+    np.testing.assert_allclose(table[["z1", "z2"]], mu[table["example"]], atol=1e-4)
+    np.testing.assert_array_equal(table["label"], labels[table["example"]])
+    # Samples spread by sigma: with unit sigma around zero, about unit variance.
+    examples, z = latent_samples.sample_aggregate_posterior(
+        np.zeros((5000, 2)), np.ones((5000, 2)), 4000, sample_seed=0)
+    assert abs(z.std() - 1) < 0.05 and len(set(examples)) == 4000
+
+
+def test_latent_samples_take_the_first_evaluated_seed(tmp_path):
+    rng = np.random.default_rng(0)
+    runs_dir = layout.runs_dir(tmp_path, "digits")
+    write_run(runs_dir, layout.Run("digits", 2, 0.1, 1), rng)
+    write_run(runs_dir, layout.Run("digits", 2, 0.1, 2), rng)
+    chosen, missing = latent_samples.choose_runs(runs_dir, "digits", 2, [0.1, 8.0], [0, 1, 2])
+    assert chosen == [layout.Run("digits", 2, 0.1, 1)]
+    assert missing == [8.0]
+
+
+def test_latent_samples_refuse_other_latent_sizes(tmp_path, capsys):
+    runs_dir = layout.runs_dir(tmp_path, "digits")
+    write_run(runs_dir, layout.Run("digits", 10, 1.0, 0), np.random.default_rng(0))
+    with pytest.raises(SystemExit):
+        cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(runs_dir),
+                  "--latent-dim", "10", "--betas", "1", "--seeds", "0",
+                  "--out", str(tmp_path / "l.csv")])
+    assert "not (N, 2)" in capsys.readouterr().err
+
+
+def test_latent_samples_without_runs_write_an_empty_table(tmp_path, capsys):
+    out = tmp_path / "l.csv"
+    cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(tmp_path),
+              "--betas", "1", "--seeds", "0", "--out", str(out)])
+    assert list(pd.read_csv(out).columns) == latent_samples.COLUMNS
+    assert "warning: no evaluated run" in capsys.readouterr().err
