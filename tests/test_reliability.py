@@ -55,18 +55,20 @@ def test_same_seed_in_two_processes_gives_bitwise_identical_outputs(digits_npz, 
 
 @pytest.mark.slow
 def test_killed_workflow_resumes_without_redoing_finished_jobs(tmp_path):
-    """SIGKILLs the whole smoke workflow at a random moment; the same command then finishes."""
+    """SIGKILLs the whole smoke workflow twice at random moments; the same command then finishes."""
     outdir = tmp_path / "out"
     rng = np.random.default_rng(7)
-    process = subprocess.Popen(snakemake_command(outdir), cwd=tmp_path, env=environment(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    deadline = time.time() + 300  # until one run is evaluated, so its training job is done
-    while not list(outdir.glob("runs/*/*/*/*/metrics.json")) and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(rng.uniform(0.0, 5.0))
-    os.killpg(process.pid, signal.SIGKILL)  # snakemake and its jobs
-    process.wait()
+    for evaluated in (1, 2):  # kill twice, each time at a random moment after progress
+        process = subprocess.Popen(snakemake_command(outdir), cwd=tmp_path, env=environment(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        deadline = time.time() + 300  # until a run is evaluated: its training job is done
+        while (len(list(outdir.glob("runs/*/*/*/*/metrics.json"))) < evaluated
+               and time.time() < deadline):
+            time.sleep(0.2)
+        time.sleep(rng.uniform(0.0, 3.0))
+        os.killpg(process.pid, signal.SIGKILL)  # snakemake and its jobs
+        process.wait()
 
     # The training jobs Snakemake would not redo: every run minus those it plans again.
     plan = subprocess.run(snakemake_command(outdir, "-n", "-p"), cwd=tmp_path, env=environment(),
