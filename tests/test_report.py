@@ -1,12 +1,22 @@
 """Tests of the generated LaTeX, on a synthetic summary table (figures: test_figures.py)."""
 
+import json
+import math
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from klgap import aggregate, cli, layout, report
+from klgap import aggregate, cli, findings, layout, report
+
+SMOKE_CONFIG = Path(__file__).resolve().parents[1] / "workflow" / "config" / "smoke.yaml"
+EPOCHS = 8  # more than findings.FINAL_EPOCHS
+N_TEST = 10000
 
 
 @pytest.fixture
@@ -20,21 +30,97 @@ def summary_csv(tmp_path):
             continue
         for split in ("test", "train"):
             mutual_info, aggregate_kl = rng.uniform(1, 5), rng.uniform(0, 1)
-            records.append({**run._asdict(), "split": split, "log_n": np.log(1000.0),
+            records.append({**run._asdict(), "split": split, "n": float(N_TEST),
+                            "log_n": np.log(float(N_TEST)),
                             "elbo": -rng.uniform(90, 110), "iw_ll": -rng.uniform(85, 95),
                             "rate": mutual_info + aggregate_kl, "mutual_info": mutual_info,
-                            "aggregate_kl": aggregate_kl})
+                            "aggregate_kl": aggregate_kl, "active_units": 2.0,
+                            # An estimate 0.001 below the exact value: its excess rounds to
+                            # "-0.00" unless number() drops the sign.
+                            "mws_mutual_info_b64": mutual_info - 0.001,
+                            "mws_aggregate_kl_b64": aggregate_kl - rng.uniform(0, 2)})
     summary = aggregate.summarize(aggregate.tidy(records), runs)
     path = tmp_path / "fashion_mnist" / "summary.csv"
     aggregate.write_csv(path, summary)
     return path
 
 
-def test_numbers_and_table(tmp_path, summary_csv):
+def write_inputs(directory: Path, epochs: int = EPOCHS, seed: int = 5) -> dict:
+    """Writes history.csv, config.yaml, provenance.json and benchmarks.csv of the synthetic sweep.
+
+    Returns:
+      The paths, the known final slopes per run and the tables.
+    """
+    rng = np.random.default_rng(seed)
+    runs = layout.sweep(["fashion_mnist"], [2], [0.5, 2.0], [0, 1, 2])[:-1]  # as summary_csv
+    rows, slopes = [], {}
+    for run in runs:
+        slopes[run] = {curve: rng.normal(0, 0.3) for curve in findings.CURVES}
+        for epoch in range(1, epochs + 1):
+            row = {**run._asdict(), "epoch": epoch, "train_elbo": -rng.uniform(90, 110),
+                   "train_rate": rng.uniform(1, 5), "train_distortion": rng.uniform(80, 100),
+                   "seconds": rng.uniform(1, 2)}
+            for curve in findings.CURVES:
+                row[curve] = 100 * (curve != "test_rate") + slopes[run][curve] * epoch
+            rows.append(row)
+    history = pd.DataFrame(rows)
+    history_path = directory / "fashion_mnist" / "history.csv"
+    history_path.parent.mkdir(parents=True, exist_ok=True)
+    history.to_csv(history_path, index=False)
+
+    config = yaml.safe_load(SMOKE_CONFIG.read_text())
+    config.update({"datasets": ["fashion_mnist"], "latent_dims": [2], "betas": [0.5, 2],
+                   "seeds": [0, 1, 2], "epochs": epochs})
+    config_path = directory / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+
+    bench_rows = []
+    for rule in ("train", "evaluate"):
+        for run in runs:
+            beta = layout.format_beta(run.beta)
+            job = f"{run.dataset}/z{run.latent_dim}/beta{beta}/seed{run.seed}"
+            bench_rows.append({"rule": rule, "job": job, "s": rng.uniform(10, 400),
+                               "cpu_time": rng.uniform(10, 800),
+                               "max_rss": rng.uniform(100, 900)})
+    benchmarks = pd.DataFrame(bench_rows)
+    benchmarks_path = directory / "benchmarks.csv"
+    benchmarks.to_csv(benchmarks_path, index=False)
+
+    provenance = {
+        "training_commits": ["a0131a97ad872a8b32bcd8ffb649600d69dd92a9",
+                             "ccd412a78ffc31ac4e50e13fdbdb3cdf6917a7b6-dirty"],
+        "date_utc": "2026-11-24T00:04:17Z",
+        "devices": ["CPU (2 cores, 1 threads)", "GPU_0 & co"],
+        "wall_seconds_benchmarked_total": float(benchmarks["s"].sum()),
+        "cpu_seconds_benchmarked_total": float(benchmarks["cpu_time"].sum()),
+    }
+    provenance_path = directory / "provenance.json"
+    provenance_path.write_text(json.dumps(provenance))
+    return {"history": history_path, "config": config_path, "provenance": provenance_path,
+            "benchmarks": benchmarks_path, "slopes": slopes, "benchmarks_table": benchmarks,
+            "provenance_dict": provenance, "config_dict": config}
+
+
+def run_tex(tmp_path, summary_csv, inputs) -> tuple[Path, Path]:
+    """Runs ``klgap tex``; returns the paths of numbers.tex and the table."""
     numbers, table = tmp_path / "tex" / "numbers.tex", tmp_path / "tex" / "table.tex"
-    cli.main(["tex", "--summaries", str(summary_csv), "--commit", "0123456789abcdef0123-dirty",
+    cli.main(["tex", "--summaries", str(summary_csv), "--histories", str(inputs["history"]),
+              "--config", str(inputs["config"]), "--provenance", str(inputs["provenance"]),
+              "--benchmarks", str(inputs["benchmarks"]),
+              "--commit", "0123456789abcdef0123-dirty",
               "--config-label", "smoke.yaml + --config outdir", "--config-hash", "abc",
               "--numbers", str(numbers), "--table", str(table)])
+    return numbers, table
+
+
+def value_definitions(text: str) -> dict[str, str]:
+    r"""The ``\klgapValue`` definitions of numbers.tex: name -> text."""
+    return dict(re.findall(r"^\\@namedef\{klgap@value@([^}]*)\}\{(.*)\}$", text, re.MULTILINE))
+
+
+def test_numbers_and_table(tmp_path, summary_csv):
+    inputs = write_inputs(tmp_path)
+    numbers, table = run_tex(tmp_path, summary_csv, inputs)
     text = numbers.read_text()
     assert r"\newcommand{\klgapCommit}{0123456789ab-dirty}" in text
     assert r"\newcommand{\klgapNumRuns}{5}" in text
@@ -50,7 +136,118 @@ def test_numbers_and_table(tmp_path, summary_csv):
     header = next(line for line in table.read_text().splitlines() if line.startswith("dataset"))
     assert all(row.count("&") == header.count("&") for row in rows)
 
+    # Named values, against references computed here from the inputs.
+    values = value_definitions(text)
+    assert values["n/fashion_mnist/test"] == "10{,}000"
+    assert values["n/fashion_mnist/train"] == "10{,}000"
+    assert values["logn/fashion_mnist/test"] == f"{math.log(N_TEST):.2f}"
+    assert values["epochs/fashion_mnist"] == str(EPOCHS)
+    assert values["betas"] == "0.5 and 2" and values["seeds"] == "0, 1 and 2"
+    assert values["hidden"] == "--".join(map(str, inputs["config_dict"]["hidden"]))
+    assert values["minibatch_sizes"] == " and ".join(
+        map(str, inputs["config_dict"]["minibatch_sizes"]))
 
+    def cell_mean(beta, metric):
+        rows = summary[(summary["beta"] == beta) & (summary["split"] == "test")
+                       & (summary["metric"] == metric)]
+        assert len(rows) == 1
+        return rows["mean"].iloc[0]
+
+    shares = [100 * cell_mean(b, "aggregate_kl") / cell_mean(b, "rate") for b in (0.5, 2.0)]
+    assert all(cell_mean(b, "rate") >= findings.SHARE_MIN_RATE for b in (0.5, 2.0))
+    assert values["share_min"] == f"{min(shares):.0f}"
+    assert values["share_max"] == f"{max(shares):.0f}"
+    assert values["share_min/fashion_mnist"] == f"{min(shares):.0f}"
+    assert values["share_max/fashion_mnist"] == f"{max(shares):.0f}"
+    assert values["collapse_beta/fashion_mnist/2"] == "none"  # units active at every beta
+
+    # Final slopes: the largest |mean over seeds| of the known per-run slopes.
+    assert values["final_epochs"] == str(findings.FINAL_EPOCHS)
+    for curve in findings.CURVES:
+        per_cell = {}
+        for run, slopes in inputs["slopes"].items():
+            per_cell.setdefault(run.beta, []).append(slopes[curve])
+        largest = max(abs(sum(s) / len(s)) for s in per_cell.values())
+        assert values[f"final_slope/fashion_mnist/{curve}"] == f"{largest:.2f}", curve
+
+    # Minibatch: the excess of mws is -0.001 everywhere, printed without a sign.
+    assert values["mws_mi_excess_min"] == "0.00" and values["mws_mi_excess_max"] == "0.00"
+    assert r"\@namedef{klgap@fashion_mnist@2@0.5@test@mws_mi_excess_b64@mean}{0.00}" in text
+    assert values["num_minibatch_cells"] == "2"
+
+    # Provenance and job times.
+    benchmarks = inputs["benchmarks_table"]
+    for rule in ("train", "evaluate"):
+        seconds = benchmarks[benchmarks["rule"] == rule]["s"]
+        assert values[f"job_seconds/{rule}/fashion_mnist"] == f"{seconds.sum() / len(seconds):.0f}"
+    assert values["training_commits"] == "a0131a97ad87 and ccd412a78ffc-dirty"
+    assert values["num_training_commits"] == "2"
+    assert values["sweep_date"] == "2026-11-24"
+    assert values["devices"] == r"CPU (2 cores, 1 threads) and GPU\_0 \& co"
+    assert values["job_hours"] == f"{benchmarks['s'].sum() / 3600:.1f}"
+    assert values["cpu_hours"] == f"{benchmarks['cpu_time'].sum() / 3600:.1f}"
+
+    # No negative zero anywhere ("-0", "-0.0", "-0.00", ... not followed by another digit).
+    assert not re.findall(r"-0(?:\.0+)?(?![0-9.])", text)
+
+
+@pytest.mark.parametrize("value, digits, text", [
+    (-0.004, 2, "0.00"), (-0.0, 2, "0.00"), (-1e-12, 2, "0.00"), (-0.4, 0, "0"),
+    (-0.04, 1, "0.0"), (-0.005001, 2, "-0.01"), (0.004, 2, "0.00"), (-1.5, 1, "-1.5"),
+    (float("nan"), 2, "n/a"), (float("-inf"), 2, "n/a")])
+def test_number_has_no_negative_zero(value, digits, text):
+    assert report.number(value, digits) == text
+
+
+def test_number_random_values_never_negative_zero():
+    rng = np.random.default_rng(13)
+    for value in rng.normal(0, 0.01, size=2000):
+        for digits in (0, 1, 2, 3):
+            text = report.number(value, digits)
+            assert float(text) == pytest.approx(round(value, digits), abs=10 ** -digits)
+            assert not re.fullmatch(r"-0(\.0*)?", text), (value, digits)
+
+
+def test_numbers_with_smoke_length_history(tmp_path, summary_csv):
+    """The smoke configuration trains 3 epochs, fewer than findings.FINAL_EPOCHS + 1."""
+    inputs = write_inputs(tmp_path, epochs=3)
+    numbers, _ = run_tex(tmp_path, summary_csv, inputs)
+    values = value_definitions(numbers.read_text())
+    assert values["epochs/fashion_mnist"] == "3"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_numbers_typeset(tmp_path, summary_csv):
+    inputs = write_inputs(tmp_path)
+    numbers, _ = run_tex(tmp_path, summary_csv, inputs)
+    document = tmp_path / "tex" / "doc.tex"
+    document.write_text("\n".join([
+        r"\documentclass{article}",
+        r"\input{numbers.tex}",
+        r"\begin{document}",
+        r"Missing: [\klgapValue{no_such_value}].",
+        r"Defined: [\klgapValue{n/fashion_mnist/test}] [\klgapValue{share_max}].",
+        r"Lookup: [\klgapMean{fashion_mnist}{2}{0.5}{test}{rate}].",
+        r"\end{document}", ""]))
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                            cwd=document.parent, capture_output=True, text=True, timeout=120)
+    log = (document.parent / "doc.log").read_text(errors="replace")
+    assert result.returncode == 0, log[-3000:]
+    # The missing value warns once; the defined ones do not.
+    warnings = re.findall(r"Package klgap Warning: no value for ([^\n]*?)(?: on input line|\n)",
+                          log)
+    assert warnings == ["no_such_value"], warnings
+    values = value_definitions(numbers.read_text())
+    summary = pd.read_csv(summary_csv)
+    rate = summary[(summary["beta"] == 0.5) & (summary["split"] == "test")
+                   & (summary["metric"] == "rate")]["mean"].iloc[0]
+    if shutil.which("pdftotext"):
+        subprocess.run(["pdftotext", "doc.pdf", "doc.txt"], cwd=document.parent, check=True,
+                       timeout=60)
+        output = " ".join((document.parent / "doc.txt").read_text().split())
+        assert "Missing: [??]." in output
+        assert f"Defined: [10,000] [{values['share_max']}]." in output
+        assert f"Lookup: [{rate:.2f}]." in output
 @pytest.mark.parametrize("text, escaped", [("fashion_mnist", r"fashion\_mnist"),
                                            ("50% & $x$", r"50\% \& \$x\$")])
 def test_escape(text, escaped):

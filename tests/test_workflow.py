@@ -107,11 +107,14 @@ def test_figures_dry_run_needs_only_the_aggregated_tables(tmp_path):
         (outdir / dataset).mkdir(parents=True)
         for table in TABLES:
             (outdir / dataset / f"{table}.csv").write_text("synthetic\n")
+    for record in ("provenance.json", "benchmarks.csv"):  # committed beside the tables
+        (outdir / record).write_text("synthetic\n")
     result = snakemake(tmp_path, "-n", "-p", "--allowed-rules", *figure_rules,
                        "--forcerun", "figures", "tex", "--config", f"outdir={outdir}",
                        "--", "paper")
     assert result.returncode == 0, result.stdout
-    assert job_counts(result.stdout) == {"figures": len(FIGURES), "tex": 1, "paper": 1}
+    assert job_counts(result.stdout) == {"figures": len(FIGURES), "tex": 1, "paper": 1,
+                                         "config_snapshot": 1}  # config.yaml is not given
     assert "latent_samples.csv" in result.stdout and "history.csv" in result.stdout
     # Without the figure tables, the run stops instead of reading the (absent) runs.
     (outdir / "digits" / "history.csv").unlink()
@@ -228,6 +231,8 @@ def test_smoke_configuration_end_to_end(tmp_path):
     benchmarks = pd.read_csv(outdir / "benchmarks.csv")
     assert sorted(benchmarks["rule"].unique()) == ["evaluate", "train"]
     assert (benchmarks["s"] > 0).all()
+    # The span covers every job: at least the longest one, at most the summed job times.
+    assert benchmarks["s"].max() <= provenance["span_seconds"] <= benchmarks["s"].sum() + 60
     numbers = (outdir / "tex" / "numbers.tex").read_text()
     assert r"\newcommand{\klgapConfigLabel}{default.yaml + smoke.yaml + --config outdir}" in numbers
 

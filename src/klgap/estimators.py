@@ -59,6 +59,9 @@ from klgap.errors import UserError
 
 LOG_2PI = math.log(2.0 * math.pi)
 MINIBATCH_METHODS = ("mws", "mss")
+# A latent unit is active if its posterior mean varies across examples by more than this
+# (variance; Burda et al. 2016).
+ACTIVE_UNIT_THRESHOLD = 0.01
 # Interpolated marginal log-densities are accepted when the check at a cell's midpoint is off by
 # at most this many nats (the half-cells finally used are about 64 times more accurate).
 MARGINAL_TOLERANCE = 1e-10
@@ -235,7 +238,7 @@ def minibatch_kl_decomposition(mu, sigma, *, batch_size: int, method: str, seed:
     }
 
 
-def active_units(mu, threshold: float = 0.01) -> int:
+def active_units(mu, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
     """Number of active latent units (Burda et al. 2016): Var_x(mu_u) > threshold.
 
     Args:

@@ -49,8 +49,9 @@ def read_benchmarks(benchmarks_dir: Path) -> "pd.DataFrame":
       benchmarks_dir: the ``benchmarks`` directory of an output root.
 
     Returns:
-      One row per job: ``rule, job`` and Snakemake's columns (``s`` wall seconds, ``max_rss`` MB,
-      ``cpu_time`` seconds, ...), sorted by rule and job.
+      One row per job: ``rule, job``, Snakemake's columns (``s`` wall seconds, ``max_rss`` MB,
+      ``cpu_time`` seconds, ...) and ``finished_unix`` (when the job ended: the benchmark file's
+      modification time, seconds since the epoch), sorted by rule and job.
     """
     import pandas as pd
 
@@ -60,10 +61,26 @@ def read_benchmarks(benchmarks_dir: Path) -> "pd.DataFrame":
         relative = path.relative_to(benchmarks_dir).with_suffix("")
         table.insert(0, "job", str(Path(*relative.parts[1:])))
         table.insert(0, "rule", relative.parts[0])
+        table["finished_unix"] = round(path.stat().st_mtime, 1)
         tables.append(table)
     if not tables:
-        return pd.DataFrame(columns=["rule", "job", "s", "max_rss", "cpu_time"])
+        return pd.DataFrame(columns=["rule", "job", "s", "max_rss", "cpu_time", "finished_unix"])
     return pd.concat(tables, ignore_index=True).drop(columns=["h:m:s"], errors="ignore")
+
+
+def sweep_span(benchmarks: "pd.DataFrame") -> float | None:
+    """Wall-clock time from the start of the first benchmarked job to the end of the last.
+
+    Args:
+      benchmarks: the table of ``read_benchmarks``.
+
+    Returns:
+      Seconds (including any pause if the workflow was stopped and resumed), or None without jobs.
+    """
+    if not len(benchmarks):
+        return None
+    starts = benchmarks["finished_unix"] - benchmarks["s"]
+    return round(float(benchmarks["finished_unix"].max() - starts.min()), 1)
 
 
 def sweep_provenance(runs_dir: Path, benchmarks: "pd.DataFrame", config_text: str,
@@ -78,7 +95,8 @@ def sweep_provenance(runs_dir: Path, benchmarks: "pd.DataFrame", config_text: st
 
     Returns:
       A JSON-serialisable dict: date, commits (workflow, and those the runs were trained with),
-      configuration, package versions, devices, and wall time per rule.
+      configuration, package versions, devices, wall time per rule, the summed wall and CPU time
+      of the benchmarked jobs and the span from the first job's start to the last one's end.
     """
     import yaml
 
@@ -101,6 +119,9 @@ def sweep_provenance(runs_dir: Path, benchmarks: "pd.DataFrame", config_text: st
         "versions_now": versions(),
         "wall_seconds_per_rule": per_rule,
         "wall_seconds_benchmarked_total": float(benchmarks["s"].sum()) if len(benchmarks) else 0.0,
+        "cpu_seconds_benchmarked_total": (float(benchmarks["cpu_time"].sum())
+                                          if len(benchmarks) else 0.0),
+        "span_seconds": sweep_span(benchmarks),
         "config": yaml.safe_load(config_text),
     }
 

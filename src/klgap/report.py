@@ -2,18 +2,22 @@ r"""LaTeX generated from the aggregated summaries: macros (``numbers.tex``) and 
 
 Numbers enter the paper only through these files, so the text cannot disagree with the results.
 ``numbers.tex`` defines provenance macros (``\klgapCommit``, ``\klgapConfigLabel``,
-``\klgapConfigHash``), counts (``\klgapNumRuns``, ``\klgapNumMissingRuns``, ...) and two look-ups
-of every summarized value, e.g. ``\klgapMean{digits}{2}{0.5}{test}{rate}`` and ``\klgapSD{...}``;
-a look-up of a value that does not exist prints ``??`` and warns.
+``\klgapConfigHash``), counts (``\klgapNumRuns``, ``\klgapNumMissingRuns``, ...), named values
+(``\klgapValue{epochs/digits}``, ``\klgapValue{share_max}``, ...) and two look-ups of every
+summarized value, e.g. ``\klgapMean{digits}{2}{0.5}{test}{rate}`` and ``\klgapSD{...}``. A value
+that does not exist prints ``??`` and warns ("no value for ..."), which the paper's build treats as
+an error.
 """
 
 import argparse
+import json
 import math
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from klgap import atomic, layout
+from klgap import atomic, data, estimators, findings, layout
 from klgap.aggregate import load_summaries
 
 # Columns of the generated table: metric -> header.
@@ -37,7 +41,10 @@ def escape(text: str) -> str:
 
 def number(value: float, digits: int = 2) -> str:
     """Formats a number for the text; NaN becomes ``n/a``."""
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    text = f"{value:.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text  # no "-0.00"
 
 
 def count_runs(summary: pd.DataFrame) -> tuple[int, int]:
@@ -46,34 +53,156 @@ def count_runs(summary: pd.DataFrame) -> tuple[int, int]:
     return int(cells["n_runs"].sum()), int(cells["n_expected"].sum())
 
 
-def aggregate_kl_share(summary: pd.DataFrame) -> pd.Series:
-    """Share of the rate that is aggregate KL, per test cell (ratio of the means over seeds)."""
-    test = summary[summary["split"] == "test"]
-    means = test.pivot_table(index=["dataset", "latent_dim", "beta"], columns="metric",
-                             values="mean")
-    if not {"rate", "aggregate_kl"} <= set(means.columns):
-        return pd.Series(dtype=float)
-    return (means["aggregate_kl"] / means["rate"]).dropna()
+def integer(value: float) -> str:
+    """Formats a count for the text, with LaTeX thousands separators (``10{,}000``)."""
+    return f"{int(round(value)):,}".replace(",", "{,}")
 
 
-def numbers_tex(summary: pd.DataFrame, commit: str, config_label: str, config_hash: str) -> str:
+def listing(items) -> str:
+    """Joins items as in prose: ``a, b and c``."""
+    items = [str(item) for item in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def short_commit(commit: str) -> str:
+    """The first 12 hex digits of a commit, keeping a ``-dirty`` suffix."""
+    return commit.removesuffix("-dirty")[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
+def configuration_values(config: dict) -> dict[str, str]:
+    """Values of ``\\klgapValue`` that describe the configuration (``epochs/<dataset>``, ...)."""
+    epochs = config["epochs"]
+    values = {
+        "betas": listing(layout.format_beta(b) for b in config["betas"]),
+        "num_betas": str(len(config["betas"])),
+        "beta_min": layout.format_beta(min(config["betas"])),
+        "beta_max": layout.format_beta(max(config["betas"])),
+        "latent_dims": listing(config["latent_dims"]),
+        "seeds": listing(config["seeds"]),
+        "hidden": "--".join(str(h) for h in config["hidden"]),
+        "batch_size": str(config["batch_size"]),
+        "learning_rate": f"{config['learning_rate']:g}",
+        "iw_samples": str(config["iw_samples"]),
+        "minibatch_sizes": listing(config["minibatch_sizes"]),
+        "threads_per_run": str(config["threads_per_run"]),
+        "digits_test_percent": number(100 * data.DIGITS_TEST_FRACTION, 0),
+        "active_unit_threshold": f"{estimators.ACTIVE_UNIT_THRESHOLD:g}",
+        "digits_train_percent": number(100 * (1 - data.DIGITS_TEST_FRACTION), 0),
+    }
+    for dataset in config["datasets"]:
+        values[f"epochs/{dataset}"] = str(epochs[dataset] if isinstance(epochs, dict) else epochs)
+    return values
+
+
+def sweep_values(summary: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]:
+    """Values of ``\\klgapValue`` computed from the results (``findings.py`` has the definitions).
+
+    Args:
+      summary: the concatenated summaries.
+      history: the concatenated training histories.
+
+    Returns:
+      Name -> LaTeX text, e.g. ``n/digits/test``, ``share_min/fashion_mnist``,
+      ``collapse_beta/digits/2``, ``final_slope/fashion_mnist/test_elbo``.
+    """
+    test = findings.cell_means(summary, "test")
+    values = {}
+    for (dataset, split), rows in summary[summary["metric"] == "n"].groupby(["dataset", "split"]):
+        values[f"n/{dataset}/{split}"] = integer(rows["mean"].iloc[0])
+        log_n = summary[(summary["dataset"] == dataset) & (summary["split"] == split)
+                        & (summary["metric"] == "log_n")]["mean"].iloc[0]
+        values[f"logn/{dataset}/{split}"] = number(log_n)
+    low, high = findings.share_range(test)
+    values.update({"share_min": number(low, 0), "share_max": number(high, 0),
+                   "share_min_rate": number(findings.SHARE_MIN_RATE, 1)})
+    for dataset, cells in test.groupby(level="dataset"):
+        low, high = findings.share_range(cells)
+        values[f"share_min/{dataset}"] = number(low, 0)
+        values[f"share_max/{dataset}"] = number(high, 0)
+        for latent_dim in cells.index.get_level_values("latent_dim").unique():
+            beta = findings.collapse_beta(test, dataset, latent_dim)
+            values[f"collapse_beta/{dataset}/{latent_dim}"] = (
+                "none" if beta is None else layout.format_beta(beta))
+    num_classes = sum(1 for metric in summary["metric"].unique()
+                      if metric.startswith("class_kl_") and metric[9:].isdigit())
+    if num_classes:
+        values["log_classes"] = number(math.log(num_classes))
+    derived = findings.derived_metrics(test)
+    if "moment_matched_share" in derived:
+        values["moment_matched_share_max"] = number(derived["moment_matched_share"].max(), 1)
+    estimates = findings.minibatch_estimates(test)
+    if len(estimates):
+        for estimator, rows in estimates.groupby("estimator"):
+            values[f"{estimator}_mi_excess_min"] = number(rows["mutual_info_excess"].min())
+            values[f"{estimator}_mi_excess_max"] = number(rows["mutual_info_excess"].max())
+            values[f"{estimator}_negative_aggkl"] = str(int((rows["aggregate_kl"] < 0).sum()))
+        values["num_minibatch_cells"] = str(len(estimates) // estimates["estimator"].nunique())
+    values["final_epochs"] = str(findings.FINAL_EPOCHS)
+    for dataset, slopes in findings.final_slopes(history).groupby(level="dataset"):
+        for curve in findings.CURVES:
+            values[f"final_slope/{dataset}/{curve}"] = number(slopes[curve].abs().max())
+    return values
+
+
+def provenance_values(provenance: dict, benchmarks: pd.DataFrame) -> dict[str, str]:
+    """Values of ``\\klgapValue`` about how the results were made: commits, devices, time."""
+    values = {
+        "training_commits": listing(short_commit(c) for c in provenance["training_commits"]),
+        "num_training_commits": str(len(provenance["training_commits"])),
+        "sweep_date": provenance["date_utc"][:10],
+        "devices": escape(listing(provenance["devices"])),
+        "cpu_hours": number(provenance.get("cpu_seconds_benchmarked_total",
+                                           benchmarks["cpu_time"].sum()) / 3600, 1),
+        "job_hours": number(provenance["wall_seconds_benchmarked_total"] / 3600, 1),
+    }
+    for row in findings.job_times(benchmarks).itertuples(index=False):
+        values[f"job_seconds/{row.rule}/{row.dataset}"] = number(row.mean_s, 0)
+    return values
+
+
+def lookup_definitions(summary: pd.DataFrame) -> list[str]:
+    """``\\@namedef`` lines for ``\\klgapMean``/``\\klgapSD`` of every cell and metric.
+
+    Besides the summary's metrics, the per-cell quantities of ``findings.derived_metrics`` are
+    defined (means only; their sd is not defined and so prints ``??``).
+    """
+    lines = []
+    for row in summary.itertuples(index=False):
+        key = f"{row.dataset}@{row.latent_dim}@{layout.format_beta(row.beta)}@{row.split}@{row.metric}"
+        lines.append(rf"\@namedef{{klgap@{key}@mean}}{{{number(row.mean)}}}")
+        lines.append(rf"\@namedef{{klgap@{key}@sd}}{{{number(row.sd)}}}")
+    for split in summary["split"].unique():
+        derived = findings.derived_metrics(findings.cell_means(summary, split))
+        for (dataset, latent_dim, beta), row in derived.iterrows():
+            for metric, value in row.items():
+                key = f"{dataset}@{latent_dim}@{layout.format_beta(beta)}@{split}@{metric}"
+                digits = 0 if metric.endswith("share") else 2
+                lines.append(rf"\@namedef{{klgap@{key}@mean}}{{{number(value, digits)}}}")
+    return lines
+
+
+def numbers_tex(summary: pd.DataFrame, history: pd.DataFrame, config: dict, provenance: dict,
+                benchmarks: pd.DataFrame, commit: str, config_label: str, config_hash: str) -> str:
     """Writes the macros of the paper.
 
     Args:
       summary: the concatenated summaries.
-      commit: the git commit the results were built from (``-dirty`` if modified).
+      history: the concatenated training histories.
+      config: the validated configuration (``<outdir>/config.yaml``).
+      provenance: ``<outdir>/provenance.json``.
+      benchmarks: ``<outdir>/benchmarks.csv``.
+      commit: the git commit the paper is built from (``-dirty`` if modified).
       config_label: which configuration files and overrides were used.
       config_hash: the short hash of the validated configuration.
 
     Returns:
-      The text of ``numbers.tex``.
+      The text of ``numbers.tex``: named macros (``\\klgapCommit``, ``\\klgapNumRuns``, ...),
+      ``\\klgapValue{name}`` for the values of ``configuration_values``, ``sweep_values`` and
+      ``provenance_values``, and ``\\klgapMean``/``\\klgapSD`` look-ups of every cell.
     """
     finished, expected = count_runs(summary)
-    share = aggregate_kl_share(summary)
-    sha = commit.removesuffix("-dirty")
-    short_commit = sha[:12] + ("-dirty" if commit.endswith("-dirty") else "")
     macros = {
-        "klgapCommit": escape(short_commit),
+        "klgapCommit": escape(short_commit(commit)),
         "klgapConfigLabel": escape(config_label),
         "klgapConfigHash": escape(config_hash),
         "klgapDatasets": escape(", ".join(summary["dataset"].drop_duplicates())),
@@ -81,22 +210,22 @@ def numbers_tex(summary: pd.DataFrame, commit: str, config_label: str, config_ha
         "klgapNumExpectedRuns": str(expected),
         "klgapNumMissingRuns": str(expected - finished),
         "klgapNumSeeds": str(int(summary["n_expected"].max())),
-        "klgapAggKLShareMin": number(100 * share.min(), 0) if len(share) else "n/a",
-        "klgapAggKLShareMax": number(100 * share.max(), 0) if len(share) else "n/a",
     }
+    values = {**configuration_values(config), **sweep_values(summary, history),
+              **provenance_values(provenance, benchmarks)}
     lines = ["% Generated by `klgap tex`; do not edit.", r"\makeatletter"]
     lines += [rf"\newcommand{{\{name}}}{{{value}}}" for name, value in macros.items()]
     lines += [
+        r"\newcommand{\klgap@missing}[1]{\textbf{??}\PackageWarning{klgap}{no value for #1}}",
+        r"\DeclareRobustCommand{\klgapValue}[1]{\@ifundefined{klgap@value@#1}{\klgap@missing{#1}}"
+        r"{\@nameuse{klgap@value@#1}}}",
         r"\newcommand{\klgap@lookup}[6]{\@ifundefined{klgap@#1@#2@#3@#4@#5@#6}"
-        r"{\textbf{??}\PackageWarning{klgap}{no value for #1 z=#2 beta=#3 #4 #5}}"
-        r"{\@nameuse{klgap@#1@#2@#3@#4@#5@#6}}}",
-        r"\newcommand{\klgapMean}[5]{\klgap@lookup{#1}{#2}{#3}{#4}{#5}{mean}}",
-        r"\newcommand{\klgapSD}[5]{\klgap@lookup{#1}{#2}{#3}{#4}{#5}{sd}}",
+        r"{\klgap@missing{#1 z=#2 beta=#3 #4 #5 #6}}{\@nameuse{klgap@#1@#2@#3@#4@#5@#6}}}",
+        r"\DeclareRobustCommand{\klgapMean}[5]{\klgap@lookup{#1}{#2}{#3}{#4}{#5}{mean}}",
+        r"\DeclareRobustCommand{\klgapSD}[5]{\klgap@lookup{#1}{#2}{#3}{#4}{#5}{sd}}",
     ]
-    for row in summary.itertuples(index=False):
-        key = f"{row.dataset}@{row.latent_dim}@{layout.format_beta(row.beta)}@{row.split}@{row.metric}"
-        lines.append(rf"\@namedef{{klgap@{key}@mean}}{{{number(row.mean)}}}")
-        lines.append(rf"\@namedef{{klgap@{key}@sd}}{{{number(row.sd)}}}")
+    lines += [rf"\@namedef{{klgap@value@{name}}}{{{value}}}" for name, value in values.items()]
+    lines += lookup_definitions(summary)
     lines.append(r"\makeatother")
     return "\n".join(lines) + "\n"
 
@@ -135,6 +264,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the command's options."""
     parser.add_argument("--summaries", type=Path, nargs="+", required=True,
                         help="summary.csv files written by aggregate")
+    parser.add_argument("--histories", type=Path, nargs="+", required=True,
+                        help="history.csv files written by histories")
+    parser.add_argument("--config", type=Path, required=True,
+                        help="the validated configuration, <outdir>/config.yaml")
+    parser.add_argument("--provenance", type=Path, required=True,
+                        help="<outdir>/provenance.json")
+    parser.add_argument("--benchmarks", type=Path, required=True, help="<outdir>/benchmarks.csv")
     parser.add_argument("--config-hash", default="unknown",
                         help="short hash of the validated configuration")
     parser.add_argument("--config-label", default="unknown",
@@ -147,7 +283,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> None:
     """Writes ``numbers.tex`` and the table."""
     summary = load_summaries(args.summaries)
-    atomic.write_text(args.numbers,
-                      numbers_tex(summary, args.commit, args.config_label, args.config_hash))
+    history = pd.concat([pd.read_csv(path) for path in args.histories], ignore_index=True)
+    config = yaml.safe_load(args.config.read_text())
+    provenance = json.loads(args.provenance.read_text())
+    benchmarks = pd.read_csv(args.benchmarks)
+    atomic.write_text(args.numbers, numbers_tex(summary, history, config, provenance, benchmarks,
+                                                args.commit, args.config_label, args.config_hash))
     atomic.write_text(args.table, table_tex(summary))
     print(f"wrote {args.numbers} and {args.table}")

@@ -17,6 +17,10 @@ rule config_snapshot:
 rule tex:
     input:
         summaries=expand(out("{dataset}/summary.csv"), dataset=config["datasets"]),
+        histories=expand(out("{dataset}/history.csv"), dataset=config["datasets"]),
+        config=out("config.yaml"),
+        provenance=out("provenance.json"),
+        benchmarks=out("benchmarks.csv"),
     output:
         numbers=out("tex/numbers.tex"),
         table=out("tex/table_rate.tex"),
@@ -28,7 +32,9 @@ rule tex:
         config_hash=config_hash(),
     localrule: True
     shell:
-        "python -m klgap tex --summaries {input.summaries:q} --commit {params.commit:q}"
+        "python -m klgap tex --summaries {input.summaries:q} --histories {input.histories:q}"
+        " --config {input.config:q} --provenance {input.provenance:q}"
+        " --benchmarks {input.benchmarks:q} --commit {params.commit:q}"
         " --config-label {params.config_label:q} --config-hash {params.config_hash}"
         " --numbers {output.numbers:q} --table {output.table:q} > {log:q} 2>&1"
 

@@ -37,7 +37,18 @@ cd "$build_dir"
 # SOURCE_DATE_EPOCH and FORCE_SOURCE_DATE make pdfTeX's dates, and so the PDF, reproducible.
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0} FORCE_SOURCE_DATE=1
 latexmk -pdf -interaction=nonstopmode -halt-on-error -file-line-error main.tex
+# A clean build only: a missing generated value, an undefined reference or citation, or a line
+# that sticks out into the margin fails the build, naming what to fix.
+problems=$(grep -E "Package klgap Warning|undefined|Overfull|There were multiply-defined" \
+    main.log || true)
 cd - >/dev/null
+if [[ -n "$problems" ]]; then
+    echo "error: the paper built, but with problems (see $build_dir/main.log):" >&2
+    echo "$problems" >&2
+    echo "A 'no value for' warning names a \\klgapValue or look-up that numbers.tex does not" \
+         "define: fix the name in paper/ or add the value in src/klgap/report.py." >&2
+    exit 1
+fi
 
 tmp_pdf="$(dirname "$out_pdf")/.tmp-$(basename "$out_pdf")"
 cp "$build_dir/main.pdf" "$tmp_pdf"

@@ -1,0 +1,169 @@
+"""What the paper states about a sweep, computed from the aggregated tables.
+
+Every function reads tables as the workflow writes them (``summary.csv``, ``history.csv``,
+``benchmarks.csv``) and returns numbers or per-cell tables; ``report.py`` turns them into LaTeX
+macros. A cell is one (dataset, latent size, beta); values are means over its seeds.
+"""
+
+import re
+
+import numpy as np
+import pandas as pd
+
+CELL = ["dataset", "latent_dim", "beta"]
+# Below this rate (nats) the share aggregate_kl / rate is a ratio of two numbers near zero.
+SHARE_MIN_RATE = 0.5
+# The training curves' final slope is measured over this many last epochs.
+FINAL_EPOCHS = 5
+CURVES = ("test_elbo", "test_rate", "test_distortion")
+# Metric names of the minibatch estimators: mws_mutual_info_b256 -> ("mws", "mutual_info", 256).
+MINIBATCH_METRIC = re.compile(r"^(mws|mss)_(mutual_info|aggregate_kl|total_correlation|dimwise_kl)"
+                              r"_b(\d+)$")
+
+
+def cell_means(summary: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """The mean over seeds of every metric, one row per cell.
+
+    Args:
+      summary: concatenated ``summary.csv`` tables.
+      split: ``test`` or ``train``.
+
+    Returns:
+      A table indexed by (dataset, latent_dim, beta) with one column per metric.
+    """
+    rows = summary[summary["split"] == split]
+    means = rows.pivot_table(index=CELL, columns="metric", values="mean", dropna=False)
+    # dropna=False keeps metrics that are NaN in every cell, but also invents the cells of other
+    # datasets' grids: keep only the cells of the summary.
+    return means.loc[pd.MultiIndex.from_frame(rows[CELL].drop_duplicates())].sort_index()
+
+
+def derived_metrics(means: pd.DataFrame) -> pd.DataFrame:
+    """Per-cell quantities the text quotes that are not columns of the summary.
+
+    Args:
+      means: ``cell_means`` of one split.
+
+    Returns:
+      Same index; columns ``class_kl_min``/``class_kl_max`` (over classes), ``aggkl_share`` (percent
+      of the rate that is aggregate KL; NaN where rate < SHARE_MIN_RATE),
+      ``moment_matched_share`` (the bound as percent of the aggregate KL; NaN where that is below
+      SHARE_MIN_RATE) and ``<mws|mss>_mi_excess_b<B>`` (estimate minus exact mutual information).
+    """
+    derived = pd.DataFrame(index=means.index)
+    class_columns = [c for c in means.columns if re.fullmatch(r"class_kl_\d+", c)]
+    if class_columns:
+        derived["class_kl_min"] = means[class_columns].min(axis=1)
+        derived["class_kl_max"] = means[class_columns].max(axis=1)
+    if {"rate", "aggregate_kl"} <= set(means.columns):
+        share = 100 * means["aggregate_kl"] / means["rate"]
+        derived["aggkl_share"] = share.where(means["rate"] >= SHARE_MIN_RATE)
+    if {"moment_matched_kl", "aggregate_kl"} <= set(means.columns):
+        share = 100 * means["moment_matched_kl"] / means["aggregate_kl"]
+        derived["moment_matched_share"] = share.where(means["aggregate_kl"] >= SHARE_MIN_RATE)
+    for column in means.columns:
+        match = MINIBATCH_METRIC.match(column)
+        if match and match.group(2) == "mutual_info":
+            name = f"{match.group(1)}_mi_excess_b{match.group(3)}"
+            derived[name] = means[column] - means["mutual_info"]
+    return derived
+
+
+def share_range(means: pd.DataFrame) -> tuple[float, float]:
+    """The smallest and largest share (percent) of the rate that is aggregate KL.
+
+    Args:
+      means: ``cell_means`` (any subset of cells).
+
+    Returns:
+      (min, max) over cells whose rate is at least SHARE_MIN_RATE; NaNs if there are none.
+    """
+    share = derived_metrics(means)["aggkl_share"].dropna()
+    return (share.min(), share.max()) if len(share) else (np.nan, np.nan)
+
+
+def collapse_beta(means: pd.DataFrame, dataset: str, latent_dim: int) -> float | None:
+    """The smallest beta from which no latent unit is active any more (posterior collapse).
+
+    Args:
+      means: ``cell_means`` with an ``active_units`` column.
+      dataset, latent_dim: the cells' dataset and latent size.
+
+    Returns:
+      The smallest beta b such that every beta >= b has zero active units (mean over seeds), or
+      None if the largest beta still has active units. A cell without runs (NaN) is not
+      collapsed: it ends the search like an active one.
+    """
+    units = means.loc[(dataset, latent_dim), "active_units"].sort_index()
+    collapsed = None
+    for beta, active in units[::-1].items():
+        if not active == 0:
+            break
+        collapsed = beta
+    return collapsed
+
+
+def final_slopes(history: pd.DataFrame, epochs: int = FINAL_EPOCHS) -> pd.DataFrame:
+    """How fast the test curves still move at the end of training.
+
+    Args:
+      history: concatenated ``history.csv`` tables.
+      epochs: the window: the slope is (value at the last epoch - value ``epochs`` earlier) / epochs;
+        a run with fewer epochs uses all it has (and gives NaN with a single epoch).
+
+    Returns:
+      One row per cell, a column per curve of CURVES: the mean over seeds of that slope, nats per
+      epoch.
+    """
+    def slope(run: pd.DataFrame) -> pd.Series:
+        curves = run.sort_values("epoch")[list(CURVES)]
+        window = min(epochs, len(curves) - 1)
+        if window < 1:
+            return pd.Series(np.nan, index=list(CURVES))
+        return (curves.iloc[-1] - curves.iloc[-1 - window]) / window
+
+    runs = history.groupby(CELL + ["seed"])[["epoch", *CURVES]]
+    return runs.apply(slope).groupby(level=CELL).mean()
+
+
+def minibatch_estimates(means: pd.DataFrame) -> pd.DataFrame:
+    """The minibatch estimates beside the exact values, one row per cell, estimator and batch size.
+
+    Args:
+      means: ``cell_means``.
+
+    Returns:
+      Columns dataset, latent_dim, beta, estimator (``mws``/``mss``), batch_size, and for
+      ``mutual_info`` and ``aggregate_kl``: the estimate and ``<key>_excess`` (estimate - exact).
+    """
+    rows = []
+    for column in means.columns:
+        match = MINIBATCH_METRIC.match(column)
+        if not match or match.group(2) not in ("mutual_info", "aggregate_kl"):
+            continue
+        estimator, key, batch = match.group(1), match.group(2), int(match.group(3))
+        for cell, value in means[column].items():
+            rows.append({**dict(zip(CELL, cell)), "estimator": estimator, "batch_size": batch,
+                         "key": key, "estimate": value, "excess": value - means.loc[cell, key]})
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).pivot_table(
+        index=CELL + ["estimator", "batch_size"], columns="key", values=["estimate", "excess"])
+    table.columns = [f"{key}" if kind == "estimate" else f"{key}_excess" for kind, key in table.columns]
+    return table.reset_index().dropna()
+
+
+def job_times(benchmarks: pd.DataFrame) -> pd.DataFrame:
+    """Wall and CPU time of the training and evaluation jobs, per rule and dataset.
+
+    Args:
+      benchmarks: ``benchmarks.csv`` (columns rule, job = ``<dataset>/z<D>/beta<b>/seed<s>``, s,
+        cpu_time, ...).
+
+    Returns:
+      One row per (rule, dataset): jobs, mean and total wall seconds, total CPU seconds.
+    """
+    table = benchmarks.assign(dataset=benchmarks["job"].str.split("/").str[0])
+    return table.groupby(["rule", "dataset"]).agg(
+        jobs=("s", "size"), mean_s=("s", "mean"), total_s=("s", "sum"),
+        cpu_s=("cpu_time", "sum")).reset_index()

@@ -1,0 +1,469 @@
+"""Tests of the derived quantities of findings.py against references computed independently.
+
+The synthetic sweeps are built the way the workflow builds its tables (``aggregate.tidy`` and
+``aggregate.summarize``); the references are computed with plain loops over the per-seed records,
+never through ``findings``.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from klgap import aggregate, findings, layout
+
+DATASETS = {  # dataset -> (latent_dims, betas, seeds, minibatch sizes)
+    "digits": ([2, 10], [0.1, 0.5, 1.0, 2.0, 8.0], [0, 1, 2], [64, 256]),
+    "fashion_mnist": ([2, 10], [0.1, 0.5, 1.0, 2.0, 8.0], [0, 1, 2], [64, 256, 1024]),
+}
+MISSING_RUN = layout.Run("fashion_mnist", 10, 0.5, 1)  # a run whose job failed
+NUM_CLASSES = 10
+ESTIMATED = ("mutual_info", "aggregate_kl", "total_correlation", "dimwise_kl")
+
+
+def make_records(seed: int = 7) -> tuple[list[dict], list[layout.Run]]:
+    """Per-run, per-split metric records of a synthetic sweep, and the expected runs."""
+    rng = np.random.default_rng(seed)
+    records, runs = [], []
+    for dataset, (latent_dims, betas, seeds, batches) in DATASETS.items():
+        dataset_runs = layout.sweep([dataset], latent_dims, betas, seeds)
+        runs += dataset_runs
+        for run in dataset_runs:
+            if run == MISSING_RUN:
+                continue
+            for split in ("test", "train"):
+                # Large betas collapse: their rate is below SHARE_MIN_RATE.
+                scale = 0.05 if run.beta >= 8 else rng.uniform(0.5, 6)
+                mutual_info = scale * rng.uniform(0.5, 1.0)
+                aggregate_kl = scale * rng.uniform(0.0, 0.8)
+                # Around beta 2, aggregate KL straddles SHARE_MIN_RATE.
+                if run.beta == 2.0:
+                    aggregate_kl = rng.uniform(0.1, 0.9)
+                record = {**run._asdict(), "split": split, "device": "CPU",
+                          "n": 360.0 if dataset == "digits" else 10000.0,
+                          "elbo": -rng.uniform(50, 150), "rate": mutual_info + aggregate_kl,
+                          "mutual_info": mutual_info, "aggregate_kl": aggregate_kl,
+                          "moment_matched_kl": aggregate_kl * rng.uniform(0.1, 0.9),
+                          "active_units": float(rng.integers(0, run.latent_dim + 1))}
+                for c in range(NUM_CLASSES):
+                    record[f"class_kl_{c}"] = rng.uniform(0, 10)
+                    # Standard errors are larger than every class KL: taking them for class KLs
+                    # would change class_kl_max.
+                    record[f"class_kl_se_{c}"] = rng.uniform(20, 30)
+                for estimator in ("mws", "mss"):
+                    for batch in batches:
+                        for key in ESTIMATED:
+                            record[f"{estimator}_{key}_b{batch}"] = rng.normal(0, 3)
+                records.append(record)
+    return records, runs
+
+
+def make_summary(records, runs) -> pd.DataFrame:
+    """The concatenated summary.csv tables of the datasets, as the workflow writes them."""
+    tables = []
+    for dataset in DATASETS:
+        table = aggregate.tidy([r for r in records if r["dataset"] == dataset])
+        tables.append(aggregate.summarize(table, [r for r in runs if r.dataset == dataset]))
+    return pd.concat(tables, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    records, runs = make_records(7)
+    return records, runs, make_summary(records, runs)
+
+
+def cells_of(runs):
+    """The cells (dataset, latent_dim, beta) of the runs, in order."""
+    return list(dict.fromkeys((r.dataset, r.latent_dim, r.beta) for r in runs))
+
+
+def seed_mean(records, cell, split, metric) -> float:
+    """Mean over the seeds of one cell of a metric, with a plain loop; NaN if there is none."""
+    values = [r[metric] for r in records
+              if (r["dataset"], r["latent_dim"], r["beta"]) == cell and r["split"] == split
+              and metric in r and math.isfinite(r[metric])]
+    return sum(values) / len(values) if values else math.nan
+
+
+def same(a, b, tol=1e-9) -> bool:
+    """Equal floats, NaN equal to NaN."""
+    if a is None or b is None:
+        return a is b
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+
+
+# cell_means
+
+
+@pytest.mark.parametrize("split", ["test", "train"])
+def test_cell_means_against_records_and_filtering(sweep, split):
+    records, runs, summary = sweep
+    means = findings.cell_means(summary, split)
+    assert means.index.names == findings.CELL
+    assert sorted(means.index) == sorted(cells_of(runs))  # one row per cell, no other rows
+    for cell in cells_of(runs):
+        for metric in ("rate", "elbo", "active_units", "class_kl_3", "mws_mutual_info_b64"):
+            # Reference 1: the per-seed records.
+            assert same(means.loc[cell, metric], seed_mean(records, cell, split, metric))
+            # Reference 2: the summary row, filtered directly.
+            row = summary[(summary["dataset"] == cell[0]) & (summary["latent_dim"] == cell[1])
+                          & (summary["beta"] == cell[2]) & (summary["split"] == split)
+                          & (summary["metric"] == metric)]
+            if len(row):
+                assert len(row) == 1
+                assert same(means.loc[cell, metric], row["mean"].iloc[0])
+    # Train and test differ (the split is really selected).
+    other = findings.cell_means(summary, "train" if split == "test" else "test")
+    assert not np.allclose(means["rate"], other["rate"])
+    # The cell with a missing seed is the mean over the two seeds that exist.
+    cell = MISSING_RUN[:3]
+    values = [r["rate"] for r in records if (r["dataset"], r["latent_dim"], r["beta"]) == cell
+              and r["split"] == split]
+    assert len(values) == 2 and same(means.loc[cell, "rate"], np.mean(values))
+
+
+def test_cell_means_has_only_the_cells_of_each_dataset():
+    """Datasets with different grids: no cell of one dataset's grid is invented for another."""
+    rng = np.random.default_rng(11)
+    runs = (layout.sweep(["digits"], [2], [0.5, 1.0], [0, 1])
+            + layout.sweep(["fashion_mnist"], [10], [2.0, 4.0], [0, 1]))
+    records = [{**run._asdict(), "split": "test", "rate": rng.uniform(1, 2),
+                "active_units": float(rng.integers(1, 3))} for run in runs]
+    summary = pd.concat([aggregate.summarize(aggregate.tidy([r for r in records
+                                                             if r["dataset"] == d]),
+                                             [r for r in runs if r.dataset == d])
+                         for d in ("digits", "fashion_mnist")], ignore_index=True)
+    means = findings.cell_means(summary)
+    assert sorted(means.index) == sorted(cells_of(runs))
+    # Every unit is active everywhere, so there is no collapse in either dataset.
+    assert findings.collapse_beta(means, "digits", 2) is None
+    assert findings.collapse_beta(means, "fashion_mnist", 10) is None
+
+
+# derived_metrics
+
+
+def test_derived_metrics_against_loops(sweep):
+    records, runs, summary = sweep
+    means = findings.cell_means(summary, "test")
+    derived = findings.derived_metrics(means)
+    expected_columns = {"class_kl_min", "class_kl_max", "aggkl_share", "moment_matched_share"}
+    for estimator in ("mws", "mss"):
+        expected_columns |= {f"{estimator}_mi_excess_b{b}" for b in (64, 256, 1024)}
+    assert set(derived.columns) == expected_columns
+    cuts = {"aggkl_share": 0, "moment_matched_share": 0}
+    for cell in cells_of(runs):
+        mean = {m: seed_mean(records, cell, "test", m) for m in records[0]
+                if m not in aggregate.ID_COLUMNS and m != "device"}
+        class_kls = [mean[f"class_kl_{c}"] for c in range(NUM_CLASSES)]
+        lowest = highest = class_kls[0]
+        for value in class_kls[1:]:
+            lowest, highest = min(lowest, value), max(highest, value)
+        assert same(derived.loc[cell, "class_kl_min"], lowest)
+        assert same(derived.loc[cell, "class_kl_max"], highest)
+        if mean["rate"] < findings.SHARE_MIN_RATE:
+            cuts["aggkl_share"] += 1
+            assert math.isnan(derived.loc[cell, "aggkl_share"])
+        else:
+            assert same(derived.loc[cell, "aggkl_share"],
+                        100 * mean["aggregate_kl"] / mean["rate"])
+        if mean["aggregate_kl"] < findings.SHARE_MIN_RATE:
+            cuts["moment_matched_share"] += 1
+            assert math.isnan(derived.loc[cell, "moment_matched_share"])
+        else:
+            assert same(derived.loc[cell, "moment_matched_share"],
+                        100 * mean["moment_matched_kl"] / mean["aggregate_kl"])
+        for estimator in ("mws", "mss"):
+            for batch in (64, 256, 1024):
+                estimate = seed_mean(records, cell, "test", f"{estimator}_mutual_info_b{batch}")
+                assert same(derived.loc[cell, f"{estimator}_mi_excess_b{batch}"],
+                            estimate - mean["mutual_info"])
+    # The synthetic sweep exercises both sides of both cuts.
+    n_cells = len(cells_of(runs))
+    assert 0 < cuts["aggkl_share"] < n_cells and 0 < cuts["moment_matched_share"] < n_cells
+
+
+def test_derived_metrics_cut_is_at_share_min_rate():
+    cut = findings.SHARE_MIN_RATE
+    index = pd.MultiIndex.from_tuples([("d", 2, 0.5), ("d", 2, 1.0), ("d", 2, 2.0)],
+                                      names=findings.CELL)
+    means = pd.DataFrame({"rate": [cut, cut * 0.999, 4.0],
+                          "aggregate_kl": [0.25 * cut, 0.5 * cut, cut * 0.999],
+                          "moment_matched_kl": [0.1, 0.1, 0.1]}, index=index)
+    derived = findings.derived_metrics(means)
+    assert derived["aggkl_share"].iloc[0] == pytest.approx(25.0)  # rate == cut: kept
+    assert math.isnan(derived["aggkl_share"].iloc[1])
+    assert derived["aggkl_share"].iloc[2] == pytest.approx(100 * cut * 0.999 / 4.0)
+    assert derived["moment_matched_share"].isna().all()  # every aggregate KL is below the cut
+    assert "class_kl_min" not in derived and not any("excess" in c for c in derived)
+
+
+# share_range
+
+
+def test_share_range_against_loop(sweep):
+    records, runs, summary = sweep
+    means = findings.cell_means(summary, "test")
+
+    def reference(dataset=None):
+        shares = []
+        for cell in cells_of(runs):
+            if dataset is not None and cell[0] != dataset:
+                continue
+            rate = seed_mean(records, cell, "test", "rate")
+            if rate >= findings.SHARE_MIN_RATE:
+                shares.append(100 * seed_mean(records, cell, "test", "aggregate_kl") / rate)
+        return min(shares), max(shares)
+
+    low, high = findings.share_range(means)
+    assert same(low, reference()[0]) and same(high, reference()[1])
+    assert low < high
+    for dataset in DATASETS:
+        low, high = findings.share_range(means.xs(dataset, level="dataset", drop_level=False))
+        assert same(low, reference(dataset)[0]) and same(high, reference(dataset)[1])
+
+
+def test_share_range_all_below_cut(sweep):
+    _, _, summary = sweep
+    means = findings.cell_means(summary, "test")
+    collapsed = means.xs(8.0, level="beta", drop_level=False)  # every rate < SHARE_MIN_RATE
+    assert (collapsed["rate"] < findings.SHARE_MIN_RATE).all()
+    low, high = findings.share_range(collapsed)
+    assert math.isnan(low) and math.isnan(high)
+
+
+# collapse_beta
+
+
+def active_units_summary(patterns: dict, betas: list[float], seeds=(0, 1, 2)) -> pd.DataFrame:
+    """A summary whose active units per (dataset, latent_dim) and beta are given per seed."""
+    records, runs = [], []
+    for (dataset, latent_dim), per_beta in patterns.items():
+        for beta, per_seed in zip(betas, per_beta):
+            for seed, units in zip(seeds, per_seed):
+                run = layout.Run(dataset, latent_dim, beta, seed)
+                runs.append(run)
+                records.append({**run._asdict(), "split": "test", "active_units": float(units),
+                                "rate": 1.0})
+    return pd.concat([aggregate.summarize(aggregate.tidy([r for r in records
+                                                          if r["dataset"] == d]),
+                                          [r for r in runs if r.dataset == d])
+                      for d in dict.fromkeys(r.dataset for r in runs)], ignore_index=True)
+
+
+def collapse_reference(betas, per_beta):
+    """Smallest beta from which every larger beta has zero active units in every seed."""
+    for i, beta in enumerate(betas):
+        if all(all(u == 0 for u in per_seed) for per_seed in per_beta[i:]):
+            return beta
+    return None
+
+
+def test_collapse_beta_cases():
+    betas = [0.1, 0.5, 1.0, 2.0, 4.0]
+    patterns = {
+        # Collapse from beta 2; at beta 1 one seed keeps a unit (the mean is > 0).
+        ("digits", 2): [[2, 2, 2], [2, 1, 2], [0, 1, 0], [0, 0, 0], [0, 0, 0]],
+        # Zero at beta 1 and 2, but active again at the largest beta: no collapse.
+        ("digits", 10): [[9, 8, 9], [5, 5, 4], [0, 0, 0], [0, 0, 0], [1, 0, 0]],
+        # Collapsed at every beta: from the smallest.
+        ("fashion_mnist", 2): [[0, 0, 0]] * 5,
+        # Only the largest beta collapsed.
+        ("fashion_mnist", 10): [[3, 3, 3], [2, 2, 2], [1, 1, 1], [1, 0, 1], [0, 0, 0]],
+    }
+    means = findings.cell_means(active_units_summary(patterns, betas))
+    assert findings.collapse_beta(means, "digits", 2) == 2.0
+    assert findings.collapse_beta(means, "digits", 10) is None
+    assert findings.collapse_beta(means, "fashion_mnist", 2) == 0.1
+    assert findings.collapse_beta(means, "fashion_mnist", 10) == 4.0
+
+
+def test_collapse_beta_cell_without_runs_is_not_collapsed():
+    """A cell whose every seed failed (mean NaN) is no evidence of zero active units."""
+    runs = layout.sweep(["digits"], [2], [0.5, 1.0, 2.0], [0, 1])
+    records = [{**run._asdict(), "split": "test", "active_units": 1.0} for run in runs
+               if run.beta != 2.0]
+    means = findings.cell_means(aggregate.summarize(aggregate.tidy(records), runs))
+    assert math.isnan(means.loc[("digits", 2, 2.0), "active_units"])
+    assert findings.collapse_beta(means, "digits", 2) is None
+
+
+def test_collapse_beta_random_patterns():
+    rng = np.random.default_rng(23)
+    betas = [0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0]
+    patterns = {}
+    for latent_dim in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13):
+        start = rng.integers(0, len(betas) + 1)  # collapse from betas[start] (none if == len)
+        per_beta = []
+        for i in range(len(betas)):
+            if i >= start:
+                per_beta.append([0, 0, 0])
+            else:  # some seeds may have zero units, but not all (with probability 1/2)
+                per_seed = list(rng.integers(0, 3, size=3))
+                if rng.uniform() < 0.5 and sum(per_seed) == 0:
+                    per_seed[rng.integers(0, 3)] = 1
+                per_beta.append(per_seed)
+        patterns[("digits", latent_dim)] = per_beta
+    means = findings.cell_means(active_units_summary(patterns, betas))
+    outcomes = set()
+    for (dataset, latent_dim), per_beta in patterns.items():
+        expected = collapse_reference(betas, per_beta)
+        outcomes.add(expected)
+        assert findings.collapse_beta(means, dataset, latent_dim) == expected, latent_dim
+    assert None in outcomes and len(outcomes) >= 3
+
+
+# final_slopes
+
+
+HISTORY_EPOCHS = {"digits": 12, "fashion_mnist": 7}  # different lengths per dataset
+
+
+def make_history(seed: int = 3):
+    """Histories that are linear over the last FINAL_EPOCHS + 1 epochs with known slopes and noise
+    before; returns the table (rows shuffled) and the slopes per run."""
+    rng = np.random.default_rng(seed)
+    rows, slopes = [], {}
+    window = findings.FINAL_EPOCHS
+    for dataset, n_epochs in HISTORY_EPOCHS.items():
+        for run in layout.sweep([dataset], [2, 10], [0.5, 2.0], [0, 1, 2]):
+            if run == MISSING_RUN:
+                continue
+            run_slopes = {curve: rng.normal(0, 0.5) for curve in findings.CURVES}
+            slopes[tuple(run)] = run_slopes
+            intercepts = {curve: rng.uniform(-120, 120) for curve in findings.CURVES}
+            for epoch in range(1, n_epochs + 1):
+                row = {**run._asdict(), "epoch": epoch, "train_elbo": rng.normal(),
+                       "train_rate": rng.normal(), "train_distortion": rng.normal(),
+                       "seconds": rng.uniform(0.1, 1)}
+                for curve in findings.CURVES:
+                    if epoch >= n_epochs - window:
+                        row[curve] = intercepts[curve] + run_slopes[curve] * epoch
+                    else:  # off the line, so a wrong window gives a wrong slope
+                        row[curve] = rng.uniform(-300, 300)
+                rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.sample(frac=1, random_state=5).reset_index(drop=True), slopes
+
+
+def test_final_slopes_known_slopes():
+    history, slopes = make_history(3)
+    result = findings.final_slopes(history)
+    cells = {}
+    for run, run_slopes in slopes.items():
+        cells.setdefault(run[:3], []).append(run_slopes)
+    assert sorted(result.index) == sorted(cells)
+    assert set(findings.CURVES) <= set(result.columns)
+    for cell, per_seed in cells.items():
+        for curve in findings.CURVES:
+            expected = sum(s[curve] for s in per_seed) / len(per_seed)
+            assert result.loc[cell, curve] == pytest.approx(expected, abs=1e-9), (cell, curve)
+    assert len(cells[MISSING_RUN[:3]]) == 2
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_final_slopes_other_window(window):
+    history, _ = make_history(4)
+    result = findings.final_slopes(history, epochs=window)
+    for cell, rows in history.groupby(findings.CELL):
+        per_seed = []
+        for _, run in rows.groupby("seed"):
+            run = run.sort_values("epoch")
+            for curve in findings.CURVES:
+                values = run[curve].to_numpy()
+                per_seed.append((curve, (values[-1] - values[-1 - window]) / window))
+        for curve in findings.CURVES:
+            expected = np.mean([s for c, s in per_seed if c == curve])
+            assert result.loc[cell, curve] == pytest.approx(expected, abs=1e-9)
+
+
+def test_final_slopes_history_shorter_than_window():
+    """The smoke configuration trains 3 epochs, fewer than the window: no crash, and the longer
+    runs keep their slopes. (The short run's slope may be NaN or the slope over its epochs.)"""
+    history, slopes = make_history(3)
+    short = history[(history["dataset"] == "digits") & (history["epoch"] <= 3)]
+    history = pd.concat([history[history["dataset"] != "digits"], short], ignore_index=True)
+    result = findings.final_slopes(history)
+    for run, run_slopes in slopes.items():
+        if run[0] == "fashion_mnist":
+            continue
+        for curve in findings.CURVES:
+            value = result.loc[run[:3], curve]
+            rows = short[(short["latent_dim"] == run[1]) & (short["beta"] == run[2])]
+            span = [rows[rows["seed"] == s].sort_values("epoch")[curve].to_numpy()
+                    for s in sorted(rows["seed"].unique())]
+            over_epochs = np.mean([(v[-1] - v[0]) / (len(v) - 1) for v in span])
+            assert math.isnan(value) or value == pytest.approx(over_epochs)
+
+
+# minibatch_estimates
+
+
+def test_minibatch_estimates_against_loops(sweep):
+    records, runs, summary = sweep
+    means = findings.cell_means(summary, "test")
+    result = findings.minibatch_estimates(means)
+    assert {"dataset", "latent_dim", "beta", "estimator", "batch_size", "mutual_info",
+            "aggregate_kl", "mutual_info_excess", "aggregate_kl_excess"} <= set(result.columns)
+    expected = {}
+    for cell in cells_of(runs):
+        batches = DATASETS[cell[0]][3]
+        for estimator in ("mws", "mss"):
+            for batch in batches:
+                row = {}
+                for key in ("mutual_info", "aggregate_kl"):
+                    estimate = seed_mean(records, cell, "test", f"{estimator}_{key}_b{batch}")
+                    row[key] = estimate
+                    row[f"{key}_excess"] = estimate - seed_mean(records, cell, "test", key)
+                expected[(*cell, estimator, batch)] = row
+    got = {}
+    for row in result.itertuples(index=False):
+        key = (row.dataset, row.latent_dim, row.beta, row.estimator, int(row.batch_size))
+        assert key not in got
+        got[key] = row
+    # digits has no batch of 1024: those rows are absent, not NaN.
+    assert sorted(got) == sorted(expected)
+    for key, row in expected.items():
+        for column, value in row.items():
+            assert same(getattr(got[key], column), value), (key, column)
+
+
+def test_minibatch_estimates_without_estimators():
+    index = pd.MultiIndex.from_tuples([("d", 2, 1.0)], names=findings.CELL)
+    means = pd.DataFrame({"mutual_info": [1.0], "aggregate_kl": [0.5]}, index=index)
+    assert findings.minibatch_estimates(means).empty
+
+
+# job_times
+
+
+def test_job_times_against_loop():
+    rng = np.random.default_rng(31)
+    rows = []
+    for rule in ("train", "evaluate"):
+        for dataset, n_jobs in (("digits", 7), ("fashion_mnist", 4)):
+            for i in range(n_jobs):
+                beta = layout.format_beta(0.5 * (i + 1))
+                job = f"{dataset}/z{2 + 8 * (i % 2)}/beta{beta}/seed{i % 3}"
+                rows.append({"rule": rule, "job": job, "s": rng.uniform(1, 500),
+                             "max_rss": rng.uniform(100, 900), "cpu_time": rng.uniform(1, 900)})
+    benchmarks = pd.DataFrame(rows).sample(frac=1, random_state=2)
+    result = findings.job_times(benchmarks)
+    reference = {}
+    for row in rows:
+        key = (row["rule"], row["job"].split("/")[0])
+        entry = reference.setdefault(key, {"jobs": 0, "total_s": 0.0, "cpu_s": 0.0})
+        entry["jobs"] += 1
+        entry["total_s"] += row["s"]
+        entry["cpu_s"] += row["cpu_time"]
+    assert len(result) == len(reference)
+    for row in result.itertuples(index=False):
+        entry = reference[(row.rule, row.dataset)]
+        assert row.jobs == entry["jobs"]
+        assert row.total_s == pytest.approx(entry["total_s"])
+        assert row.mean_s == pytest.approx(entry["total_s"] / entry["jobs"])
+        assert row.cpu_s == pytest.approx(entry["cpu_s"])

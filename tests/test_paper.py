@@ -1,0 +1,98 @@
+"""The paper: built from the committed results, with every value it uses defined.
+
+The build runs the rules of `make figures` on a copy of the committed tables in a temporary
+output root, so the repository's results are not touched.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from klgap import report
+from test_workflow import FIGURES, REPO, TABLES, snakemake
+
+RESULTS = REPO / "results"
+PAPER = REPO / "paper"
+COMMITTED_RECORDS = ["provenance.json", "benchmarks.csv"]
+
+
+def paper_text() -> str:
+    """All hand-written TeX of the paper, without comments."""
+    return "\n".join(without_comments(path.read_text()) for path in sorted(PAPER.rglob("*.tex")))
+
+
+def without_comments(tex: str) -> str:
+    """Removes TeX comments (from an unescaped % to the end of the line)."""
+    return re.sub(r"(?m)(?<!\\)%.*$", "", tex)
+
+
+def committed_numbers() -> str:
+    """``numbers.tex`` generated from the committed results."""
+    config = yaml.safe_load((RESULTS / "config.yaml").read_text())
+    summary = pd.concat([pd.read_csv(RESULTS / d / "summary.csv") for d in config["datasets"]])
+    history = pd.concat([pd.read_csv(RESULTS / d / "history.csv") for d in config["datasets"]])
+    return report.numbers_tex(summary, history, config,
+                              json.loads((RESULTS / "provenance.json").read_text()),
+                              pd.read_csv(RESULTS / "benchmarks.csv"), "0" * 40, "default.yaml",
+                              "hash")
+
+
+def test_every_value_the_text_names_is_generated():
+    text, numbers = paper_text(), committed_numbers()
+    used = set(re.findall(r"\\klgapValue\{([^}]+)\}", text))
+    assert used, "the paper uses no generated values?"
+    missing = sorted(name for name in used
+                     if rf"\@namedef{{klgap@value@{name}}}" not in numbers)
+    assert not missing, f"\\klgapValue names without a value: {missing}"
+    macros = set(re.findall(r"\\(klgap[A-Z]\w*)", text)) - {"klgapValue", "klgapMean", "klgapSD"}
+    undefined = sorted(m for m in macros if rf"\newcommand{{\{m}}}" not in numbers)
+    assert not undefined, f"macros the text uses but numbers.tex does not define: {undefined}"
+
+
+def test_no_number_about_our_results_is_typed_into_the_text():
+    # Decimal numbers in the prose belong in generated macros; published numbers of other work
+    # live in literature.tex with their sources.
+    for path in sorted(PAPER.rglob("*.tex")):
+        if path.name == "literature.tex":
+            continue
+        prose = without_comments(path.read_text())
+        # Lengths and float fractions are layout, not results.
+        typed = re.findall(r"(?<![\w.{\\])\d+\.\d+(?!\d|in\b|pt\b|\\linewidth)", prose)
+        assert not typed, f"{path.relative_to(REPO)} has hand-typed numbers: {typed}"
+
+
+@pytest.mark.slow
+def test_paper_builds_from_the_committed_results(tmp_path):
+    outdir = tmp_path / "results"
+    config = yaml.safe_load((RESULTS / "config.yaml").read_text())
+    for dataset in config["datasets"]:
+        (outdir / dataset).mkdir(parents=True)
+        for table in TABLES:
+            shutil.copy(RESULTS / dataset / f"{table}.csv", outdir / dataset)
+    for record in COMMITTED_RECORDS:
+        shutil.copy(RESULTS / record, outdir)
+    makefile = (REPO / "Makefile").read_text()
+    figure_rules = re.search(r"^FIGURE_RULES := (.+)$", makefile, re.MULTILINE)[1].split()
+    result = snakemake(tmp_path, "--cores", "2", "--allowed-rules", *figure_rules,
+                       "--config", f"outdir={outdir}", "--", "paper")
+    assert result.returncode == 0, result.stdout + (outdir / "logs" / "paper.log").read_text()
+    for figure in FIGURES:
+        assert (outdir / "figures" / f"{figure}.pdf").stat().st_size > 0
+    # The build script fails on warnings about missing values, undefined references or
+    # citations and overfull lines; check the log as well, and the text of the PDF.
+    log = (outdir / "paper_build" / "main.log").read_text(errors="replace")
+    assert "Package klgap Warning" not in log and "undefined" not in log
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(
+        ["pdfinfo", str(outdir / "paper.pdf")], capture_output=True, text=True).stdout)[1])
+    assert 4 <= pages <= 10
+    text = subprocess.run(["pdftotext", str(outdir / "paper.pdf"), "-"], capture_output=True,
+                          text=True).stdout
+    assert "??" not in text
+    provenance = json.loads((RESULTS / "provenance.json").read_text())
+    assert f"{provenance['runs_trained']} of {provenance['runs_trained']} runs finished" in text
