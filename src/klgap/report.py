@@ -85,6 +85,10 @@ def configuration_values(config: dict) -> dict[str, str]:
         "iw_samples": str(config["iw_samples"]),
         "minibatch_sizes": listing(config["minibatch_sizes"]),
         "threads_per_run": str(config["threads_per_run"]),
+        # The same lists for sets in formulas: {0.1, 0.2, ...}.
+        "beta_set": ", ".join(layout.format_beta(b) for b in config["betas"]),
+        "latent_dim_set": ", ".join(str(d) for d in config["latent_dims"]),
+        "minibatch_set": ", ".join(str(b) for b in config["minibatch_sizes"]),
         "digits_test_percent": number(100 * data.DIGITS_TEST_FRACTION, 0),
         "active_unit_threshold": f"{estimators.ACTIVE_UNIT_THRESHOLD:g}",
         "digits_train_percent": number(100 * (1 - data.DIGITS_TEST_FRACTION), 0),
@@ -120,6 +124,8 @@ def sweep_values(summary: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]
         values[f"share_min/{dataset}"] = number(low, 0)
         values[f"share_max/{dataset}"] = number(high, 0)
         for latent_dim in cells.index.get_level_values("latent_dim").unique():
+            values[f"aggkl_max/{dataset}/{latent_dim}"] = number(
+                cells.loc[(dataset, latent_dim), "aggregate_kl"].max())
             beta = findings.collapse_beta(test, dataset, latent_dim)
             values[f"collapse_beta/{dataset}/{latent_dim}"] = (
                 "none" if beta is None else layout.format_beta(beta))
@@ -127,6 +133,9 @@ def sweep_values(summary: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]
                       if metric.startswith("class_kl_") and metric[9:].isdigit())
     if num_classes:
         values["log_classes"] = number(math.log(num_classes))
+    if "train" in set(summary["split"]):
+        gap = (findings.cell_means(summary, "train")["mutual_info"] - test["mutual_info"]).abs()
+        values["mi_train_test_maxdiff"] = number(gap.max())
     derived = findings.derived_metrics(test)
     if "moment_matched_share" in derived:
         values["moment_matched_share_max"] = number(derived["moment_matched_share"].max(), 1)
