@@ -28,9 +28,16 @@ ctld_port=${SLURM_LOCAL_PORT:-16817}
 run_conf=/run/slurm/conf
 
 link_run_conf() {
-    if [[ -e $run_conf || -L $run_conf ]] && [[ $(readlink "$run_conf") != "$dir" ]]; then
-        echo "error: $run_conf already exists (another Slurm configuration on this machine);" \
-            "stop that cluster first, or remove the link if it is left over" >&2
+    local target
+    target=$(readlink "$run_conf" 2>/dev/null || true)
+    # A dangling link, or one left by a cluster of this script that is no longer running (e.g.
+    # after a killed test), is replaced; anything else is not ours to change.
+    if [[ -e $run_conf ]] && [[ $target != "$dir" ]] &&
+        ! { [[ -n $target && ! -s $target/slurmctld.pid ]] &&
+            grep -qs "^# One-node test cluster written by scripts/slurm-local.sh" \
+                "$target/slurm.conf"; }; then
+        echo "error: $run_conf already exists (another Slurm configuration on this machine," \
+            "${target:-not a link}); stop that cluster first" >&2
         exit 1
     fi
     mkdir -p "$(dirname "$run_conf")"
@@ -44,6 +51,8 @@ stop() {
         pid=$(cat "$pidfile")
         kill "$pid" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        # A slurmd still trying to reach a dead controller does not stop on SIGTERM.
+        kill -KILL "$pid" 2>/dev/null || true
         rm -f "$pidfile"
     done
     if [[ $(readlink "$run_conf" 2>/dev/null) == "$dir" ]]; then
@@ -67,7 +76,7 @@ start() {
     [[ -s $dir/key/munge.key ]] || mungekey --create --keyfile="$dir/key/munge.key"
     munged --force --socket="$dir/munge/munge.sock" --key-file="$dir/key/munge.key" \
         --log-file="$dir/log/munged.log" --pid-file="$dir/munge/munged.pid" \
-        --seed-file="$dir/munge/munged.seed"
+        --seed-file="$dir/munge/munged.seed" || fail "munged did not start"
 
     local node memory_mb
     node=$(hostname -s)
@@ -108,19 +117,30 @@ NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$memory_mb State=UNKN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
     export SLURM_CONF=$dir/slurm.conf
-    slurmctld -c -i   # a clean cluster: no jobs left from an earlier start
-    slurmd
-    for _ in $(seq 60); do
-        state=$(sinfo --noheader --nodes="$node" --format=%t 2>/dev/null || true)
+    slurmctld -c -i || fail "slurmctld did not start"  # -c: no jobs left from an earlier start
+    slurmd || fail "slurmd did not start"
+    local deadline=$((SECONDS + 30)) state=""
+    while ((SECONDS < deadline)); do
+        for daemon in slurmctld slurmd; do
+            if [[ -s $dir/$daemon.pid ]] && ! kill -0 "$(cat "$dir/$daemon.pid")" 2>/dev/null; then
+                fail "$daemon exited"
+            fi
+        done
+        # A controller that does not answer would keep sinfo waiting for its message timeout.
+        state=$(timeout 2 sinfo --noheader --nodes="$node" --format=%t 2>/dev/null || true)
         if [[ $state == idle ]]; then
             echo "export SLURM_CONF=$SLURM_CONF"
             return 0
         fi
         sleep 0.5
     done
-    echo "error: the Slurm node did not become idle within 30 s (state: '${state:-none}')." \
-        "Logs: $dir/log/" >&2
-    tail -n 20 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 || true
+    fail "the Slurm node did not become idle within 30 s (state: '${state:-none}')"
+}
+
+# Reports why the cluster did not start, with the daemons' last log lines, and stops it.
+fail() {
+    echo "error: $1. Logs: $dir/log/" >&2
+    tail -n 20 "$dir"/log/*.log >&2 || true
     stop
     exit 1
 }
