@@ -4,7 +4,7 @@
 #   make paper ARGS="-n"       arguments for snakemake (here: a dry run)
 #   make smoke                 the smoke configuration: results/smoke/paper.pdf in minutes
 #   make figures               figures, tables and PDF from the committed results/*/*.csv only
-#   make test                  set up, then run the tests (ARGS go to pytest)
+#   make test                  set up (with Slurm, for its test), then run the tests (ARGS: pytest)
 #   make lock                  rewrite requirements.lock from the current .venv
 
 PYTHON ?= python3.11
@@ -32,6 +32,7 @@ figures: setup
 	$(SNAKEMAKE) --cores all --allowed-rules $(FIGURE_RULES) --forcerun figures tex $(ARGS) -- paper
 
 test: setup
+	@PYTHON=$(PYTHON) bash scripts/system-deps.sh --slurm
 	$(BIN)/python -m pytest $(ARGS)
 
 setup: system-deps $(VENV)/.installed

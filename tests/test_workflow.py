@@ -33,15 +33,21 @@ SPLITS = ["test", "train"]
 ACCEPTED_LINTS = {"Specify a conda environment or container for each rule."}
 
 
-def snakemake(workdir, *args, timeout=600):
+def snakemake(workdir, *args, timeout=600, profile="default"):
     """Runs Snakemake on the repository's Snakefile inside ``workdir``.
+
+    Args:
+      workdir: working directory of the run.
+      *args: further command-line arguments.
+      timeout: seconds before the run is killed (the test then fails).
+      profile: name of the workflow profile, a directory in workflow/profiles/.
 
     Returns:
       The completed process; ``stdout`` holds both output streams (Snakemake's log goes to either).
     """
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
-               "--workflow-profile", str(REPO / "workflow" / "profiles" / "default"), *args]
+               "--workflow-profile", str(REPO / "workflow" / "profiles" / profile), *args]
     return subprocess.run(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
 
@@ -157,6 +163,7 @@ def test_partial_mode_schedules_no_training(tmp_path):
     ("seeds=[]", "seeds"),
     ("epoch=3", "epoch"),
     ("outdir=results;rm", "outdir"),
+    ("runs_per_gpu=0", "runs_per_gpu"),
 ])
 def test_invalid_config_stops_before_any_job_naming_the_key(tmp_path, override, key):
     result = snakemake(tmp_path, "-n", "--config", override)
@@ -172,6 +179,36 @@ def test_misspelt_key_in_a_config_file_is_named(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", str(bad))
     assert result.returncode != 0
     assert "unknown config key 'latent_dim' (did you mean 'latent_dims'?)" in result.stdout
+
+
+def planned_resources(output, rule):
+    """Parses the "resources:" line of every planned job of one rule into {name: value}."""
+    blocks = re.findall(rf"^rule {rule}:\n((?:    .*\n)+)", output, re.MULTILINE)
+    lines = [re.search(r"^    resources: (.*)$", block, re.MULTILINE)[1] for block in blocks]
+    return [dict(item.split("=", 1) for item in line.split(", ")) for line in lines]
+
+
+@pytest.mark.parametrize("runs_per_gpu", [1, 3, 10])
+def test_gpu_jobs_declare_a_share_of_one_gpu(tmp_path, runs_per_gpu):
+    result = snakemake(tmp_path, "-n", "--configfile", str(CONFIGS / "smoke.yaml"), "--config",
+                       f"outdir={tmp_path / 'out'}", "gpus_per_run=1",
+                       f"runs_per_gpu={runs_per_gpu}", "--resources", "gpu_percent=100")
+    assert result.returncode == 0, result.stdout
+    for rule in ("train", "evaluate"):
+        jobs = planned_resources(result.stdout, rule)
+        assert len(jobs) == len(expected_runs(load_config("smoke.yaml")))
+        for resources in jobs:
+            assert resources["gpu"] == "1"
+            # With --resources gpu_percent=100, exactly runs_per_gpu such jobs fit at once.
+            assert 100 // int(resources["gpu_percent"]) == runs_per_gpu
+
+
+def test_cpu_configuration_declares_no_gpu(tmp_path):
+    result = snakemake(tmp_path, "-n", "--configfile", str(CONFIGS / "smoke.yaml"), "--config",
+                       f"outdir={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stdout
+    jobs = planned_resources(result.stdout, "train") + planned_resources(result.stdout, "evaluate")
+    assert jobs and all(r["gpu"] == "0" and r["gpu_percent"] == "0" for r in jobs)
 
 
 def test_epochs_per_dataset(tmp_path):

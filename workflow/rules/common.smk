@@ -112,6 +112,18 @@ def check_config(config, schema):
                                 f"{', '.join(uncovered)}; add one or give a single number.")
 
 
+def gpu_percent_per_run():
+    """Returns the share of one GPU, in percent, that a training or evaluation job declares.
+
+    A local run given ``--resources gpu_percent=100`` then runs at most ``runs_per_gpu`` GPU jobs
+    at once (Snakemake's resources are integers, hence percent rather than a fraction). CPU-only
+    configurations (``gpus_per_run: 0``) declare none.
+    """
+    if config["gpus_per_run"] == 0:
+        return 0
+    return config["gpus_per_run"] * (100 // config["runs_per_gpu"])
+
+
 def epochs_for(dataset):
     """Returns the training epochs of a dataset (config key ``epochs``: a number or a mapping)."""
     epochs = config["epochs"]

@@ -18,6 +18,7 @@ rule train:
     resources:
         mem_mb=config["mem_mb"],
         gpu=config["gpus_per_run"],
+        gpu_percent=gpu_percent_per_run(),
     params:
         rundir=lambda wildcards, output: os.path.dirname(output.run),
         epochs=lambda wildcards: epochs_for(wildcards.dataset),

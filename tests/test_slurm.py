@@ -1,0 +1,104 @@
+"""The smoke configuration through Slurm: workflow/profiles/slurm on a one-node cluster.
+
+scripts/slurm-local.sh starts munged, slurmctld and slurmd on this machine (as root, with their
+configuration and state in a temporary directory); the workflow then submits its training and
+evaluation jobs with snakemake-executor-plugin-slurm. The test is skipped only when those daemons
+cannot be started here, with their error output as the reason.
+"""
+
+import re
+import subprocess
+import pandas as pd
+import pytest
+import yaml
+
+from test_workflow import (CONFIGS, REPO, SPLITS, expected_runs, load_config, planned_resources,
+                           snakemake)
+
+SLURM_LOCAL = REPO / "scripts" / "slurm-local.sh"
+PROFILES = REPO / "workflow" / "profiles"
+# The rules whose jobs are submitted to Slurm; the others are local rules.
+SUBMITTED_RULES = ["train", "evaluate"]
+# Settings of the test cluster, not of the profile: it has no accounting database (so no
+# accounts, and `squeue`, which lists finished jobs for an hour here, tells the job states), and
+# its jobs are short, so the first status check comes after 5 s instead of 40.
+TEST_CLUSTER_OPTIONS = ["--slurm-status-command", "squeue", "--slurm-no-account",
+                        "--slurm-init-seconds-before-status-checks", "5"]
+
+
+def test_slurm_profile_keeps_the_default_profiles_settings():
+    default = yaml.safe_load((PROFILES / "default" / "config.yaml").read_text())
+    slurm = yaml.safe_load((PROFILES / "slurm" / "config.yaml").read_text())
+    assert slurm["executor"] == "slurm"
+    assert {key: slurm.get(key) for key in default if key != "cores"} == \
+        {key: value for key, value in default.items() if key != "cores"}
+
+
+def test_slurm_profile_asks_gpus_and_run_times_for_training_and_evaluation(tmp_path):
+    # A dry run plans the jobs without asking Slurm anything.
+    result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}", profile="slurm")
+    assert result.returncode == 0, result.stdout
+    gpus = str(load_config("default.yaml")["gpus_per_run"])
+    profile = yaml.safe_load((PROFILES / "slurm" / "config.yaml").read_text())
+    for rule in SUBMITTED_RULES:
+        jobs = planned_resources(result.stdout, rule)
+        assert jobs and all(r["gpu"] == gpus for r in jobs)
+        assert all(r["runtime"] == str(profile["set-resources"][rule]["runtime"]) for r in jobs)
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    """Starts the one-node cluster; yields its slurm.conf path and stops it afterwards."""
+    cluster_dir = tmp_path_factory.mktemp("slurm")
+    started = subprocess.run(["bash", str(SLURM_LOCAL), "start", str(cluster_dir)],
+                             capture_output=True, text=True, timeout=120)
+    if started.returncode != 0:
+        if "not found" in started.stderr:
+            pytest.fail(f"Slurm is not installed; run `make test`, which installs it:\n"
+                        f"{started.stderr}")
+        pytest.skip(f"the one-node Slurm cluster could not start here:\n{started.stderr}")
+    try:
+        yield cluster_dir / "slurm.conf"
+    finally:
+        subprocess.run(["bash", str(SLURM_LOCAL), "stop", str(cluster_dir)], timeout=60)
+
+
+def completed_slurm_jobs(slurm_conf):
+    """Reads the cluster's job completion log (``sacct -c``) as a table: JobID, JobName, State."""
+    listed = subprocess.run(["sacct", "-c", "--parsable2", "--format=JobID,JobName,State"],
+                            env={"SLURM_CONF": str(slurm_conf), "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, check=True)
+    rows = [line.split("|") for line in listed.stdout.splitlines() if line]
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+@pytest.mark.slow
+def test_smoke_configuration_through_slurm(tmp_path, slurm_cluster, monkeypatch):
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster))
+    config = load_config("smoke.yaml")
+    outdir = tmp_path / "out"
+    result = snakemake(tmp_path, "--configfile", str(CONFIGS / "smoke.yaml"), "--config",
+                       f"outdir={outdir}", *TEST_CLUSTER_OPTIONS, profile="slurm", timeout=1200)
+    assert result.returncode == 0, result.stdout[-5000:]
+
+    # The outputs: the PDF and the tables.
+    pages = subprocess.run(["pdfinfo", str(outdir / "paper.pdf")], capture_output=True,
+                           text=True, check=True).stdout
+    assert "Pages:" in pages
+    runs = expected_runs(config)
+    for dataset in config["datasets"]:
+        metrics = pd.read_csv(outdir / dataset / "metrics.csv")
+        assert len(metrics) == len([r for r in runs if r.dataset == dataset]) * len(SPLITS)
+        summary = pd.read_csv(outdir / dataset / "summary.csv")
+        assert (summary["n_runs"] == len(config["seeds"])).all()
+    assert (outdir / "tex" / "table_rate.tex").stat().st_size > 0
+
+    # Every training and evaluation job went through Slurm, and only those: the job ids the
+    # plugin reports per rule are exactly the jobs that the cluster completed.
+    submitted = re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/",
+                           result.stdout)
+    assert sorted(rule for _, rule in submitted) == sorted(SUBMITTED_RULES * len(runs))
+    jobs = completed_slurm_jobs(slurm_cluster)
+    assert sorted(jobs["JobID"]) == sorted(job_id for job_id, _ in submitted), jobs
+    assert (jobs["State"] == "COMPLETED").all(), jobs
+    assert jobs["JobName"].nunique() == 1  # the plugin names every job by the workflow's run id
