@@ -14,6 +14,8 @@ from klgap.errors import UserError
 COMMANDS = {
     "prepare": ("klgap.data", "Prepare a dataset as an .npz file."),
     "train": ("klgap.train", "Train one VAE (resumes from its last checkpoint)."),
+    "train-together": ("klgap.batched",
+                       "Train several VAEs of one shape as one batched computation (GPUs)."),
     "evaluate": ("klgap.evaluate", "Evaluate one trained VAE: ELBO, IW-LL, KL decomposition."),
     "aggregate": ("klgap.aggregate", "Collect per-run metrics into tidy tables and summaries."),
     "histories": ("klgap.histories", "Collect the runs' training histories into one table."),

@@ -105,6 +105,13 @@ class Adam:
             v.assign(state[f"adam/v{i}"])
 
 
+def history_row(epoch: int, train_distortion: float, train_rate: float, test_distortion: float,
+                test_rate: float, seconds: float) -> list[float]:
+    """Returns one row of the history, in the order of HISTORY_COLUMNS (ELBO = -(D + R))."""
+    return [epoch, -(train_distortion + train_rate), train_rate, train_distortion,
+            -(test_distortion + test_rate), test_rate, test_distortion, seconds]
+
+
 def history_to_csv(history: np.ndarray) -> str:
     """Formats the history array (epochs, len(HISTORY_COLUMNS)) as CSV text."""
     out = io.StringIO()
@@ -113,6 +120,150 @@ def history_to_csv(history: np.ndarray) -> str:
     for row in history:
         writer.writerow([int(row[0])] + [repr(float(v)) for v in row[1:]])
     return out.getvalue()
+
+
+def make_train_step(vae, optimizer: Adam, x_train, beta):
+    """Compiles one training step: dynamic binarization, the loss, its gradient, an Adam update.
+
+    Args:
+      vae: the model (``klgap.model.VAE``).
+      optimizer: Adam over ``vae.trainable_variables``.
+      x_train: the training images, (N, P) grey levels in [0, 1] (a tf.Tensor).
+      beta: the KL weight (a scalar tensor).
+
+    Returns:
+      ``train_step(batch_index, step_seed)``: batch_index (B,) int64 rows of x_train, step_seed
+      (2,) int64 seed of the step's binarization noise (and, offset by [0, 1], of its
+      reparameterisation noise); returns the batch sums of distortion and rate.
+    """
+    import tensorflow as tf
+
+    from klgap import model as vae_model
+
+    variables = vae.trainable_variables
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64), tf.TensorSpec([2], tf.int64)])
+    def train_step(batch_index, step_seed):
+        x_grey = tf.gather(x_train, batch_index)  # (B, P)
+        uniform = tf.random.stateless_uniform(tf.shape(x_grey), seed=step_seed)
+        x = tf.cast(uniform < x_grey, tf.float32)  # dynamic binarization, (B, P)
+        noise = tf.random.stateless_normal([tf.shape(x)[0], vae.latent_dim],
+                                           seed=step_seed + [0, 1])  # (B, D)
+        with tf.GradientTape() as tape:
+            terms = vae.terms(x, noise)
+            objective = vae_model.loss(terms, beta)
+        optimizer.apply(tape.gradient(objective, variables))
+        return tf.reduce_sum(terms.distortion), tf.reduce_sum(terms.rate)
+
+    return train_step
+
+
+def train_epoch(train_step, num_train: int, batch_size: int, seed: int, epoch: int,
+                step: int) -> tuple[float, float]:
+    """Runs one epoch of training steps over a permutation keyed by (seed, epoch).
+
+    Args:
+      train_step: as returned by ``make_train_step``.
+      num_train: number of training examples N.
+      batch_size: B (the last batch holds the remainder).
+      seed: the run's seed.
+      epoch: the epoch's number, from 1.
+      step: the optimizer's step count before this epoch (step t's noise is keyed by
+        (seed, 2t)).
+
+    Returns:
+      The sums over the epoch's examples of distortion and of rate.
+    """
+    import tensorflow as tf
+
+    order = np.random.default_rng([seed, epoch]).permutation(num_train)
+    distortion_sum = rate_sum = 0.0
+    for first in range(0, num_train, batch_size):
+        step += 1
+        batch = tf.constant(order[first:first + batch_size], tf.int64)
+        distortion, rate = train_step(batch, tf.constant([seed, 2 * step], tf.int64))
+        distortion_sum += float(distortion)
+        rate_sum += float(rate)
+    return distortion_sum, rate_sum
+
+
+def read_checkpoint(config: RunConfig) -> dict[str, np.ndarray] | None:
+    """Reads a run's checkpoint, if any, after checking that it belongs to this configuration.
+
+    Args:
+      config: the run's configuration.
+
+    Returns:
+      The checkpoint's arrays (weights, ``adam/*``, ``history``, ``identity``), or None.
+
+    Raises:
+      UserError: the checkpoint was written for other data or hyperparameters, or for more
+        epochs than asked for.
+    """
+    checkpoint_path = Path(config.rundir) / "checkpoint.npz"
+    if not checkpoint_path.exists():
+        return None
+    state = atomic.load_npz(checkpoint_path)
+    if str(state["identity"]) != config.identity() or len(state["history"]) > config.epochs:
+        raise UserError(f"{checkpoint_path} belongs to a different configuration "
+                        f"({state['identity']}, {len(state['history'])} epochs); delete "
+                        f"{config.rundir} to train this one from scratch.")
+    return state
+
+
+def save_checkpoint(config: RunConfig, weights: dict[str, np.ndarray],
+                    optimizer_state: dict[str, np.ndarray], history: np.ndarray) -> None:
+    """Writes a run's checkpoint (weights, optimizer state, history, identity) atomically."""
+    atomic.savez(Path(config.rundir) / "checkpoint.npz", history=history,
+                 identity=np.array(config.identity()), **weights, **optimizer_state)
+
+
+def check_finite(run_name: str, epoch: int, distortion: float, rate: float,
+                 checkpoint_path: Path) -> None:
+    """Raises UserError, naming the last good checkpoint, if an epoch's loss is not finite."""
+    if not (math.isfinite(distortion) and math.isfinite(rate)):
+        raise UserError(f"[{run_name}] non-finite loss in epoch {epoch} (distortion "
+                        f"{distortion}, rate {rate}); the last good checkpoint "
+                        f"(epoch {epoch - 1}) is kept in {checkpoint_path}. Lower the "
+                        "learning rate or beta.")
+
+
+def finish_run(config: RunConfig, arrays: dict, weights: dict[str, np.ndarray],
+               history: np.ndarray, device_name: str, start_time: float, **extra) -> dict:
+    """Writes a finished run's model, history and, last, its ``run.json``.
+
+    Args:
+      config: the run's configuration.
+      arrays: the prepared dataset, as from ``klgap.data.load``.
+      weights: the final weights, as from ``klgap.model.get_weights``.
+      history: (epochs, len(HISTORY_COLUMNS)).
+      device_name: as from ``klgap.device.configure``.
+      start_time: ``time.time()`` when this process started on the run.
+      **extra: further metadata.
+
+    Returns:
+      The run metadata written to ``run.json``.
+    """
+    from klgap import provenance
+
+    rundir = Path(config.rundir)
+    atomic.savez(rundir / "model.npz", **weights)
+    atomic.write_text(rundir / "history.csv", history_to_csv(history))
+    metadata = {
+        "config": asdict(config),
+        "dataset": str(arrays["dataset"]),
+        "data_dim": int(arrays["x_train"].shape[1]),
+        "num_train": int(arrays["x_train"].shape[0]),
+        "device": device_name,
+        "wall_time_seconds_this_process": time.time() - start_time,
+        "train_seconds_all_epochs": float(history[:, -1].sum()),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "data_sources": json.loads(str(arrays["sources_json"])),
+        **extra,
+        **provenance.describe(),
+    }
+    atomic.write_json(rundir / "run.json", metadata)  # written last: marks the run complete
+    return metadata
 
 
 def train(config: RunConfig) -> dict:
@@ -130,7 +281,7 @@ def train(config: RunConfig) -> dict:
     """
     config.validate()
     arrays = data.load(config.data)
-    from klgap import device, model as vae_model, provenance  # TensorFlow imports are slow
+    from klgap import device, model as vae_model  # TensorFlow imports are slow
 
     device_name = device.configure(config.threads)
     import tensorflow as tf
@@ -150,18 +301,7 @@ def train(config: RunConfig) -> dict:
     optimizer = Adam(variables, config.learning_rate)
     beta = tf.constant(config.beta, tf.float32)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64), tf.TensorSpec([2], tf.int64)])
-    def train_step(batch_index, step_seed):
-        x_grey = tf.gather(x_train, batch_index)  # (B, P)
-        uniform = tf.random.stateless_uniform(tf.shape(x_grey), seed=step_seed)
-        x = tf.cast(uniform < x_grey, tf.float32)  # dynamic binarization, (B, P)
-        noise = tf.random.stateless_normal([tf.shape(x)[0], config.latent_dim],
-                                           seed=step_seed + [0, 1])  # (B, D)
-        with tf.GradientTape() as tape:
-            terms = vae.terms(x, noise)
-            objective = vae_model.loss(terms, beta)
-        optimizer.apply(tape.gradient(objective, variables))
-        return tf.reduce_sum(terms.distortion), tf.reduce_sum(terms.rate)
+    train_step = make_train_step(vae, optimizer, x_train, beta)
 
     @tf.function
     def test_terms():
@@ -171,13 +311,8 @@ def train(config: RunConfig) -> dict:
         return tf.reduce_mean(terms.distortion), tf.reduce_mean(terms.rate)
 
     history = np.zeros((0, len(HISTORY_COLUMNS)))
-    identity = config.identity()
-    if checkpoint_path.exists():
-        state = atomic.load_npz(checkpoint_path)
-        if str(state["identity"]) != identity or len(state["history"]) > config.epochs:
-            raise UserError(f"{checkpoint_path} belongs to a different configuration "
-                            f"({state['identity']}, {len(state['history'])} epochs); delete "
-                            f"{rundir} to train this one from scratch.")
+    state = read_checkpoint(config)
+    if state is not None:
         vae_model.set_weights(vae, state)
         optimizer.restore(state)
         history = state["history"]
@@ -186,58 +321,35 @@ def train(config: RunConfig) -> dict:
 
     for epoch in range(len(history) + 1, config.epochs + 1):
         epoch_start = time.time()
-        order = np.random.default_rng([config.seed, epoch]).permutation(num_train)
-        distortion_sum = rate_sum = 0.0
-        step = int(optimizer.step.numpy())
-        for first in range(0, num_train, config.batch_size):
-            step += 1
-            batch = tf.constant(order[first:first + config.batch_size], tf.int64)
-            distortion, rate = train_step(batch, tf.constant([config.seed, 2 * step], tf.int64))
-            distortion_sum += float(distortion)
-            rate_sum += float(rate)
+        distortion_sum, rate_sum = train_epoch(train_step, num_train, config.batch_size,
+                                               config.seed, epoch, int(optimizer.step.numpy()))
         train_distortion, train_rate = distortion_sum / num_train, rate_sum / num_train
-        if not (math.isfinite(train_distortion) and math.isfinite(train_rate)):
-            raise UserError(f"[{run_name}] non-finite loss in epoch {epoch} (distortion "
-                            f"{train_distortion}, rate {train_rate}); the last good checkpoint "
-                            f"(epoch {epoch - 1}) is kept in {checkpoint_path}. Lower the "
-                            "learning rate or beta.")
+        check_finite(run_name, epoch, train_distortion, train_rate, checkpoint_path)
         test_distortion, test_rate = (float(t) for t in test_terms())
-        row = [epoch, -(train_distortion + train_rate), train_rate, train_distortion,
-               -(test_distortion + test_rate), test_rate, test_distortion,
-               time.time() - epoch_start]
+        row = history_row(epoch, train_distortion, train_rate, test_distortion, test_rate,
+                          time.time() - epoch_start)
         history = np.vstack([history, row])
-        atomic.savez(checkpoint_path, history=history, identity=np.array(identity),
-                     **vae_model.get_weights(vae),
-                     **optimizer.state())
+        save_checkpoint(config, vae_model.get_weights(vae), optimizer.state(), history)
         print(f"[{run_name}] epoch {epoch}/{config.epochs} train ELBO {row[1]:.3f} "
               f"(rate {train_rate:.3f}, distortion {train_distortion:.3f}) test ELBO "
               f"{row[4]:.3f} ({row[7]:.1f} s)", flush=True)
 
-    atomic.savez(rundir / "model.npz", **vae_model.get_weights(vae))
-    atomic.write_text(rundir / "history.csv", history_to_csv(history))
-    metadata = {
-        "config": asdict(config),
-        "dataset": str(arrays["dataset"]),
-        "data_dim": int(data_dim),
-        "num_train": int(num_train),
-        "device": device_name,
-        "wall_time_seconds_this_process": time.time() - start_time,
-        "train_seconds_all_epochs": float(history[:, -1].sum()),
-        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "data_sources": json.loads(str(arrays["sources_json"])),
-        **provenance.describe(),
-    }
-    atomic.write_json(rundir / "run.json", metadata)  # written last: marks the run complete
-    return metadata
+    return finish_run(config, arrays, vae_model.get_weights(vae), history, device_name,
+                      start_time)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``train`` command's arguments."""
     parser.add_argument("--data", required=True, help="prepared dataset (.npz)")
     parser.add_argument("--rundir", required=True, help="output directory of the run")
-    parser.add_argument("--latent-dim", type=int, required=True)
     parser.add_argument("--beta", type=float, required=True, help="KL weight (>= 0)")
     parser.add_argument("--seed", type=int, required=True)
+    add_shape_arguments(parser)
+
+
+def add_shape_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the arguments that runs trained together share (``train``, ``train-together``)."""
+    parser.add_argument("--latent-dim", type=int, required=True)
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
