@@ -1,6 +1,7 @@
 """Benchmark of klgap.estimators: speed, memory and agreement, printed and saved as CSV.
 
-Figures (one printed line each, one CSV row each, in results/bench/estimators.csv):
+Figures (one printed line each, one CSV row each, in results/bench/estimators.csv, with the
+conventions of bench/benchlib.py):
   * the whole ``kl_decomposition`` with labels at N=60,000, D=10 (one z per example): wall time
     (target < 30 s) and peak memory (process peak RSS and tracemalloc peak; target < 2 GB);
   * at N=10,000: the same call against a straightforward broadcasting implementation (an
@@ -18,9 +19,8 @@ Usage: PYTHONPATH=src .venv/bin/python bench/bench_estimators.py [--n 60000] [--
 
 import argparse
 import math
-import os
-import platform
 import resource
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -28,10 +28,11 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
-from klgap import atomic, estimators
+from klgap import estimators
 
-ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = ROOT / "results" / "bench" / "estimators.csv"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
+
 KEYS = ("rate", "mutual_info", "aggregate_kl", "total_correlation", "dimwise_kl", "label_info")
 
 
@@ -117,17 +118,8 @@ def main() -> None:
     parser.add_argument("--naive-n", type=int, default=10000, help="examples of the comparison")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    rows = []
-
-    def report(figure, value, unit, target="", passed=None, note=""):
-        status = "" if passed is None else ("PASS" if passed else "FAIL")
-        rows.append([figure, f"{value:.6g}", unit, target, status, note])
-        print(f"{figure:<42} {value:>10.5g} {unit:<5} {target:<7} {status:<4} {note}")
-
-    cpus = len(os.sched_getaffinity(0))
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"# {platform.machine()}, {cpus} CPUs, numpy {np.__version__}, load average {load} "
-          f"(other work on the machine slows the timings)")
+    bench = benchlib.Report("estimators")
+    report = bench.add
 
     # 1. The large run: time, then peak memory.
     mu, sigma, labels = synthetic_encoder(args.n, seed=args.seed)
@@ -183,10 +175,9 @@ def main() -> None:
            column_bug_mutual_info(mu, sigma, batch_size, args.seed), "nats", "", None,
            "MSS weights down columns, not the diagonal")
 
-    header = "figure,value,unit,target,status,note\n"
-    atomic.write_text(OUTPUT, header + "".join(
-        ",".join(f'"{cell}"' if "," in cell else cell for cell in row) + "\n" for row in rows))
-    print(f"# wrote {OUTPUT.relative_to(ROOT)}")
+    bench.write(f"decomposition at N={args.n} in {elapsed:.1f} s (peak RSS {rss_peak:.0f} MB); "
+                f"{naive_time / fast_time:.0f}x faster than broadcasting at N={args.naive_n} "
+                f"(largest difference {difference:.1g} nats)")
 
 
 if __name__ == "__main__":
