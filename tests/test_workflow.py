@@ -104,6 +104,27 @@ def test_dry_run_plans_one_train_and_evaluate_job_per_run(tmp_path):
     assert re.search(r"klgap train .*--threads \d+", result.stdout)
 
 
+def test_batched_training_plans_one_job_per_cell_with_its_seeds(tmp_path):
+    config = load_config("default.yaml")
+    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}",
+                       "batched_training=true")
+    assert result.returncode == 0, result.stdout
+    runs = expected_runs(config)
+    counts = job_counts(result.stdout)
+    assert "train" not in counts
+    assert counts["train_together"] == len(runs) // len(config["seeds"])
+    assert counts["evaluate"] == len(runs)
+    planned = re.findall(r"klgap train-together .*--rundirs (.+?) --seeds (.+?) --betas (\S+)",
+                         result.stdout)
+    rundirs = [dirs.split() for dirs, _, _ in planned]
+    assert {d for dirs in rundirs for d in dirs} == {
+        str(layout.run_dir(tmp_path / "out", run)) for run in runs}
+    for dirs, seeds, beta in planned:  # each job: one cell, every seed in order
+        assert seeds.split() == [str(s) for s in config["seeds"]]
+        assert [Path(d).name for d in dirs.split()] == [f"seed{s}" for s in config["seeds"]]
+        assert {Path(d).parent.name for d in dirs.split()} == {f"beta{beta}"}
+
+
 def test_figures_dry_run_needs_only_the_aggregated_tables(tmp_path):
     # As `make figures`: only the Makefile's FIGURE_RULES, with the tables (no runs) as sources.
     makefile = (REPO / "Makefile").read_text()

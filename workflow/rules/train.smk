@@ -31,3 +31,41 @@ rule train:
         " --epochs {params.epochs} --batch-size {params.batch_size}"
         " --learning-rate {params.learning_rate} --hidden {params.hidden}"
         " --threads {threads} > {log:q} 2>&1"
+
+
+# With batched_training, one job per cell (dataset x latent size x beta) trains all its seeds as
+# one batched computation (klgap.batched), to fill a GPU that one small model cannot. On the
+# 2-core CPU measured in the README separate jobs are faster, hence the default false.
+if config["batched_training"]:
+
+    ruleorder: train_together > train
+
+    rule train_together:
+        input:
+            data=out("data/{dataset}.npz"),
+        output:
+            model=expand(out(RUN, "model.npz"), seed=config["seeds"], allow_missing=True),
+            history=expand(out(RUN, "history.csv"), seed=config["seeds"], allow_missing=True),
+            run=expand(out(RUN, "run.json"), seed=config["seeds"], allow_missing=True),
+        log:
+            out("logs/train_together", "{dataset}/z{latent_dim}/beta{beta}.log"),
+        benchmark:
+            out("benchmarks/train_together", "{dataset}/z{latent_dim}/beta{beta}.tsv")
+        threads: config["threads_per_run"]
+        resources:
+            mem_mb=config["mem_mb"],
+            gpu=config["gpus_per_run"],
+        params:
+            rundirs=lambda wildcards, output: joined(
+                [os.path.dirname(path) for path in output.run], shlex.quote),
+            seeds=joined(config["seeds"]),
+            epochs=lambda wildcards: epochs_for(wildcards.dataset),
+            batch_size=config["batch_size"],
+            learning_rate=config["learning_rate"],
+            hidden=joined(config["hidden"]),
+        shell:
+            "python -m klgap train-together --data {input.data:q} --rundirs {params.rundirs}"
+            " --seeds {params.seeds} --betas {wildcards.beta} --latent-dim {wildcards.latent_dim}"
+            " --epochs {params.epochs} --batch-size {params.batch_size}"
+            " --learning-rate {params.learning_rate} --hidden {params.hidden}"
+            " --threads {threads} > {log:q} 2>&1"
