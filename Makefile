@@ -5,6 +5,7 @@
 #   make smoke                 the smoke configuration: results/smoke/paper.pdf in minutes
 #   make figures               figures, tables and PDF from the committed results/*/*.csv only
 #   make test                  set up (with Slurm, for its test), then run the tests (ARGS: pytest)
+#   make bench                 the benchmarks of bench/: results/bench/*.csv (on a quiet machine)
 #   make lock                  rewrite requirements.lock from the current .venv
 
 PYTHON ?= python3.11
@@ -20,7 +21,7 @@ SNAKEMAKE := $(BIN)/snakemake --snakefile Snakefile --workflow-profile workflow/
 # (aggregate, histories, latent_samples) read the run directories and are not allowed here.
 FIGURE_RULES := config_snapshot figures tex paper
 
-.PHONY: paper smoke figures test setup system-deps lock
+.PHONY: paper smoke figures test bench setup system-deps lock
 
 paper: setup
 	$(SNAKEMAKE) --cores all $(ARGS)
@@ -34,6 +35,17 @@ figures: setup
 test: setup
 	@PYTHON=$(PYTHON) bash scripts/system-deps.sh --slurm
 	$(BIN)/python -m pytest $(ARGS)
+
+# Each benchmark writes results/bench/<name>.csv and prints a line "SUMMARY <name>: ...".
+# sweep_shares reads the workflow's per-job table of the paper run, results/benchmarks.csv.
+BENCH_DATA := results/data/fashion_mnist.npz
+bench: setup
+	test -f $(BENCH_DATA) || $(BIN)/python -m klgap prepare --dataset fashion_mnist --out $(BENCH_DATA)
+	$(BIN)/python bench/bench_training.py
+	$(BIN)/python bench/bench_step_parts.py
+	$(BIN)/python bench/bench_batched.py
+	$(BIN)/python bench/bench_estimators.py
+	test ! -f results/benchmarks.csv || $(BIN)/python bench/sweep_shares.py results/benchmarks.csv
 
 setup: system-deps $(VENV)/.installed
 

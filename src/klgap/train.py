@@ -122,7 +122,7 @@ def history_to_csv(history: np.ndarray) -> str:
     return out.getvalue()
 
 
-def make_train_step(vae, optimizer: Adam, x_train, beta):
+def make_train_step(vae, optimizer: Adam, x_train, beta, jit_compile: bool = False):
     """Compiles one training step: dynamic binarization, the loss, its gradient, an Adam update.
 
     Args:
@@ -130,6 +130,7 @@ def make_train_step(vae, optimizer: Adam, x_train, beta):
       optimizer: Adam over ``vae.trainable_variables``.
       x_train: the training images, (N, P) grey levels in [0, 1] (a tf.Tensor).
       beta: the KL weight (a scalar tensor).
+      jit_compile: compile the step with XLA (changes float rounding; see README, Performance).
 
     Returns:
       ``train_step(batch_index, step_seed)``: batch_index (B,) int64 rows of x_train, step_seed
@@ -142,7 +143,8 @@ def make_train_step(vae, optimizer: Adam, x_train, beta):
 
     variables = vae.trainable_variables
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64), tf.TensorSpec([2], tf.int64)])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64), tf.TensorSpec([2], tf.int64)],
+                 jit_compile=jit_compile)
     def train_step(batch_index, step_seed):
         x_grey = tf.gather(x_train, batch_index)  # (B, P)
         uniform = tf.random.stateless_uniform(tf.shape(x_grey), seed=step_seed)
