@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
-from bench_training import DATA, HIDDEN, LATENT_DIM, BATCH_SIZE, Meter  # noqa: E402
+from bench_training import BATCH_SIZE, DATA, HIDDEN, LATENT_DIM  # noqa: E402
 
 
 def worker(mode: str, seeds: list[int], threads: int, data_path: Path) -> dict:
@@ -53,10 +53,11 @@ def worker(mode: str, seeds: list[int], threads: int, data_path: Path) -> dict:
             epochs.append(lambda step=step, seed=seed: train.train_epoch(
                 step, num_train, BATCH_SIZE, seed, 1, 1))
     startup = time.perf_counter() - import_start
-    with Meter() as meter:
+    with benchlib.Meter() as meter:
         for epoch in epochs:
             epoch()
     return {"examples": num_train * len(seeds), "seconds": meter.seconds,
+            "cpu_seconds": meter.cpu_seconds,
             "startup_seconds": startup, "other_cores": meter.other_cores}
 
 
@@ -100,15 +101,18 @@ def main() -> None:
         result = collect(launch("batched", seeds, 2, args.data))
         together = result["examples"] / result["seconds"]
         report.add(f"batched_examples_per_s [K={k}, 1 process x 2 thr]", together, "ex/s",
-                   note=f"{result['seconds']:.1f} s for one epoch of each model; other "
-                        f"processes used {result['other_cores']:.2f} cores", load=load)
+                   note=f"{result['seconds']:.1f} s for one epoch of each model; "
+                        f"{result['examples'] / result['cpu_seconds']:.0f} ex per CPU-second; "
+                        f"other processes used {result['other_cores']:.2f} cores", load=load)
         load = benchlib.load_1min()
         halves = [launch("separate", seeds[:k // 2], 1, args.data),
                   launch("separate", seeds[k // 2:], 1, args.data)]
         results = [collect(process) for process in halves]
         separate = sum(r["examples"] for r in results) / max(r["seconds"] for r in results)
         report.add(f"separate_examples_per_s [K={k}, 2 processes x 1 thr]", separate, "ex/s",
-                   note=f"{max(r['seconds'] for r in results):.1f} s (slower process); other "
+                   note=f"{max(r['seconds'] for r in results):.1f} s (slower process); "
+                        f"{sum(r['examples'] for r in results) / sum(r['cpu_seconds'] for r in results):.0f}"
+                        f" ex per CPU-second; other "
                         f"processes used {max(r['other_cores'] for r in results):.2f} cores "
                         "(includes the sibling process)", load=load)
         report.add(f"batched_over_separate [K={k}]", together / separate, "x", note=(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
-from bench_training import (BATCH_SIZE, DATA, HIDDEN, LATENT_DIM, Meter,  # noqa: E402
+from bench_training import (BATCH_SIZE, DATA, HIDDEN, LATENT_DIM,  # noqa: E402
                             training_flops_per_example)
 
 VARIANTS = ("full", "fused_adam", "sgd", "gradient_fixed_input", "forward", "xla")
@@ -94,9 +94,10 @@ def worker(threads: int, data_path: Path) -> dict:
     results = {}
     for name, step in steps.items():
         step(tf.range(BATCH_SIZE, dtype=tf.int64), tf.constant([0, 0], tf.int64))  # tracing
-        with Meter() as meter:
+        with benchlib.Meter() as meter:
             train.train_epoch(step, num_train, BATCH_SIZE, 0, 1, 0)
         results[name] = {"examples_per_second": num_train / meter.seconds,
+                         "examples_per_cpu_second": num_train / meter.cpu_seconds,
                          "other_cores": meter.other_cores}
     return results
 
@@ -120,11 +121,14 @@ def main() -> None:
                                  "--data", str(args.data)], check=True, capture_output=True,
                                 text=True, env=env).stdout
         results = json.loads(output.strip().splitlines()[-1])
-        full_step = 1 / results["full"]["examples_per_second"]
+        full = results["full"]
         for name in VARIANTS:
-            rate = results[name]["examples_per_second"]
+            rate, cpu_rate = (results[name][key] for key in ("examples_per_second",
+                                                             "examples_per_cpu_second"))
             report.add(f"step_examples_per_s [{name}, {threads} thr]", rate, "ex/s",
-                       note=f"{100 * (1 / rate) / full_step:.0f}% of the full step's time; "
+                       note=f"{100 * full['examples_per_second'] / rate:.0f}% of the full "
+                            f"step's time ({100 * full['examples_per_cpu_second'] / cpu_rate:.0f}%"
+                            f" of its CPU time; {cpu_rate:.0f} ex per CPU-second); "
                             f"{rate * flops / 1e9:.1f} GFLOP/s at 3x forward FLOPs; other "
                             f"processes used {results[name]['other_cores']:.2f} cores",
                        load=load)

@@ -14,7 +14,10 @@ Figures (results/bench/training.csv), at 1 thread (the sweep's setting) and at 2
     backward pass), and the achieved fraction of the large-square rate at the same threads.
 
 Each measurement runs in its own process (thread pools are fixed at start-up). ``load_1min`` is
-the load average before it; the note gives the CPU used by other processes during it.
+the load average before it; the note gives the CPU used by other processes during it and the
+rate per CPU-second of the measured process. At 1 thread the latter estimates a quiet machine's
+rate when others compete for the cores (``benchlib.Meter``), and the targets are also reported
+from it (``*_cpu_time`` rows).
 
 Usage: PYTHONPATH=src .venv/bin/python bench/bench_training.py [--epochs 3] [--threads 1 2]
 """
@@ -22,7 +25,6 @@ Usage: PYTHONPATH=src .venv/bin/python bench/bench_training.py [--epochs 3] [--t
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -53,24 +55,6 @@ def training_flops_per_example() -> float:
     return 3 * sum(2 * fan_in * fan_out for fan_in, fan_out in layer_shapes())
 
 
-class Meter:
-    """Wall time, this process's CPU time and every process's CPU time over a region."""
-
-    def __enter__(self):
-        self.wall, self.own, self.busy = time.perf_counter(), self._own(), benchlib.busy_core_seconds()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.wall
-        own = self._own() - self.own
-        self.other_cores = max(0.0, benchlib.busy_core_seconds() - self.busy - own) / self.seconds
-
-    @staticmethod
-    def _own() -> float:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
-
-
 def worker_matmul(threads: int) -> list[dict]:
     """Times tf.matmul for the model's layer shapes and a large square, in GFLOP/s."""
     from klgap import device
@@ -95,10 +79,11 @@ def worker_matmul(threads: int) -> list[dict]:
             return tf.while_loop(lambda i, x: i < repeats, body, [tf.constant(0), a])[1]
 
         chain(a, w).numpy()  # trace and warm up
-        with Meter() as meter:
+        with benchlib.Meter() as meter:
             chain(a, w).numpy()
         results.append({"shape": f"({rows}x{inner}) @ ({inner}x{cols})",
                         "gflops": flops * repeats / meter.seconds / 1e9,
+                        "gflops_per_cpu": flops * repeats / meter.cpu_seconds / 1e9,
                         "other_cores": meter.other_cores, "large": rows == LARGE_SQUARE})
     return results
 
@@ -117,11 +102,12 @@ def worker_ours(threads: int, epochs: int, data_path: Path) -> list[dict]:
     optimizer = train.Adam(vae.trainable_variables, 1e-3)
     train_step = train.make_train_step(vae, optimizer, x_train, tf.constant(1.0))
     train.train_epoch(train_step, num_train, BATCH_SIZE, 0, 1, 0)  # warm-up: tracing
-    with Meter() as meter:
+    with benchlib.Meter() as meter:
         for epoch in range(2, epochs + 1):
             train.train_epoch(train_step, num_train, BATCH_SIZE, 0, epoch,
                               int(optimizer.step.numpy()))
     return [{"examples_per_second": num_train * (epochs - 1) / meter.seconds,
+             "examples_per_cpu_second": num_train * (epochs - 1) / meter.cpu_seconds,
              "other_cores": meter.other_cores, "note": "op determinism on"}]
 
 
@@ -167,7 +153,7 @@ def worker_keras(threads: int, epochs: int, data_path: Path, jit_compile) -> lis
     class EpochTimes(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             if epoch == 1:  # the first epoch (tracing, compiling) is warm-up
-                self.meter = Meter().__enter__()
+                self.meter = benchlib.Meter().__enter__()
 
     from klgap import data
 
@@ -179,6 +165,7 @@ def worker_keras(threads: int, epochs: int, data_path: Path, jit_compile) -> lis
             callbacks=[timer])
     timer.meter.__exit__()
     return [{"examples_per_second": len(x_train) * (epochs - 1) / timer.meter.seconds,
+             "examples_per_cpu_second": len(x_train) * (epochs - 1) / timer.meter.cpu_seconds,
              "other_cores": timer.meter.other_cores,
              "note": f"keras {keras.__version__}, jit_compile={jit_compile!r} "
                      f"(resolved: {vae.jit_compile})"}]
@@ -225,18 +212,30 @@ def main() -> None:
     summary = []
     for threads in args.threads:
         matmuls, load = run_worker("matmul", threads, args)
-        peak = 0.0
+        peak = peak_per_cpu = 0.0
         for row in matmuls:
             report.add(f"matmul_rate [{row['shape']}, {threads} thr]", row["gflops"], "GFLOP/s",
-                       note=f"other processes used {row['other_cores']:.2f} cores", load=load)
-            peak = row["gflops"] if row["large"] else peak
-        rates = {}
+                       note=f"{row['gflops_per_cpu']:.1f} per CPU-second; other processes used "
+                            f"{row['other_cores']:.2f} cores", load=load)
+            if row["large"]:
+                peak, peak_per_cpu = row["gflops"], row["gflops_per_cpu"]
+        rates, cpu_rates = {}, {}
         for kind in ("ours", "keras", "keras_xla"):
             (row,), load = run_worker(kind, threads, args)
             rates[kind] = row["examples_per_second"]
+            cpu_rates[kind] = row["examples_per_cpu_second"]
             report.add(f"train_examples_per_s [{kind}, batch {BATCH_SIZE}, {threads} thr]",
                        row["examples_per_second"], "ex/s",
-                       note=f"{row['note']}; other processes used {row['other_cores']:.2f} cores",
+                       note=f"{row['note']}; {cpu_rates[kind]:.0f} per CPU-second; other "
+                            f"processes used {row['other_cores']:.2f} cores", load=load)
+        if threads == 1:  # CPU-time figures: estimates of a quiet machine's (see benchlib.Meter)
+            report.add("ours_over_keras_cpu_time [1 thr]", cpu_rates["ours"] / cpu_rates["keras"],
+                       "x", ">= 1", cpu_rates["ours"] >= cpu_rates["keras"],
+                       "examples per CPU-second, ours / Keras default", load=load)
+            report.add("fraction_of_matmul_peak_cpu_time [ours, 1 thr]",
+                       cpu_rates["ours"] * flops / (peak_per_cpu * 1e9), "", ">= 0.7",
+                       cpu_rates["ours"] * flops >= 0.7 * peak_per_cpu * 1e9,
+                       f"per CPU-second, of the {LARGE_SQUARE}^2 square's {peak_per_cpu:.1f}",
                        load=load)
         ratio = rates["ours"] / rates["keras"]
         report.add(f"ours_over_keras [{threads} thr]", ratio, "x", ">= 1", ratio >= 1,

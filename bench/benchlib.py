@@ -8,7 +8,9 @@ above ~0.5 on this 2-core machine are slowed by other work), ``machine`` the CPU
 import csv
 import io
 import os
+import resource
 import subprocess
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +44,8 @@ def busy_core_seconds() -> float:
 
 
 def others_running() -> list[str]:
-    """Lists other workflow or training processes (snakemake, klgap, slurmd) now running."""
-    found = subprocess.run(["pgrep", "-af", "snakemake|klgap|slurmd"], capture_output=True,
+    """Lists other workflow or training processes (snakemake, klgap, Slurm job steps) now running."""
+    found = subprocess.run(["pgrep", "-af", "snakemake|klgap|slurmstepd"], capture_output=True,
                            text=True).stdout.splitlines()
     return [line for line in found if not line.startswith(f"{os.getpid()} ")
             and "pgrep" not in line]
@@ -97,3 +99,26 @@ class Report:
         atomic.write_text(self.path, out.getvalue())
         print(f"# wrote {self.path.relative_to(ROOT)}")
         print(f"SUMMARY {self.path.stem}: {summary}")
+
+
+class Meter:
+    """Measures a region: wall seconds, this process's CPU seconds (all its threads), and the
+    cores other processes kept busy meanwhile (from ``/proc/stat``).
+
+    On a busy machine a single-thread process's CPU seconds stay close to its wall time on a quiet
+    one (it is only made to wait), so examples per CPU-second estimate the quiet 1-thread rate.
+    """
+
+    def __enter__(self):
+        self.wall, self.own, self.busy = time.perf_counter(), self._own(), busy_core_seconds()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.wall
+        self.cpu_seconds = self._own() - self.own
+        self.other_cores = max(0.0, busy_core_seconds() - self.busy - self.cpu_seconds) / self.seconds
+
+    @staticmethod
+    def _own() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
