@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2,
                         help="jobs that ran at once (--cores / threads per job)")
     parser.add_argument("--name", default="sweep_shares", help="results/bench/<name>.csv")
+    parser.add_argument("--wall-seconds", type=float,
+                        help="measured wall time of the whole run, if it ran uninterrupted")
     args = parser.parse_args()
     benchmarks = pd.read_csv(args.benchmarks)
     shares = rule_shares(benchmarks)
@@ -70,15 +72,22 @@ def main() -> None:
                                "dataset": "all", "jobs": len(benchmarks), "total_s": cpu_estimate,
                                "share": float("nan"), "mean_s": float("nan"),
                                "max_s": float("nan"), "cpu_s": benchmarks["cpu_time"].sum()}
+    if args.wall_seconds:
+        shares.loc[len(shares)] = {"rule": "measured_wall (whole workflow, light rules included)",
+                                   "dataset": "all", "jobs": len(benchmarks),
+                                   "total_s": args.wall_seconds, "share": float("nan"),
+                                   "mean_s": float("nan"), "max_s": float("nan"),
+                                   "cpu_s": float("nan")}
     path = benchlib.BENCH_DIR / f"{args.name}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     shares.to_csv(path, index=False, float_format="%.4g")
     print(shares.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    per_rule = shares[shares["dataset"] == "all"].iloc[:-2]
+    per_rule = shares[(shares["dataset"] == "all") & shares["share"].notna()]
     slowest = per_rule.loc[per_rule["total_s"].idxmax()]
     slowest_job = benchmarks.loc[benchmarks["s"].idxmax()]
     print(f"# wrote {path.relative_to(benchlib.ROOT)}")
-    print(f"SUMMARY {args.name}: {len(benchmarks)} jobs, {total / 60:.1f} job-minutes; "
+    measured = f"measured wall {args.wall_seconds / 60:.1f} min; " if args.wall_seconds else ""
+    print(f"SUMMARY {args.name}: {measured}{len(benchmarks)} jobs, {total / 60:.1f} job-minutes; "
           f"uninterrupted wall ~{estimate / 60:.0f} min on {args.jobs} parallel jobs "
           f"(estimate: sum / {args.jobs}; {cpu_estimate / 60:.0f} min from CPU time alone, "
           f"{benchmarks['cpu_time'].sum() / total:.0%} of job wall time was CPU); slowest rule {slowest['rule']} "

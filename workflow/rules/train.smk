@@ -55,6 +55,7 @@ if config["batched_training"]:
         resources:
             mem_mb=config["mem_mb"],
             gpu=config["gpus_per_run"],
+            gpu_percent=gpu_percent_per_run(),
         params:
             rundirs=lambda wildcards, output: joined(
                 [os.path.dirname(path) for path in output.run], shlex.quote),
