@@ -79,6 +79,8 @@ def stacked_vae(data_dim: int, latent_dim: int, hidden: list[int], seeds: list[i
 
     stacked_mlp = stacked_mlp_class()
     models = [model.VAE(data_dim, latent_dim, hidden, seed=seed) for seed in seeds]
+    # A VAE whose networks are the stacked ones: its encode, decode and terms work unchanged on
+    # (K, B, .) tensors, and its variables keep the names ``get_weights`` writes.
     vae = model.VAE.__new__(model.VAE)
     tf.Module.__init__(vae, name="vae")
     vae.latent_dim = latent_dim
