@@ -46,7 +46,7 @@ DATASETS = yaml.safe_load(SCHEMA.read_text())["properties"]["datasets"]["items"]
 # Config keys whose command-line form (`--config key=...` gives strings) needs converting.
 LIST_KEYS = {"datasets": str, "latent_dims": int, "betas": float, "seeds": int,
              "hidden": int, "minibatch_sizes": int}
-BOOLEAN_KEYS = {"partial", "batched_training"}
+BOOLEAN_KEYS = {"partial", "batched_training", "strict_paper"}
 
 wildcard_constraints:
     dataset="|".join(DATASETS),

@@ -56,7 +56,8 @@ rule paper:
         tex_dir=lambda wildcards, input: os.path.dirname(input.numbers),
         figures_dir=lambda wildcards, input: os.path.dirname(input.figures[0]),
         build_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.pdf), "paper_build"),
+        strictness="strict" if config["strict_paper"] else "lenient",
     localrule: True
     shell:
         "bash {input.script:q} {params.paper_dir:q} {params.tex_dir:q} {params.figures_dir:q}"
-        " {params.build_dir:q} {output.pdf:q} > {log:q} 2>&1"
+        " {params.build_dir:q} {output.pdf:q} {params.strictness} > {log:q} 2>&1"
