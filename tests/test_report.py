@@ -93,6 +93,7 @@ def write_inputs(directory: Path, epochs: int = EPOCHS, seed: int = 5) -> dict:
         "devices": ["CPU (2 cores, 1 threads)", "GPU_0 & co"],
         "wall_seconds_benchmarked_total": float(benchmarks["s"].sum()),
         "cpu_seconds_benchmarked_total": float(benchmarks["cpu_time"].sum()),
+        "span_seconds": 5432.1,
     }
     provenance_path = directory / "provenance.json"
     provenance_path.write_text(json.dumps(provenance))
@@ -186,6 +187,7 @@ def test_numbers_and_table(tmp_path, summary_csv):
     assert values["devices"] == r"CPU (2 cores, 1 threads) and GPU\_0 \& co"
     assert values["job_hours"] == f"{benchmarks['s'].sum() / 3600:.1f}"
     assert values["cpu_hours"] == f"{benchmarks['cpu_time'].sum() / 3600:.1f}"
+    assert values["span_minutes"] == "91"  # 5432.1 s
 
     # No negative zero anywhere ("-0", "-0.0", "-0.00", ... not followed by another digit).
     assert not re.findall(r"-0(?:\.0+)?(?![0-9.])", text)

@@ -164,6 +164,8 @@ def provenance_values(provenance: dict, benchmarks: pd.DataFrame) -> dict[str, s
                                            benchmarks["cpu_time"].sum()) / 3600, 1),
         "job_hours": number(provenance["wall_seconds_benchmarked_total"] / 3600, 1),
     }
+    if provenance.get("span_seconds") is not None:
+        values["span_minutes"] = number(provenance["span_seconds"] / 60, 0)
     for row in findings.job_times(benchmarks).itertuples(index=False):
         values[f"job_seconds/{row.rule}/{row.dataset}"] = number(row.mean_s, 0)
     return values
