@@ -177,13 +177,7 @@ def load_summaries(paths: list[Path]) -> pd.DataFrame:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the command's options."""
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--runs-dir", required=True, type=Path,
-                        help="<outdir>/runs/<dataset>, holding z*/beta*/seed*/metrics.json")
-    parser.add_argument("--latent-dims", type=int, nargs="+", required=True,
-                        help="expected latent sizes")
-    parser.add_argument("--betas", type=float, nargs="+", required=True, help="expected betas")
-    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="expected seeds")
+    layout.add_sweep_arguments(parser, "metrics.json")
     parser.add_argument("--metrics-out", required=True, type=Path, help="tidy table (.csv)")
     parser.add_argument("--summary-out", required=True, type=Path, help="summary (.csv)")
 

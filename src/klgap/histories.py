@@ -88,13 +88,7 @@ def to_csv(table: pd.DataFrame) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the command's options."""
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--runs-dir", required=True, type=Path,
-                        help="<outdir>/runs/<dataset>, holding z*/beta*/seed*/history.csv")
-    parser.add_argument("--latent-dims", type=int, nargs="+", required=True,
-                        help="expected latent sizes")
-    parser.add_argument("--betas", type=float, nargs="+", required=True, help="expected betas")
-    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="expected seeds")
+    layout.add_sweep_arguments(parser, "history.csv")
     parser.add_argument("--out", required=True, type=Path, help="the table (.csv)")
 
 

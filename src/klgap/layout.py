@@ -6,6 +6,7 @@ beta written the shortest way that reads back as the same float (``beta1``, ``be
 ``latent_space_betas`` picks the runs whose latent spaces are drawn.
 """
 
+import argparse
 import math
 from pathlib import Path
 from typing import NamedTuple
@@ -70,6 +71,22 @@ def sweep(datasets, latent_dims, betas, seeds) -> list[Run]:
     """
     return [Run(d, int(z), float(b), int(s))
             for d in datasets for z in latent_dims for b in betas for s in seeds]
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser, per_run_file: str) -> None:
+    """Adds the options that name one dataset's expected sweep and where its runs are.
+
+    Args:
+      parser: the command's parser.
+      per_run_file: the file each run directory holds that the command reads (for the help).
+    """
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--runs-dir", required=True, type=Path,
+                        help=f"<outdir>/runs/<dataset>, holding z*/beta*/seed*/{per_run_file}")
+    parser.add_argument("--latent-dims", type=int, nargs="+", required=True,
+                        help="expected latent sizes")
+    parser.add_argument("--betas", type=float, nargs="+", required=True, help="expected betas")
+    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="expected seeds")
 
 
 def latent_space_betas(betas) -> list[float]:
