@@ -1,7 +1,9 @@
 # Set-up and entry points. `make paper` and `make test` are all a newcomer needs.
 #
-#   make paper                 set up, then run the workflow: results/paper.pdf
+#   make paper                 set up, then the paper from the committed tables: results/paper.pdf
 #   make paper ARGS="-n"       arguments for snakemake (here: a dry run)
+#   make sweep                 train and evaluate the paper's sweep, then tables and paper
+#   make verify                retrain a few committed runs here and compare with the tables
 #   make smoke                 the smoke configuration: results/smoke/paper.pdf in minutes
 #   make figures               figures, tables and PDF from the committed results/*/*.csv only
 #   make test                  set up (with Slurm, for its test), then run the tests (ARGS: pytest)
@@ -15,16 +17,31 @@ ARGS ?=
 # Jobs and tests find the project's Python first.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-SNAKEMAKE := $(BIN)/snakemake --snakefile Snakefile --workflow-profile workflow/profiles/default
+# Snakemake loads profiles/default by itself, so the bare `snakemake` command behaves the same.
+SNAKEMAKE := $(BIN)/snakemake --snakefile Snakefile
 # Rules that only redraw from the aggregated tables, <outdir>/<dataset>/{summary,history,
 # latent_samples}.csv: those are the sources of `make figures`; the rules that write them
 # (aggregate, histories, latent_samples) read the run directories and are not allowed here.
 FIGURE_RULES := config_snapshot figures tex paper
 
-.PHONY: paper smoke figures test bench setup system-deps lock
+.PHONY: paper sweep verify smoke figures test bench setup venv system-deps lock
 
+# The paper from the committed tables: figures, generated TeX and PDF; nothing is trained.
 paper: setup
 	$(SNAKEMAKE) --cores all $(ARGS)
+
+# The sweep: trains and evaluates every run that is missing or out of date under results/runs/
+# (on a fresh clone: all of them), then replaces the tables, provenance and the paper. Forcing
+# the collecting rules is what makes Snakemake look behind the committed tables; they are
+# rewritten only once every run is done. Interrupted, the same command resumes.
+# From scratch where runs exist already: make sweep ARGS=--forceall.
+SWEEP_RULES := aggregate histories latent_samples
+sweep: setup
+	$(SNAKEMAKE) --cores all --forcerun $(SWEEP_RULES) $(ARGS)
+
+# Retrains a fixed sample of the committed runs here and compares (klgap/verify.py).
+verify: setup
+	$(BIN)/python -m klgap verify --results results $(ARGS)
 
 smoke: setup
 	$(SNAKEMAKE) --cores all --configfile workflow/config/smoke.yaml $(ARGS)
@@ -47,21 +64,27 @@ bench: setup
 	$(BIN)/python bench/bench_estimators.py
 	test ! -f results/benchmarks.csv || $(BIN)/python bench/sweep_shares.py results/benchmarks.csv
 
-setup: system-deps $(VENV)/.installed
+setup: system-deps venv
 
-# Re-installs only when the lock or the package metadata changed.
-$(VENV)/.installed: requirements.lock pyproject.toml | system-deps
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" \
-		"(e.g. 'apt-get install python3.11-venv', or pyenv) or pass PYTHON=/path/to/python3.11"; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
-	touch $@
+# Installs when the lock or the package metadata differ from what the last install recorded in
+# $(STAMP): by content, not modification time (a fresh checkout's times mean nothing).
+STAMP := $(VENV)/.installed
+SOURCES_HASH = $$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+venv: | system-deps
+	@if [ "$$(cat $(STAMP) 2>/dev/null)" != "$(SOURCES_HASH)" ]; then \
+		command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" \
+			"(e.g. 'apt-get install python3.11-venv', or pyenv) or pass PYTHON=/path/to/python3.11"; exit 1; }; \
+		set -x; \
+		test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+		$(BIN)/python -m pip install --quiet -r requirements.lock && \
+		$(BIN)/python -m pip install --quiet --no-deps -e . && \
+		echo "$(SOURCES_HASH)" > $(STAMP); \
+	fi
 
 system-deps:
 	@PYTHON=$(PYTHON) bash scripts/system-deps.sh
 
-lock: $(VENV)/.installed
+lock: venv
 	{ sed -n '1,3p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
-	touch $(VENV)/.installed
+	echo "$(SOURCES_HASH)" > $(STAMP)

@@ -46,12 +46,17 @@ def test_batched_resumes_runs_left_at_different_epochs(digits_npz, tmp_path):
     resumed = [replace(c, rundir=str(tmp_path / f"resumed{c.seed}")) for c in straight]
     batched.train_together([replace(c, epochs=2) for c in resumed])  # both "killed" after 2
     train.train(replace(resumed[0], epochs=3))  # one ahead, by the separate path
-    # The separate path's epoch 3 (plain matrix products) may differ in the last bits from
-    # the batched one, so compare run 4 (caught up in batches) exactly and run 3 loosely.
+    # Resuming, run 4 trains epoch 3 alone (K=1) and epoch 4 beside run 3 (K=2); run 3's epoch 3
+    # took the separate path. Other shapes and paths pick other kernels, whose sums round
+    # differently on some CPUs (seen: 4.2e-7 without AVX-512), so neither run can be compared
+    # bitwise on every CPU. Tolerance: float32 rounding (eps 1.2e-7) of values of order 10-100
+    # nats, grown by a few epochs of Adam to ~1e-6 relative; rtol 1e-5 leaves a margin of 10,
+    # while a wrong resume (a repeated or skipped epoch, another batch order) moves the
+    # history by ~1e-2.
     batched.train_together(resumed)
-    np.testing.assert_array_equal(history(tmp_path / "resumed4"), history(tmp_path / "straight4"))
-    np.testing.assert_allclose(history(tmp_path / "resumed3"), history(tmp_path / "straight3"),
-                               rtol=1e-4, atol=1e-4)
+    for seed in (3, 4):
+        np.testing.assert_allclose(history(tmp_path / f"resumed{seed}"),
+                                   history(tmp_path / f"straight{seed}"), rtol=1e-5, atol=1e-5)
 
 
 def test_incompatible_runs_are_refused(digits_npz, tmp_path):

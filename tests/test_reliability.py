@@ -24,7 +24,7 @@ SMOKE = REPO / "workflow" / "config" / "smoke.yaml"
 def snakemake_command(outdir, *extra):
     """The smoke workflow's command line with its output root at ``outdir``."""
     return [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--workflow-profile",
-            str(REPO / "workflow" / "profiles" / "default"), "--cores", "2", "--configfile",
+            str(REPO / "profiles" / "default"), "--cores", "2", "--configfile",
             str(SMOKE), "--config", f"outdir={outdir}", *extra]
 
 

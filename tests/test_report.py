@@ -90,6 +90,7 @@ def write_inputs(directory: Path, epochs: int = EPOCHS, seed: int = 5) -> dict:
         "training_commits": ["a0131a97ad872a8b32bcd8ffb649600d69dd92a9",
                              "ccd412a78ffc31ac4e50e13fdbdb3cdf6917a7b6-dirty"],
         "date_utc": "2026-11-24T00:04:17Z",
+        "runs_trained": len(runs),
         "devices": ["CPU (2 cores, 1 threads)", "GPU_0 & co"],
         "wall_seconds_benchmarked_total": float(benchmarks["s"].sum()),
         "cpu_seconds_benchmarked_total": float(benchmarks["cpu_time"].sum()),

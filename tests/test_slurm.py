@@ -1,4 +1,4 @@
-"""The smoke configuration through Slurm: workflow/profiles/slurm on a one-node cluster.
+"""The smoke configuration through Slurm: profiles/slurm on a one-node cluster.
 
 scripts/slurm-local.sh starts munged, slurmctld and slurmd on this machine (as root, with their
 configuration and state in a temporary directory); the workflow then submits its training and
@@ -16,7 +16,7 @@ from test_workflow import (CONFIGS, REPO, SPLITS, expected_runs, load_config, pl
                            snakemake)
 
 SLURM_LOCAL = REPO / "scripts" / "slurm-local.sh"
-PROFILES = REPO / "workflow" / "profiles"
+PROFILES = REPO / "profiles"
 # The rules whose jobs are submitted to Slurm; the others are local rules.
 SUBMITTED_RULES = ["train", "evaluate"]
 # Settings of the test cluster, not of the profile: it has no accounting database (so no

@@ -40,14 +40,14 @@ def snakemake(workdir, *args, timeout=600, profile="default"):
       workdir: working directory of the run.
       *args: further command-line arguments.
       timeout: seconds before the run is killed (the test then fails).
-      profile: name of the workflow profile, a directory in workflow/profiles/.
+      profile: name of the workflow profile, a directory in profiles/.
 
     Returns:
       The completed process; ``stdout`` holds both output streams (Snakemake's log goes to either).
     """
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
-               "--workflow-profile", str(REPO / "workflow" / "profiles" / profile), *args]
+               "--workflow-profile", str(REPO / "profiles" / profile), *args]
     return subprocess.run(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
 

@@ -19,6 +19,7 @@ import yaml
 
 from klgap import atomic, data, estimators, findings, layout
 from klgap.aggregate import load_summaries
+from klgap.errors import UserError
 
 # Columns of the generated table: metric -> header.
 TABLE_METRICS = {
@@ -59,8 +60,10 @@ def integer(value: float) -> str:
 
 
 def listing(items) -> str:
-    """Joins items as in prose: ``a, b and c``."""
+    """Joins items as in prose: ``a, b and c`` (``none`` for no items)."""
     items = [str(item) for item in items]
+    if not items:
+        return "none"
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -291,6 +294,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", type=Path, required=True, help="output: table (.tex)")
 
 
+def check_inputs(summary: pd.DataFrame, history: pd.DataFrame, provenance: dict,
+                 benchmarks: pd.DataFrame) -> None:
+    """Stops, naming the file to remake, when an input holds no runs.
+
+    Raises:
+      UserError: the summaries or histories are empty, or the provenance records no runs.
+    """
+    empty = [name for name, table in (("summary", summary), ("history", history),
+                                       ("benchmarks", benchmarks)) if not len(table)]
+    if empty:
+        raise UserError(f"the {', '.join(empty)} table(s) hold no rows: the paper needs a "
+                        f"finished sweep; remake them with `make sweep`")
+    if not provenance.get("runs_trained") or not provenance.get("devices"):
+        raise UserError("provenance.json records no trained runs (runs_trained is 0 or devices "
+                        "is empty); restore the committed one (`git checkout results/`) or "
+                        "remake it with `make sweep`")
+
+
 def main(args: argparse.Namespace) -> None:
     """Writes ``numbers.tex`` and the table."""
     summary = load_summaries(args.summaries)
@@ -298,6 +319,7 @@ def main(args: argparse.Namespace) -> None:
     config = yaml.safe_load(args.config.read_text())
     provenance = json.loads(args.provenance.read_text())
     benchmarks = pd.read_csv(args.benchmarks)
+    check_inputs(summary, history, provenance, benchmarks)
     atomic.write_text(args.numbers, numbers_tex(summary, history, config, provenance, benchmarks,
                                                 args.commit, args.config_label, args.config_hash))
     atomic.write_text(args.table, table_tex(summary))

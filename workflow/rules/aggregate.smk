@@ -62,10 +62,15 @@ rule latent_samples:
         " --seeds {params.seeds} --out {output:q} > {log:q} 2>&1"
 
 
+# The tables and the configuration are committed beside provenance.json, and a checkout gives
+# them arbitrary modification times: ancient() keeps a table that merely looks newer from
+# re-running provenance on a clone without runs. What re-runs it is a run record (run.json,
+# metrics.json; never committed) that is new or newer, i.e. a training or an evaluation.
 rule provenance:
     input:
-        metrics=expand(out("{dataset}/metrics.csv"), dataset=config["datasets"]),
-        config=out("config.yaml"),
+        records=run_records,
+        metrics=ancient(expand(out("{dataset}/metrics.csv"), dataset=config["datasets"])),
+        config=ancient(out("config.yaml")),
     output:
         json=out("provenance.json"),
         benchmarks=out("benchmarks.csv"),
@@ -82,5 +87,6 @@ rule provenance:
     shell:
         "python -m klgap provenance --runs-dir {params.runs_dir:q}"
         " --benchmarks-dir {params.benchmarks_dir:q} --config {input.config:q}"
+        " --metrics {input.metrics:q}"
         " --commit {params.commit:q} --json {output.json:q}"
         " --benchmarks-csv {output.benchmarks:q} > {log:q} 2>&1"

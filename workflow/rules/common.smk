@@ -179,6 +179,12 @@ def history_files(wildcards):
     return run_files(wildcards.dataset, "history.csv")
 
 
+def run_records(wildcards):
+    """Lists every run's run.json and metrics.json (all datasets), that provenance describes."""
+    return [path for dataset in config["datasets"] for name in ("run.json", "metrics.json")
+            for path in run_files(dataset, name)]
+
+
 def latent_posterior_files(wildcards):
     """Lists the test posteriors that latent_samples reads, for one dataset.
 
