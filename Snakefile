@@ -1,11 +1,14 @@
 # klgap: per-example KL versus aggregate KL in VAEs, from training to the paper's PDF.
 #
-#   snakemake --cores all --workflow-profile workflow/profiles/default           # the paper
-#   snakemake ... --configfile workflow/config/smoke.yaml                         # smoke test
+#   snakemake --cores all                                               # the paper (make paper)
+#   snakemake --cores all --forcerun aggregate histories latent_samples # the sweep (make sweep)
+#   snakemake ... --configfile workflow/config/smoke.yaml                # smoke test
 #   snakemake ... --config outdir=elsewhere 'datasets=[mnist]' data_dir=/path/to/idx
 #
-# `make paper` runs the first line. The rules are in workflow/rules/, the configuration's keys
-# and defaults in workflow/schemas/config.schema.yaml.
+# Snakemake loads profiles/default by itself. On a clone, which has the committed tables but no
+# runs, the first line only builds the paper; the second trains what the tables need. The rules
+# are in workflow/rules/, the configuration's keys and defaults in
+# workflow/schemas/config.schema.yaml.
 
 import os
 

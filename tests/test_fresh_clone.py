@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from klgap import layout
 from test_workflow import job_counts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,3 +88,18 @@ def test_bare_snakemake_on_a_fresh_clone_uses_the_profile_and_only_builds_the_pa
                            env=environment(checkout), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=300)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout
+
+
+@pytest.mark.slow
+def test_make_sweep_on_a_fresh_clone_plans_every_run_then_the_records(tmp_path):
+    checkout = clone(tmp_path / "clone", seed=15)
+    result = subprocess.run(["make", "sweep", "ARGS=-n"], cwd=checkout, env=environment(checkout),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-5000:]
+    config = yaml.safe_load((checkout / "results" / "config.yaml").read_text())
+    runs = len(layout.sweep(config["datasets"], config["latent_dims"], config["betas"],
+                            config["seeds"]))
+    counts = job_counts(result.stdout)
+    assert counts["train"] == counts["evaluate"] == runs
+    assert counts["aggregate"] == len(config["datasets"]) and counts["provenance"] == 1

@@ -24,6 +24,7 @@ COMMANDS = {
     "figures": ("klgap.figures", "Draw the figures from the aggregated tables."),
     "tex": ("klgap.report", "Write LaTeX macros and tables from the aggregated tables."),
     "provenance": ("klgap.provenance", "Record commits, versions, devices and wall times."),
+    "verify": ("klgap.verify", "Retrain a sample of the committed runs here and compare."),
 }
 
 

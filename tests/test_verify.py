@@ -1,0 +1,56 @@
+"""Tests of `klgap verify`'s comparison (the retraining itself is Snakemake's train and evaluate)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from klgap import layout, verify
+from klgap.errors import UserError
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+def test_the_sample_is_in_the_committed_sweep_with_both_latent_sizes_and_betas():
+    committed = verify.committed_values(RESULTS, verify.SAMPLE)
+    assert len(committed) == len(verify.SAMPLE) * len(verify.METRICS)
+    assert np.isfinite(committed[["committed", "sd"]].to_numpy()).all()
+    assert {run.latent_dim for run in verify.SAMPLE} >= {2, 10}
+    assert len({run.beta for run in verify.SAMPLE}) >= 2
+
+
+def test_a_run_outside_the_sweep_is_refused_before_training():
+    with pytest.raises(UserError, match="not in .*metrics.csv"):
+        verify.committed_values(RESULTS, (layout.Run("digits", 2, 0.3, 0),))
+
+
+def tables(differences, sds):
+    """Committed and retrained tables of one run whose metrics differ by ``differences``."""
+    rng = np.random.default_rng(7)
+    values = rng.normal(0, 10, len(differences))
+    names = [f"m{i}" for i in range(len(differences))]
+    committed = pd.DataFrame({"run": "r", "metric": names, "committed": values, "sd": sds})
+    retrained = pd.DataFrame({"run": "r", "metric": names,
+                              "retrained": values + np.asarray(differences)})
+    return committed, retrained
+
+
+def test_identical_values_are_a_bitwise_pass():
+    table = verify.deviations(*tables([0.0, 0.0], [0.1, 0.2]))
+    passed, line = verify.verdict(table, verify.THRESHOLD)
+    assert passed and line.startswith("verify: PASS (bitwise)")
+
+
+def test_deviations_are_in_units_of_the_cells_sd_floored():
+    table = verify.deviations(*tables([0.05, -0.3, 1e-4], [0.1, 0.1, 1e-5]))
+    np.testing.assert_allclose(table["deviation_sd"], [0.5, 3.0, 1e-4 / verify.SD_FLOOR],
+                               rtol=1e-6)
+    passed, line = verify.verdict(table, verify.THRESHOLD)
+    assert passed and "not bitwise" in line and "3.00 SD (m1 of r" in line
+
+
+def test_a_deviation_beyond_the_threshold_fails():
+    table = verify.deviations(*tables([0.0, 2.0], [0.1, 0.1]))
+    passed, line = verify.verdict(table, verify.THRESHOLD)
+    assert not passed and line.startswith("verify: FAIL") and "20.00 SD" in line
