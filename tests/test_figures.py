@@ -257,3 +257,14 @@ def test_latent_samples_without_runs_write_an_empty_table(tmp_path, capsys):
               "--betas", "1", "--seeds", "0", "--out", str(out)])
     assert list(pd.read_csv(out).columns) == latent_samples.COLUMNS
     assert "warning: no evaluated run" in capsys.readouterr().err
+
+
+def test_latent_samples_without_runs_never_replace_a_table_of_samples(tmp_path, capsys):
+    out = tmp_path / "l.csv"
+    committed = "dataset,latent_dim,beta,seed,example,label,z1,z2\ndigits,2,1.0,0,3,1,0.5,-0.5\n"
+    out.write_text(committed)
+    with pytest.raises(SystemExit):
+        cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(tmp_path),
+                  "--betas", "1", "--seeds", "0", "--out", str(out)])
+    assert "nothing was written" in capsys.readouterr().err
+    assert out.read_text() == committed

@@ -122,3 +122,4 @@ def test_tex_refuses_an_empty_provenance():
         report.check_inputs(table, table, {"runs_trained": 0, "devices": []}, table)
     with pytest.raises(UserError, match="benchmarks"):
         report.check_inputs(table, table, {"runs_trained": 3, "devices": ["CPU"]}, table.iloc[:0])
+

@@ -56,5 +56,18 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.handler(args)
     except UserError as error:
-        print(f"klgap {args.command}: error: {error}", file=sys.stderr)
-        sys.exit(2)
+        fail(args.command, str(error))
+    except (FileNotFoundError, IsADirectoryError) as error:
+        fail(args.command, f"{error.strerror}: {error.filename}; make it first, or fix the path")
+    except Exception as error:
+        pandas = sys.modules.get("pandas")
+        if pandas is None or not isinstance(error, pandas.errors.EmptyDataError):
+            raise
+        fail(args.command, f"an input table is an empty file ({error}); remake it with the rule "
+                           f"that writes it, or restore the committed one with `git checkout`")
+
+
+def fail(command: str, message: str) -> None:
+    """Prints ``klgap <command>: error: <message>`` (no traceback) and exits with status 2."""
+    print(f"klgap {command}: error: {message}", file=sys.stderr)
+    sys.exit(2)

@@ -126,11 +126,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    """Writes the table of samples; warns about chosen betas without an evaluated run."""
+    """Writes the table of samples; warns about chosen betas without an evaluated run.
+
+    Raises:
+      UserError: no run was evaluated and ``--out`` already holds samples (never replaced by an
+        empty table).
+    """
     if args.points < 1:
         raise UserError(f"--points must be positive, got {args.points}")
     runs, missing = choose_runs(args.runs_dir, args.dataset, args.latent_dim, args.betas,
                                 args.seeds)
+    if not runs and args.out.is_file() and len(pd.read_csv(args.out)):
+        raise UserError(f"no evaluated run of {args.dataset} with latent size {args.latent_dim} "
+                        f"under {args.runs_dir}, and {args.out} holds samples already: an "
+                        f"empty table would replace them, so nothing was written. Evaluate the "
+                        f"runs first (`make sweep`), or delete {args.out} to write an empty one.")
     table = collect(args.runs_dir, runs, args.points, args.sample_seed)
     buffer = io.StringIO()
     table.to_csv(buffer, index=False)
