@@ -179,6 +179,128 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
     return result
 
 
+def heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval, labels_fit=None,
+                             labels_eval=None, *, seed: int = 0,
+                             num_threads: int | None = None) -> dict:
+    """Brackets the population's aggregate KL with a mixture fitted on other examples.
+
+    The density of the aggregate posterior is the mixture of the fit posteriors,
+    q_fit(z) = (1/N_fit) sum_n q(z|x_n^fit), evaluated at one z_i ~ q(z|x_i^eval) per eval
+    example. For fit and eval sets drawn from one population with aggregate posterior q(z),
+    E_fit q_fit(z) = q(z), so by Jensen E log q_fit(z) <= log q(z) at every z, and
+
+        aggregate_kl_lower = rate - mean_i [log q(z_i|x_i^eval) - log q_fit(z_i)]
+
+    has an expectation (the mean of log q_fit(z) - log p(z) under q) at most KL(q(z) || p): a
+    lower bound, in expectation, on the population's aggregate KL; ``mutual_info_upper`` =
+    rate - aggregate_kl_lower is then an upper bound on the population's I(x; z), since the
+    rate (of the eval set, closed form) is unbiased for the population's. The in-sample values
+    of ``kl_decomposition`` bound the same two quantities from the other side (E KL(q_N || p) >=
+    KL(q || p) by convexity). With the fit set equal to the eval set, every key equals
+    ``kl_decomposition``'s with the same seed.
+
+    With labels: ``class_kl_lower[y]``, the same bound for KL(q(z|y) || p) with the fit examples
+    of class y as the mixture; ``label_info_lower``, Barber and Agakov's lower bound on I(y; z),
+    H(y) + mean_i log r(y_i|z_i), with the classifier r(y|z) = pi_y q_fit(z|y) / q_fit(z) of the
+    fit mixtures (pi_y the fit set's class frequencies, H(y) the eval labels' entropy); and
+    ``label_info_upper`` = min(mutual_info_upper, H(y)), as I(y; z) <= I(x; z) and <= H(y).
+
+    Args:
+      mu_fit, sigma_fit: the fit posteriors (e.g. of the training split), (N_fit, D).
+      mu_eval, sigma_eval: the eval posteriors (e.g. of the test split), (N_eval, D).
+      labels_fit, labels_eval: integer class labels of both sets, (N_fit,) and (N_eval,), or
+        both None.
+      seed: seed of the eval samples (the draws of ``kl_decomposition`` with this seed).
+      num_threads: worker threads; None: the CPUs available to this process.
+
+    Returns:
+      A dict of floats in nats: ``rate`` (of the eval set), ``aggregate_kl_lower``,
+      ``mutual_info_upper``, ``log_n_fit``, ``log_n_eval``; with labels ``class_kl_lower``
+      ({label: value}, NaN for a class absent from either set), ``label_info_lower``,
+      ``label_info_upper`` and ``label_entropy``. Each estimated key has ``<key>_se``: the
+      standard error of the mean of its per-example terms over the eval examples, which are
+      independent draws of the population, so it covers the eval set's sampling (the rate's
+      included) and the Monte Carlo draw of z together, given the fit set;
+      ``class_kl_lower_se`` is a dict by label.
+
+    Raises:
+      UserError: for non-finite or mis-shaped inputs, sigma <= 0, latent sizes that differ,
+        labels on one side only or of the wrong length, or a negative seed.
+    """
+    mu_fit, sigma_fit = _check_posteriors(mu_fit, sigma_fit)
+    mu_eval, sigma_eval = _check_posteriors(mu_eval, sigma_eval)
+    if mu_fit.shape[1] != mu_eval.shape[1]:
+        raise UserError(f"the fit posteriors have {mu_fit.shape[1]} latent dimensions and the "
+                        f"eval posteriors {mu_eval.shape[1]}; pass posteriors of one encoder.")
+    if (labels_fit is None) != (labels_eval is None):
+        raise UserError("labels were given for one set only; pass labels_fit and labels_eval "
+                        "together, or neither.")
+    seed = _check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
+    num_threads = _check_threads(num_threads)
+    with_labels = labels_fit is not None
+    if with_labels:
+        labels_fit = _check_labels(labels_fit, len(mu_fit))
+        labels_eval = _check_labels(labels_eval, len(mu_eval))
+        class_values = np.union1d(labels_fit, labels_eval)  # (C,)
+    else:
+        class_values = np.zeros(1, dtype=np.int64)
+        labels_fit = np.zeros(len(mu_fit), dtype=np.int64)
+        labels_eval = np.zeros(len(mu_eval), dtype=np.int64)
+    class_of_fit = np.searchsorted(class_values, labels_fit)  # (N_fit,)
+    class_of_eval = np.searchsorted(class_values, labels_eval)  # (N_eval,)
+
+    kl_per_example = gaussian_kl_to_standard_normal(mu_eval, sigma_eval).sum(axis=1)  # (N_eval,)
+    rate = float(np.mean(kl_per_example))
+    _, z, log_q_own_per_dim = _sample_posteriors(mu_eval, sigma_eval, None, seed)
+    log_q_own = log_q_own_per_dim.sum(axis=1)  # (M,) log q(z_i|x_i^eval), M = N_eval
+    mixture = _DiagonalGaussianMixture(mu_fit, sigma_fit, class_of_fit, len(class_values))
+    with _worker_pool(num_threads) as pool_map:
+        log_class_sums = mixture.log_class_sums_anywhere(z, pool_map)  # (M, C)
+    fit_counts = np.bincount(class_of_fit, minlength=len(class_values))  # (C,)
+    log_q_fit = special.logsumexp(log_class_sums, axis=1) - math.log(len(mu_fit))  # (M,)
+    info_terms = log_q_own - log_q_fit  # (M,)
+    result = {
+        "rate": rate,
+        "aggregate_kl_lower": rate - float(np.mean(info_terms)),
+        "aggregate_kl_lower_se": _standard_error(kl_per_example - info_terms),
+        "mutual_info_upper": float(np.mean(info_terms)),
+        "mutual_info_upper_se": _standard_error(info_terms),
+        "log_n_fit": math.log(len(mu_fit)),
+        "log_n_eval": math.log(len(mu_eval)),
+    }
+    if not with_labels:
+        return result
+
+    rows = np.arange(len(z))
+    with np.errstate(divide="ignore"):
+        log_q_fit_given_y = (log_class_sums[rows, class_of_eval]
+                             - np.log(fit_counts[class_of_eval]))  # (M,) log q_fit(z_i|y_i)
+        log_pi = np.log(fit_counts / len(mu_fit))  # (C,)
+    eval_frequencies = np.bincount(class_of_eval, minlength=len(class_values)) / len(mu_eval)
+    label_entropy = float(-np.sum(special.xlogy(eval_frequencies, eval_frequencies)))
+    log_classifier = log_pi[class_of_eval] + log_q_fit_given_y - log_q_fit  # (M,) log r(y_i|z_i)
+    result["label_entropy"] = label_entropy
+    result["label_info_lower"] = label_entropy + float(np.mean(log_classifier))
+    result["label_info_lower_se"] = _standard_error(log_classifier)
+    result["label_info_upper"] = min(result["mutual_info_upper"], label_entropy)
+    class_rate_sums = np.bincount(class_of_eval, weights=kl_per_example,
+                                  minlength=len(class_values))  # (C,)
+    within_class_terms = log_q_own - log_q_fit_given_y  # (M,)
+    result["class_kl_lower"], result["class_kl_lower_se"] = {}, {}
+    for k, value in enumerate(class_values):
+        in_class = class_of_eval == k
+        if fit_counts[k] == 0 or not in_class.any():
+            result["class_kl_lower"][int(value)] = math.nan
+            result["class_kl_lower_se"][int(value)] = math.nan
+            continue
+        terms = within_class_terms[in_class]
+        class_rate = class_rate_sums[k] / in_class.sum()
+        result["class_kl_lower"][int(value)] = float(class_rate - np.mean(terms))
+        result["class_kl_lower_se"][int(value)] = _standard_error(kl_per_example[in_class]
+                                                                  - terms)
+    return result
+
+
 def minibatch_kl_decomposition(mu, sigma, *, batch_size: int, method: str, seed: int = 0) -> dict:
     """Minibatch estimates of the decomposition (Chen et al. 2018), averaged over batches.
 
@@ -488,6 +610,42 @@ class _DiagonalGaussianMixture:
         redo = unsafe | ~np.all(np.isfinite(sums), axis=1) | ~np.any(sums > 0, axis=1)
         if redo.any():
             log_sums[redo] = self.log_class_sums_explicit(z[redo], pool_map)
+        return log_sums
+
+    def max_log_density(self, z: np.ndarray, pool_map: Callable) -> np.ndarray:
+        """max_n log q(z_i|x_n) for every sample, (M,), from the same tiled matrix products."""
+        centered_z = z - self.center
+        features = np.concatenate([-np.square(centered_z), centered_z, np.ones((len(z), 1)),
+                                   np.zeros((len(z), 1))], axis=1)  # (M, 2D + 2)
+
+        def tile_rows(start: int) -> np.ndarray:
+            rows = features[start:start + _ROW_TILE]
+            largest = np.full(len(rows), -np.inf)  # (R,)
+            for column in range(0, len(self.mu), _COLUMN_TILE):
+                table = rows @ self.weights[:, column:column + _COLUMN_TILE]  # (R, T)
+                np.maximum(largest, table.max(axis=1), out=largest)
+            return largest
+
+        return np.concatenate(pool_map(tile_rows, range(0, len(z), _ROW_TILE)))
+
+    def log_class_sums_anywhere(self, z: np.ndarray, pool_map: Callable) -> np.ndarray:
+        """``log_class_sums`` for samples that need not come from a component of the mixture.
+
+        The sums are taken relative to each sample's largest component (a first pass), so the
+        total can neither overflow nor underflow; a class whose own largest component lies more
+        than ``-_EXP_FLOOR`` nats below is recomputed in the explicit form.
+
+        Returns:
+          (M, C) log-sums.
+        """
+        shift = self.max_log_density(z, pool_map)  # (M,)
+        log_sums = self.log_class_sums(z, shift=shift, pool_map=pool_map)
+        counts = np.diff(self.class_bounds)  # (C,)
+        with np.errstate(divide="ignore"):
+            floor = shift[:, None] + _EXP_FLOOR + np.log(counts)[None, :] + 1.0  # (M, C)
+        clipped = np.any((log_sums <= floor) & (counts > 0)[None, :], axis=1)
+        if clipped.any():
+            log_sums[clipped] = self.log_class_sums_explicit(z[clipped], pool_map)
         return log_sums
 
     def log_class_sums_explicit(self, z: np.ndarray, pool_map: Callable) -> np.ndarray:
