@@ -181,6 +181,42 @@ def test_class_identity_holds_within_monte_carlo_error_on_a_subsample():
     assert r["rate"] == pytest.approx(r["mutual_info"] + r["aggregate_kl"], abs=1e-12)
 
 
+SPREAD_SEEDS = 40  # the spread's relative standard error: 1 / sqrt(2 * 39) = 11%
+
+
+@pytest.mark.parametrize("case, keys", [
+    ("population", ["mutual_info", "dimwise_kl", "total_correlation", "label_info"]),
+    # sharp, separated posteriors: the variation between examples is large, the Monte Carlo
+    # error of the total correlation small (the old per-example standard error was 40x too big)
+    ("separated", ["total_correlation", "dimwise_kl"]),
+])
+def test_standard_errors_match_the_spread_over_independent_draws(case, keys):
+    rng = np.random.default_rng(21)
+    if case == "population":
+        mu, sigma = rng.normal(0, 1, (2000, 4)), np.full((2000, 4), 0.5)
+    else:
+        mu, sigma = rng.normal(0, 3, (2000, 4)), np.full((2000, 4), 0.02)
+    labels = rng.integers(0, 3, 2000)
+    runs = [estimators.kl_decomposition(mu, sigma, labels, seed=100 + k)
+            for k in range(SPREAD_SEEDS)]
+    for key in keys:
+        spread = np.std([r[key] for r in runs], ddof=1)
+        reported = np.mean([r[f"{key}_se"] for r in runs])
+        # about 3 standard errors of the spread either way
+        assert 0.7 < reported / spread < 1.4, (key, reported, spread)
+
+
+def test_class_standard_errors_match_the_spread_on_a_subsample():
+    mu, sigma = random_posteriors(seed=22, num_examples=3000, num_dims=4)
+    labels = (mu[:, 0] > 0).astype(int)
+    runs = [estimators.kl_decomposition(mu, sigma, labels, num_z=1000, seed=300 + k)
+            for k in range(SPREAD_SEEDS)]
+    for label in (0, 1):
+        spread = np.std([r["class_kl"][label] for r in runs], ddof=1)
+        reported = np.mean([r["class_kl_se"][label] for r in runs])
+        assert 0.7 < reported / spread < 1.5, (label, reported, spread)
+
+
 @pytest.mark.parametrize("seed", [12, 13, 14])
 def test_bounds_hold_on_random_cases(seed):
     rng = np.random.default_rng(seed)

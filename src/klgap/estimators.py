@@ -72,7 +72,11 @@ _ROW_TILE = 128  # samples per tile of the N x M table
 _COLUMN_TILE = 2048  # components per tile
 _BASE_GRID_CELLS = 32
 _MAX_GRID_LEVELS = 40  # refinements of the base grid before the remaining points go exact
-_SAMPLE_STREAM, _SHUFFLE_STREAM = 1, 2  # random streams derived from the user's seed
+# Random streams derived from the user's seed.
+_SAMPLE_STREAM, _SHUFFLE_STREAM, _REPEAT_STREAM = 1, 2, 3
+# Examples whose terms are drawn twice to measure the Monte Carlo error (relative error of the
+# standard error about 1/sqrt(2 * 2048) = 1.6%).
+_REPEAT_SAMPLES = 2048
 # exp() of arguments below about -708 gives subnormals and takes a slow path (5-10x slower);
 # log-densities are clipped here first. exp(-700) ~ 1e-304 is negligible against the terms
 # that matter (the largest term of every sum is about 1).
@@ -103,8 +107,11 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
     Returns:
       A dict of floats in nats: rate, mutual_info, aggregate_kl, total_correlation, dimwise_kl,
       moment_matched_kl, log_n; with labels also label_info and class_kl ({label: KL(q(z|y)||p)});
-      and "<key>_se", the Monte Carlo standard error, for each estimated key (mutual_info,
-      aggregate_kl, total_correlation, dimwise_kl, label_info; class_kl_se is a dict by label).
+      and "<key>_se", the Monte Carlo standard error of the estimate given the posteriors, for
+      each estimated key (mutual_info, aggregate_kl, total_correlation, dimwise_kl, label_info;
+      class_kl_se is a dict by label): measured with a second, independent draw of z for up to
+      2,048 of the sampled examples, not from the variation between examples (which is not an
+      error of the estimate); with num_z, the choice of the subsample is included.
       rate, moment_matched_kl and log_n are closed forms. A class with fewer than two samples
       (possible only with num_z) has a NaN standard error; one with none has NaN class_kl.
 
@@ -125,57 +132,63 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
 
     kl_per_example = gaussian_kl_to_standard_normal(mu, sigma).sum(axis=1)  # (N,)
     rate = float(np.mean(kl_per_example))
-    sample_index, z, log_q_own_per_dim = _sample_posteriors(mu, sigma, num_z, seed)
-    log_q_own = log_q_own_per_dim.sum(axis=1)  # (M,) log q(z_i|x_i)
-
     class_values, class_of_example = (np.unique(labels, return_inverse=True) if labels is not None
                                       else (np.zeros(1, dtype=np.int64),
                                             np.zeros(num_examples, dtype=np.int64)))
+    class_counts = np.bincount(class_of_example, minlength=len(class_values))  # (C,)
     mixture = _DiagonalGaussianMixture(mu, sigma, class_of_example, len(class_values))
+    sample_index, z, log_q_own_per_dim = _sample_posteriors(mu, sigma, num_z, seed)
+    # A second, independent draw for a subset of the same examples measures the Monte Carlo
+    # variance of each example's terms (the first draw alone cannot tell it from the variation
+    # between examples, which is no error of the estimate given the posteriors).
+    repeat, z_again, log_q_own_again = _redraw_posteriors(mu, sigma, sample_index, seed)
+    use_grid = marginals == "grid" or (marginals == "auto" and len(z) > 4096)
     with _worker_pool(num_threads) as pool_map:
-        log_class_sums = mixture.log_class_sums(z, shift=log_q_own, pool_map=pool_map)  # (M, C)
-        use_grid = marginals == "grid" or (marginals == "auto" and len(z) > 4096)
-        log_q_marginals = _log_marginals(z, mu, sigma, log_q_own_per_dim, use_grid,
-                                         pool_map)  # (M, D)
+        terms = _sample_terms(mixture, z, log_q_own_per_dim, mu, sigma, class_counts,
+                              class_of_example[sample_index], use_grid, pool_map)
+        terms_again = _sample_terms(mixture, z_again, log_q_own_again, mu, sigma, class_counts,
+                                    class_of_example[sample_index[repeat]], use_grid, pool_map)
 
-    log_q_z = special.logsumexp(log_class_sums, axis=1) - math.log(num_examples)  # (M,)
-    info_terms = log_q_own - log_q_z  # (M,) per-sample mutual information
-    dimwise_terms = np.sum(log_q_marginals - _log_standard_normal(z), axis=1)  # (M,)
+    sample_class = class_of_example[sample_index]  # (M,)
 
-    mutual_info = float(np.mean(info_terms))
-    dimwise_kl = float(np.mean(dimwise_terms))
+    def standard_error(name: str, in_class: int | None = None) -> float:
+        """The Monte Carlo standard error of the mean of ``terms[name]`` (within one class)."""
+        if in_class is None:
+            mask, population = np.ones(len(z), dtype=bool), num_examples
+        else:
+            mask, population = sample_class == in_class, int(class_counts[in_class])
+        return _monte_carlo_se(terms[name][mask], terms[name][repeat][mask[repeat]],
+                               terms_again[name][mask[repeat]], population)
+
+    mutual_info = float(np.mean(terms["info"]))
+    dimwise_kl = float(np.mean(terms["dimwise"]))
     aggregate_kl = rate - mutual_info
     result = {
         "rate": rate,
         "mutual_info": mutual_info,
-        "mutual_info_se": _standard_error(info_terms),
+        "mutual_info_se": standard_error("info"),
         "aggregate_kl": aggregate_kl,
-        "aggregate_kl_se": _standard_error(info_terms),
+        "aggregate_kl_se": standard_error("info"),
         "total_correlation": aggregate_kl - dimwise_kl,
-        "total_correlation_se": _standard_error(info_terms + dimwise_terms),
+        "total_correlation_se": standard_error("info_and_dimwise"),
         "dimwise_kl": dimwise_kl,
-        "dimwise_kl_se": _standard_error(dimwise_terms),
+        "dimwise_kl_se": standard_error("dimwise"),
         "moment_matched_kl": moment_matched_kl(mu, sigma),
         "log_n": math.log(num_examples),
     }
     if labels is None:
         return result
 
-    sample_class = class_of_example[sample_index]  # (M,)
-    class_counts = np.bincount(class_of_example, minlength=len(class_values))  # (C,)
-    log_q_z_given_y = (log_class_sums[np.arange(len(z)), sample_class]
-                       - np.log(class_counts[sample_class]))  # (M,) log q(z_i|y_i)
-    label_terms = log_q_z_given_y - log_q_z
-    result["label_info"] = float(np.mean(label_terms))
-    result["label_info_se"] = _standard_error(label_terms)
+    result["label_info"] = float(np.mean(terms["label"]))
+    result["label_info_se"] = standard_error("label")
     class_rate = np.bincount(class_of_example, weights=kl_per_example) / class_counts  # (C,)
-    within_class_info = log_q_own - log_q_z_given_y  # (M,) per-sample I(x; z | y)
     result["class_kl"], result["class_kl_se"] = {}, {}
     for k, value in enumerate(class_values):
-        terms = within_class_info[sample_class == k]
-        mean = float(np.mean(terms)) if len(terms) else math.nan
+        in_class = sample_class == k
+        within = terms["within_class"][in_class]
+        mean = float(np.mean(within)) if len(within) else math.nan
         result["class_kl"][int(value)] = float(class_rate[k]) - mean
-        result["class_kl_se"][int(value)] = _standard_error(terms)
+        result["class_kl_se"][int(value)] = standard_error("within_class", k)
     return result
 
 
@@ -507,6 +520,83 @@ def _standard_error(terms: np.ndarray) -> float:
     if len(terms) < 2:
         return math.nan
     return float(np.std(terms, ddof=1) / math.sqrt(len(terms)))
+
+
+def _redraw_posteriors(mu: np.ndarray, sigma: np.ndarray, sample_index: np.ndarray, seed: int):
+    """Draws z again, independently, for up to ``_REPEAT_SAMPLES`` of the sampled examples.
+
+    Returns:
+      repeat (R,), positions within ``sample_index``; z (R, D); log q(z_ij|x_ij) (R, D).
+    """
+    rng = np.random.default_rng([seed, _REPEAT_STREAM])
+    repeat = np.arange(len(sample_index))
+    if len(repeat) > _REPEAT_SAMPLES:
+        repeat = np.sort(rng.choice(len(repeat), size=_REPEAT_SAMPLES, replace=False))
+    rows = sample_index[repeat]
+    noise = rng.standard_normal((len(rows), mu.shape[1]))  # (R, D)
+    z = mu[rows] + sigma[rows] * noise
+    log_q_own_per_dim = -0.5 * np.square(noise) - np.log(sigma[rows]) - 0.5 * LOG_2PI
+    return repeat, z, log_q_own_per_dim
+
+
+def _sample_terms(mixture: "_DiagonalGaussianMixture", z: np.ndarray,
+                  log_q_own_per_dim: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
+                  class_counts: np.ndarray, sample_class: np.ndarray, use_grid: bool,
+                  pool_map: Callable) -> dict[str, np.ndarray]:
+    """The per-sample terms whose means are the estimates of ``kl_decomposition``.
+
+    Args:
+      mixture: the N components.
+      z: samples, (M, D), each from its own example's posterior.
+      log_q_own_per_dim: log q(z_ij|x_ij), (M, D).
+      mu, sigma: the posteriors, (N, D).
+      class_counts: components per class, (C,).
+      sample_class: the class of each sample's example, (M,).
+      use_grid: evaluate the marginals by verified interpolation.
+      pool_map: a ``map`` over worker threads.
+
+    Returns:
+      (M,) arrays: ``info`` (log q(z|x) - log q(z)), ``dimwise`` (sum_j log q(z_j) - log p(z_j)),
+      ``info_and_dimwise``, ``label`` (log q(z|y) - log q(z)) and ``within_class``
+      (log q(z|x) - log q(z|y)).
+    """
+    log_q_own = log_q_own_per_dim.sum(axis=1)  # (M,) log q(z_i|x_i)
+    log_class_sums = mixture.log_class_sums(z, shift=log_q_own, pool_map=pool_map)  # (M, C)
+    log_q_marginals = _log_marginals(z, mu, sigma, log_q_own_per_dim, use_grid, pool_map)  # (M, D)
+    log_q_z = special.logsumexp(log_class_sums, axis=1) - math.log(len(mu))  # (M,)
+    log_q_z_given_y = (log_class_sums[np.arange(len(z)), sample_class]
+                       - np.log(class_counts[sample_class]))  # (M,) log q(z_i|y_i)
+    info = log_q_own - log_q_z
+    dimwise = np.sum(log_q_marginals - _log_standard_normal(z), axis=1)
+    return {"info": info, "dimwise": dimwise, "info_and_dimwise": info + dimwise,
+            "label": log_q_z_given_y - log_q_z, "within_class": log_q_own - log_q_z_given_y}
+
+
+def _monte_carlo_se(terms: np.ndarray, first: np.ndarray, second: np.ndarray,
+                    population: int) -> float:
+    """Standard error of mean(terms) as an estimate given the posteriors.
+
+    Each term depends on its own sample z_i only, so the terms are independent given the
+    posteriors, and the estimate's variance is the mean Monte Carlo variance of one term, w,
+    over the number of terms M; where the M examples are a random subsample of ``population``,
+    the choice adds (1 - M / population) times the variance between the examples' expected
+    terms, b.
+
+    Args:
+      terms: the M terms of the estimate (one draw each).
+      first, second: two independent draws of the terms of a subset of the same examples.
+      population: the number of examples the M were drawn from (M: all of them).
+
+    Returns:
+      sqrt((w + (1 - M / population) b) / M), with w = mean (first - second)^2 / 2 and
+      b = max(Var(terms) - w, 0); NaN for fewer than two terms or repeats.
+    """
+    if len(terms) < 2 or len(first) < 2:
+        return math.nan
+    within = float(np.mean(np.square(first - second))) / 2.0
+    between = max(float(np.var(terms, ddof=1)) - within, 0.0)
+    unsampled = max(1.0 - len(terms) / population, 0.0)
+    return math.sqrt((within + unsampled * between) / len(terms))
 
 
 @contextlib.contextmanager
