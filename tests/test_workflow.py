@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from klgap import data, layout
+from klgap import data, evaluate, layout
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -27,7 +27,11 @@ FIGURES = ["rate_split", "mi_aggkl", "latent_space", "class_kl", "estimators", "
            "rate_distortion"]
 # Per dataset, the aggregated tables that are committed and are the sources of `make figures`.
 TABLES = ["metrics", "summary", "history", "latent_samples"]
-SPLITS = ["test", "train"]
+# The splits evaluated for the digits dataset (1,437 training images): test, the same-size train
+# subset, the whole training split and its nested subsets below that size.
+DIGITS_TRAIN_SIZE = 1437
+SPLITS = ["test", "train", "train_full"] + [f"train_n{size}" for size in evaluate.NESTED_SIZES
+                                            if size < DIGITS_TRAIN_SIZE]
 # The only lint we accept: the software stack is the locked .venv built by `make`, not per-rule
 # conda environments or containers.
 ACCEPTED_LINTS = {"Specify a conda environment or container for each rule."}

@@ -133,6 +133,9 @@ def summarize(table: pd.DataFrame, runs: list[layout.Run]) -> pd.DataFrame:
     metrics = [c for c in table.columns
                if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
     splits = sorted(table["split"].unique())
+    # Per split, the metrics it has at all (the nested subsets have no likelihoods, say).
+    split_metrics = {split: [m for m in metrics if table.loc[table["split"] == split, m].notna().any()]
+                     for split in splits}
     expected_seeds: dict[tuple, list[int]] = {}
     for run in runs:
         expected_seeds.setdefault((run.dataset, run.latent_dim, run.beta), []).append(run.seed)
@@ -144,7 +147,7 @@ def summarize(table: pd.DataFrame, runs: list[layout.Run]) -> pd.DataFrame:
                          & (table["split"] == split)]
             found = set(cell["seed"])
             missing = ";".join(str(s) for s in seeds if s not in found)
-            for metric in metrics:
+            for metric in split_metrics[split]:
                 values = cell[metric].to_numpy(dtype=float)
                 rows.append({"dataset": dataset, "latent_dim": latent_dim, "beta": beta,
                              "split": split, "metric": metric, "n_expected": len(seeds),

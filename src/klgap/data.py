@@ -241,6 +241,9 @@ def prepare(dataset: str, data_dir: Path | None, seed: int) -> dict[str, np.ndar
         "y_train_eval": train.y[train_eval_index],
         "x_train_eval_binary": (rng.random(x_train_eval.shape) < x_train_eval).astype(np.uint8),
         "x_test_binary": (rng.random(test.x.shape) < test.x).astype(np.uint8),
+        # Drawn after the arrays above, which therefore stay as they were before these existed.
+        "x_train_binary": (rng.random(train.x.shape) < train.x).astype(np.uint8),
+        "nested_order": rng.permutation(len(train.x)).astype(np.int64),
         "dataset": np.array(dataset),
         "seed": np.array(seed),
         "sources_json": np.array(json.dumps(sources, sort_keys=True)),

@@ -1,9 +1,15 @@
-"""Evaluating one trained VAE on the test split and on a train subset of the same size.
+"""Evaluating one trained VAE: the test split, the training split, and how N matters.
 
-For each split it writes the posterior parameters of every example (``posterior_<split>.npz``)
-and one flat record of metrics (``metrics.json``): the ELBO, rate and distortion, an
-importance-weighted log-likelihood, active units, the exact KL decomposition and the minibatch
-estimates of it (see docs/interfaces.md).
+Records of ``metrics.json``, one per ``split`` (see docs/interfaces.md):
+
+- ``test`` and ``train`` (a fixed train subset of the test split's size): the ELBO, rate and
+  distortion, an importance-weighted log-likelihood, active units, the in-sample KL
+  decomposition and its minibatch estimates; their posteriors go to ``posterior_<split>.npz``.
+  The test record also holds the held-out bracket, ``heldout_*``: the mixture of the whole
+  training split's posteriors as q(z), at the test samples (``heldout_kl_decomposition``).
+- ``train_full``: the whole training split (ELBO from one sample per example, in-sample
+  decomposition); ``train_n<N>``: the in-sample decomposition of nested subsets of it, so that
+  the information and aggregate KL can be followed against their ceiling log N.
 """
 
 import argparse
@@ -18,6 +24,9 @@ from klgap.errors import UserError
 
 SPLITS = {"test": ("x_test_binary", "y_test"), "train": ("x_train_eval_binary", "y_train_eval")}
 EVAL_SEED = 2024  # seed of the importance samples; the same for every model of a sweep
+# Sizes of the nested subsets of the training split (prefixes of its fixed ``nested_order``);
+# those below the split's size are evaluated, and the whole split is ``train_full``.
+NESTED_SIZES = (100, 300, 1000, 3000, 10000, 30000)
 MINIBATCH_METHODS = ("mws", "mss")
 
 
@@ -96,6 +105,44 @@ def split_metrics(vae, x: np.ndarray, labels: np.ndarray, iw_samples: int,
     return record, {"mu": mu, "sigma": sigma, "labels": labels}
 
 
+def training_split_metrics(vae, arrays: dict, test_posterior: dict) -> tuple[list[dict], dict]:
+    """The whole training split, its nested subsets, and the held-out bracket of the test split.
+
+    Args:
+      vae: a trained ``klgap.model.VAE``.
+      arrays: the prepared dataset (``x_train_binary``, ``y_train``, ``nested_order``).
+      test_posterior: the test split's ``mu``, ``sigma`` and ``labels``.
+
+    Returns:
+      The records of ``train_full`` and of every ``train_n<N>`` (without the run's identifying
+      keys), and the ``heldout_<key>`` values to add to the test record (the fit set is the whole
+      training split; the eval samples are the test decomposition's).
+    """
+    x = arrays["x_train_binary"].astype(np.float32)
+    labels = arrays["y_train"]
+    _, distortion, rate, mu, sigma = importance_weighted(vae, x, 1, EVAL_SEED)
+    full = {"split": "train_full", "n": len(x), "log_n": math.log(len(x)), "iw_samples": 1,
+            "elbo": float(np.mean(-distortion - rate)), "distortion": float(np.mean(distortion)),
+            "active_units": estimators.active_units(mu),
+            **flatten(estimators.kl_decomposition(mu, sigma, labels, seed=EVAL_SEED)),
+            "rate_tf": float(np.mean(rate))}
+    records = [full]
+    for size in NESTED_SIZES:
+        if size >= len(x):
+            break
+        subset = arrays["nested_order"][:size]
+        decomposition = estimators.kl_decomposition(mu[subset], sigma[subset], labels[subset],
+                                                    seed=EVAL_SEED)
+        records.append({"split": f"train_n{size}", "n": size, "log_n": math.log(size),
+                        **flatten(decomposition)})
+    bracket = estimators.heldout_kl_decomposition(
+        mu, sigma, test_posterior["mu"], test_posterior["sigma"], labels,
+        test_posterior["labels"], seed=EVAL_SEED)
+    heldout = {f"heldout_{key}": value for key, value in flatten(bracket).items()
+               if key != "rate"}  # the test record's own rate
+    return records, heldout
+
+
 def flatten(decomposition: dict) -> dict:
     """Flattens ``{"class_kl": {3: v}}`` into ``{"class_kl_3": v}``; other values become floats."""
     flat = {}
@@ -130,6 +177,9 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
     run = json.loads(run_file.read_text())
     atomic.remove_stale_temporaries(rundir)  # from a process killed mid-write
     arrays = data.load(data_path)
+    if "x_train_binary" not in arrays:
+        raise UserError(f"{data_path} was prepared by an older klgap (no x_train_binary); "
+                        f"prepare it again (`klgap prepare`, or `--forcerun prepare`).")
     from klgap import device, model as vae_model
 
     device_name = device.configure(threads)
@@ -137,17 +187,24 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
     vae = vae_model.VAE(run["data_dim"], config["latent_dim"], config["hidden"], config["seed"])
     vae_model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))
 
-    records = []
+    identity = {"dataset": run["dataset"], "latent_dim": config["latent_dim"],
+                "beta": config["beta"], "seed": config["seed"]}
+    records, posteriors = [], {}
     for split, (x_key, y_key) in SPLITS.items():
-        record, posterior = split_metrics(vae, arrays[x_key], arrays[y_key], iw_samples,
-                                          minibatch_sizes)
+        record, posteriors[split] = split_metrics(vae, arrays[x_key], arrays[y_key], iw_samples,
+                                                  minibatch_sizes)
+        records.append({**identity, "split": split, "device": device_name, **record})
+    training, heldout = training_split_metrics(vae, arrays, posteriors["test"])
+    records[0].update(heldout)  # the test record
+    records += [{**identity, "device": device_name, **record} for record in training]
+    for record in records:
+        print(f"[{rundir}] {record['split']}: rate {record['rate']:.3f} = MI "
+              f"{record['mutual_info']:.3f} + aggregate KL {record['aggregate_kl']:.3f} "
+              f"(log N = {record['log_n']:.3f})", flush=True)
+    print(f"[{rundir}] held-out: aggregate KL >= {heldout['heldout_aggregate_kl_lower']:.3f}, "
+          f"MI <= {heldout['heldout_mutual_info_upper']:.3f}", flush=True)
+    for split, posterior in posteriors.items():
         atomic.savez(rundir / f"posterior_{split}.npz", **posterior)
-        records.append({"dataset": run["dataset"], "latent_dim": config["latent_dim"],
-                        "beta": config["beta"], "seed": config["seed"], "split": split,
-                        "device": device_name, **record})
-        print(f"[{rundir}] {split}: ELBO {record['elbo']:.3f}, IW-LL {record['iw_ll']:.3f}, "
-              f"rate {record['rate']:.3f} = MI {record['mutual_info']:.3f} + aggregate KL "
-              f"{record['aggregate_kl']:.3f} (log N = {record['log_n']:.3f})", flush=True)
     atomic.write_json(rundir / "metrics.json", records)
     return records
 
