@@ -164,7 +164,7 @@ def provenance_values(provenance: dict, benchmarks: pd.DataFrame) -> dict[str, s
         "sweep_date": provenance["date_utc"][:10],
         "devices": escape(listing(provenance["devices"])),
         # Sweeps before CPUs were recorded lack the key.
-        "cpus": escape(listing(provenance.get("cpus", ["not recorded by these runs"]))),
+        "cpus": escape(listing(provenance.get("cpus", ["none (these runs predate the record)"]))),
         "cpu_hours": number(provenance.get("cpu_seconds_benchmarked_total",
                                            benchmarks["cpu_time"].sum()) / 3600, 1),
         "job_hours": number(provenance["wall_seconds_benchmarked_total"] / 3600, 1),
