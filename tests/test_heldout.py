@@ -188,3 +188,45 @@ def test_bad_inputs_are_refused():
         estimators.heldout_kl_decomposition(mu, sigma, mu, sigma, labels_fit=np.zeros(5, int))
     with pytest.raises(UserError):
         estimators.heldout_kl_decomposition(mu, -sigma, mu, sigma)
+
+
+# --------------------------------------------------------------------------------------------
+# Holes: prior samples where the aggregate posterior is thin
+# --------------------------------------------------------------------------------------------
+
+
+def holes_truth(dim, variance, ratio):
+    """KL(p || q) and P_p(q/p < ratio) for q = N(0, variance I), variance < 1, p = N(0, I)."""
+    kl = 0.5 * dim * (1.0 / variance - 1.0 + math.log(variance))
+    # q/p < ratio  <=>  |z|^2 > c, and |z|^2 ~ chi^2_dim under p
+    c = 2.0 * (math.log(ratio) + 0.5 * dim * math.log(variance)) / (1.0 - 1.0 / variance)
+    return kl, stats.chi2.sf(c, dim)
+
+
+@pytest.mark.parametrize("dim, num", [(2, 20000), (10, 4000)])
+def test_prior_holes_of_a_gaussian_population(dim, num):
+    rng = np.random.default_rng(30 + dim)
+    spread, sigma = 0.4, 0.37  # q(z) = N(0, 0.2969 I): narrower than the prior
+    mu, sigma = population(rng, num, dim, spread, sigma)
+    result = estimators.prior_holes(mu, sigma, num_samples=20000, seed=1)
+    kl, fraction = holes_truth(dim, spread ** 2 + 0.37 ** 2, estimators.HOLE_RATIO)
+    assert result["prior_kl"] + MARGIN * result["prior_kl_se"] >= kl  # an upper bound
+    assert result["hole_fraction"] + MARGIN * result["hole_fraction_se"] >= fraction
+    if dim == 2:  # dense: close to the truth
+        assert abs(result["prior_kl"] - kl) < MARGIN * result["prior_kl_se"]
+        assert abs(result["hole_fraction"] - fraction) < MARGIN * result["hole_fraction_se"]
+
+
+def test_posteriors_equal_to_the_prior_leave_no_holes():
+    mu, sigma = np.zeros((50, 3)), np.ones((50, 3))
+    result = estimators.prior_holes(mu, sigma, num_samples=1000, seed=2)
+    assert result["prior_kl"] == pytest.approx(0.0, abs=1e-12)
+    assert result["hole_fraction"] == 0.0
+
+
+def test_prior_holes_refuse_bad_settings():
+    mu, sigma = np.zeros((5, 2)), np.ones((5, 2))
+    with pytest.raises(UserError, match="ratio"):
+        estimators.prior_holes(mu, sigma, ratio=2.0)
+    with pytest.raises(UserError, match="num_samples"):
+        estimators.prior_holes(mu, sigma, num_samples=1)

@@ -62,6 +62,8 @@ MINIBATCH_METHODS = ("mws", "mss")
 # A latent unit is active if its posterior mean varies across examples by more than this
 # (variance; Burda et al. 2016).
 ACTIVE_UNIT_THRESHOLD = 0.01
+# A prior sample lies in a "hole" of the aggregate posterior where q(z) < HOLE_RATIO * p(z).
+HOLE_RATIO = 0.01
 # Interpolated marginal log-densities are accepted when the check at a cell's midpoint is off by
 # at most this many nats (the half-cells finally used are about 64 times more accurate).
 MARGINAL_TOLERANCE = 1e-10
@@ -73,7 +75,7 @@ _COLUMN_TILE = 2048  # components per tile
 _BASE_GRID_CELLS = 32
 _MAX_GRID_LEVELS = 40  # refinements of the base grid before the remaining points go exact
 # Random streams derived from the user's seed.
-_SAMPLE_STREAM, _SHUFFLE_STREAM, _REPEAT_STREAM = 1, 2, 3
+_SAMPLE_STREAM, _SHUFFLE_STREAM, _REPEAT_STREAM, _PRIOR_STREAM = 1, 2, 3, 4
 # Examples whose terms are drawn twice to measure the Monte Carlo error (relative error of the
 # standard error about 1/sqrt(2 * 2048) = 1.6%).
 _REPEAT_SAMPLES = 2048
@@ -312,6 +314,56 @@ def heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval, labels_fit=
         result["class_kl_lower_se"][int(value)] = _standard_error(kl_per_example[in_class]
                                                                   - terms)
     return result
+
+
+def prior_holes(mu, sigma, *, num_samples: int = 10_000, seed: int = 0,
+                ratio: float = HOLE_RATIO, num_threads: int | None = None) -> dict:
+    """How much of the prior the aggregate posterior leaves empty.
+
+    With z_i ~ p = N(0, I) and q_N(z) = (1/N) sum_n q(z|x_n):
+
+        prior_kl      = mean_i [log p(z_i) - log q_N(z_i)]
+        hole_fraction = mean_i [q_N(z_i) / p(z_i) < ratio]
+
+    ``prior_kl`` estimates KL(p || q_N), what sampling from the prior costs a model whose codes
+    follow q_N (Rosca et al. 2018's "holes"). For posteriors drawn from a population with
+    aggregate posterior q, E log q_N(z) <= log q(z) at every z (Jensen), so its expectation is at
+    least the population's KL(p || q): an upper bound. For the same reason ``hole_fraction``
+    leans high: an upper estimate of the population's fraction, exact as N grows.
+
+    Args:
+      mu: posterior means, (N, D) (e.g. of the training split).
+      sigma: posterior standard deviations, (N, D), > 0.
+      num_samples: prior samples M.
+      seed: seed of the prior samples.
+      ratio: a prior sample is in a hole where q_N(z) < ratio * p(z).
+      num_threads: worker threads; None: the CPUs available to this process.
+
+    Returns:
+      A dict of floats: ``prior_kl`` (nats) and ``prior_kl_se`` (its Monte Carlo error: the
+      samples are independent), ``hole_fraction`` and ``hole_fraction_se`` (binomial),
+      ``hole_ratio`` and ``log_n``.
+
+    Raises:
+      UserError: for bad posteriors, num_samples < 2, a negative seed or a ratio outside (0, 1].
+    """
+    mu, sigma = _check_posteriors(mu, sigma)
+    num_samples = _check_int("num_samples", num_samples, 2, 10 ** 9, "pass at least 2 samples")
+    seed = _check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
+    if not (isinstance(ratio, (int, float, np.floating)) and 0 < ratio <= 1):
+        raise UserError(f"ratio must be in (0, 1], got {ratio!r}.")
+    num_threads = _check_threads(num_threads)
+    z = np.random.default_rng([seed, _PRIOR_STREAM]).standard_normal((num_samples, mu.shape[1]))
+    mixture = _DiagonalGaussianMixture(mu, sigma, np.zeros(len(mu), dtype=np.int64), 1)
+    with _worker_pool(num_threads) as pool_map:
+        log_q = mixture.log_class_sums_anywhere(z, pool_map)[:, 0] - math.log(len(mu))  # (M,)
+    log_ratio = log_q - _log_standard_normal(z).sum(axis=1)  # (M,) log q_N(z) / p(z)
+    in_hole = log_ratio < math.log(ratio)  # (M,)
+    fraction = float(np.mean(in_hole))
+    return {"prior_kl": float(-np.mean(log_ratio)), "prior_kl_se": _standard_error(log_ratio),
+            "hole_fraction": fraction,
+            "hole_fraction_se": math.sqrt(fraction * (1.0 - fraction) / num_samples),
+            "hole_ratio": float(ratio), "log_n": math.log(len(mu))}
 
 
 def minibatch_kl_decomposition(mu, sigma, *, batch_size: int, method: str, seed: int = 0) -> dict:
