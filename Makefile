@@ -4,6 +4,7 @@
 #   make paper ARGS="-n"       arguments for snakemake (here: a dry run)
 #   make smoke                 the smoke configuration: results/smoke/paper.pdf in minutes
 #   make figures               figures, tables and PDF from the committed results/*/*.csv only
+#   make report                results/report.html: figures, summaries and PDF in one page
 #   make test                  set up (with Slurm, for its test), then run the tests (ARGS: pytest)
 #   make bench                 the benchmarks of bench/: results/bench/*.csv (on a quiet machine)
 #   make lock                  rewrite requirements.lock from the current .venv
@@ -31,6 +32,12 @@ smoke: setup
 
 figures: setup
 	$(SNAKEMAKE) --cores all --allowed-rules $(FIGURE_RULES) --forcerun figures tex $(ARGS) -- paper
+
+# After `make paper` or `make figures`: Snakemake's report of what is built (REPORT=path to move it).
+REPORT ?= results/report.html
+.PHONY: report
+report: setup
+	$(SNAKEMAKE) --report $(REPORT) $(ARGS)
 
 test: setup
 	@PYTHON=$(PYTHON) bash scripts/system-deps.sh --slurm
