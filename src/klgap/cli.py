@@ -24,6 +24,8 @@ COMMANDS = {
     "figures": ("klgap.figures", "Draw the figures from the aggregated tables."),
     "tex": ("klgap.report", "Write LaTeX macros and tables from the aggregated tables."),
     "provenance": ("klgap.provenance", "Record commits, versions, devices and wall times."),
+    "config-docs": ("klgap.config_docs",
+                    "Write the configuration reference (Markdown) from the config schema."),
 }
 
 
