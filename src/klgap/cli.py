@@ -24,6 +24,7 @@ COMMANDS = {
     "figures": ("klgap.figures", "Draw the figures from the aggregated tables."),
     "tex": ("klgap.report", "Write LaTeX macros and tables from the aggregated tables."),
     "provenance": ("klgap.provenance", "Record commits, versions, devices and wall times."),
+    "status": ("klgap.status", "Show how far a sweep is: runs done and training, epochs, ETA."),
     "config-docs": ("klgap.config_docs",
                     "Write the configuration reference (Markdown) from the config schema."),
 }
