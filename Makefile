@@ -6,6 +6,8 @@
 #   make verify                retrain a few committed runs here and compare with the tables
 #   make smoke                 the smoke configuration: results/smoke/paper.pdf in minutes
 #   make figures               figures, tables and PDF from the committed results/*/*.csv only
+#   make report                results/report.html: figures, summaries and PDF in one page
+#   make status                how far a running sweep is: runs done and training, epochs, ETA
 #   make test                  set up (with Slurm, for its test), then run the tests (ARGS: pytest)
 #   make bench                 the benchmarks of bench/: results/bench/*.csv (on a quiet machine)
 #   make lock                  rewrite requirements.lock from the current .venv
@@ -48,6 +50,18 @@ smoke: setup
 
 figures: setup
 	$(SNAKEMAKE) --cores all --allowed-rules $(FIGURE_RULES) --forcerun figures tex $(ARGS) -- paper
+
+# After `make paper` or `make figures`: Snakemake's report of what is built (REPORT=path to move it).
+REPORT ?= results/report.html
+.PHONY: report
+report: setup
+	$(SNAKEMAKE) --report $(REPORT) $(ARGS)
+
+# While `make paper` runs (e.g. `watch -n 30 make status`); ARGS="--config <files> --outdir <dir>"
+# for another configuration.
+.PHONY: status
+status: $(VENV)/.installed
+	@$(BIN)/python -m klgap status $(ARGS)
 
 test: setup
 	@PYTHON=$(PYTHON) bash scripts/system-deps.sh --slurm

@@ -18,6 +18,9 @@ min_version("9.0")
 
 
 configfile: os.path.join(workflow.basedir, "workflow", "config", "default.yaml")
+# The description at the top of `snakemake --report` (`make report`); the figures, summaries and
+# PDF flagged with report(...) in the rules are embedded below it.
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

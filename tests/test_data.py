@@ -2,6 +2,10 @@
 
 import gzip
 import hashlib
+import http.server
+import re
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +103,100 @@ def test_fashion_mnist_from_debian_package():
     assert train.x.shape == (60000, 784) and test.x.shape == (10000, 784)
     assert np.array_equal(np.bincount(test.y), np.full(10, 1000))
     assert len(sources) == 4
+
+
+class Mirrors:
+    """Local HTTP mirrors on 127.0.0.1: one directory per mirror, and a log of requested paths."""
+
+    def __init__(self, root: Path):
+        self.root, self.requests = root, []
+        log = self.requests
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def do_GET(self):
+                log.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, mirror: str) -> str:
+        """The base URL of one mirror (a directory below the root)."""
+        return f"http://127.0.0.1:{self.server.server_port}/{mirror}/"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def mirrors(tmp_path, monkeypatch):
+    """Small fake MNIST files served by local mirrors: good/, truncated/, wrong/ (none of any
+    other name, so they answer 404); the published checksums are replaced by the fakes'."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setitem(data.SYSTEM_DIRS, "mnist", ())
+    server = Mirrors(tmp_path / "served")
+    rng = np.random.default_rng(5)
+    shapes = {"train_images": (6, 3, 3), "train_labels": (6,), "test_images": (4, 3, 3),
+              "test_labels": (4,)}
+    raw_md5, gz_md5 = {}, {}
+    for part, name in data.IDX_FILES.items():
+        content = idx_bytes(rng.integers(0, 10, size=shapes[part], dtype=np.uint8))
+        zipped = gzip.compress(content, mtime=0)
+        raw_md5[name], gz_md5[name] = hashlib.md5(content).hexdigest(), hashlib.md5(zipped).hexdigest()
+        for mirror, served in [("good", zipped), ("truncated", zipped[:len(zipped) // 2]),
+                               ("wrong", gzip.compress(content + b"\x00", mtime=0))]:
+            (tmp_path / "served" / mirror).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "served" / mirror / f"{name}.gz").write_bytes(served)
+    monkeypatch.setitem(data.RAW_MD5, "mnist", raw_md5)
+    monkeypatch.setitem(data.GZ_MD5, "mnist", gz_md5)
+    yield server
+    server.close()
+
+
+def test_published_mirrors_are_https_and_every_file_has_both_checksums():
+    for dataset, bases in data.MIRRORS.items():
+        assert len(bases) >= 2 and all(base.startswith("https://") for base in bases), dataset
+        assert set(data.GZ_MD5[dataset]) == set(data.RAW_MD5[dataset]) == set(
+            data.IDX_FILES.values())
+
+
+def test_download_falls_through_bad_mirrors_into_the_cache_and_is_not_repeated(mirrors,
+                                                                                tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.setitem(data.MIRRORS, "mnist", (mirrors.url("missing"), mirrors.url("truncated"),
+                                                mirrors.url("wrong"), mirrors.url("good")))
+    train, test, sources = data.load_idx_dataset("mnist", None)
+    assert train.x.shape == (6, 9) and test.y.shape == (4,)
+    cache = tmp_path / "cache" / "klgap" / "mnist"
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        f"{name}.gz" for name in data.IDX_FILES.values())
+    assert all(Path(source["path"]).parent == cache for source in sources.values())
+    assert len(mirrors.requests) == 4 * 4
+    # Cached and verified: a second load asks no mirror.
+    data.load_idx_dataset("mnist", None)
+    assert len(mirrors.requests) == 4 * 4
+
+
+def test_download_from_only_bad_mirrors_fails_naming_each_and_keeps_nothing(mirrors, tmp_path,
+                                                                             monkeypatch):
+    bad = [mirrors.url("missing"), mirrors.url("truncated"), mirrors.url("wrong")]
+    monkeypatch.setitem(data.MIRRORS, "mnist", tuple(bad))
+    target = tmp_path / "idx"
+    target.mkdir()
+    with pytest.raises(UserError) as error:
+        data.load_idx_dataset("mnist", target)
+    message = str(error.value)
+    assert "could not obtain train-images-idx3-ubyte" in message and "set data_dir" in message
+    assert f"{bad[0]}train-images-idx3-ubyte.gz: 404" in message
+    for url in bad[1:]:
+        assert re.search(rf"{re.escape(url)}train-images-idx3-ubyte.gz: MD5 hash of downloaded "
+                         "file .* does not match", message), url
+    assert list(target.iterdir()) == []  # no partial or wrong file left behind

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from docutils.core import publish_parts
+from PIL import Image
 
 from klgap import aggregate, cli, figures, histories, latent_samples, layout
 
@@ -268,3 +270,37 @@ def test_latent_samples_without_runs_never_replace_a_table_of_samples(tmp_path, 
                   "--betas", "1", "--seeds", "0", "--out", str(out)])
     assert "nothing was written" in capsys.readouterr().err
     assert out.read_text() == committed
+
+
+def test_figure_files_carry_their_provenance(tmp_path, tables):
+    pdf, png = tmp_path / "rate_split.pdf", tmp_path / "rate_split.png"
+    caption = tmp_path / "rate_split.rst"
+    cli.main(["figures", "rate_split", "--summaries", str(tables["summary"]), "--pdf", str(pdf),
+              "--png", str(png), "--caption", str(caption), "--commit", "c0ffee-dirty",
+              "--config-hash", "5eed5eed5eed", "--rule", "figures"])
+    command = (f"klgap figures rate_split --summaries {tables['summary']} --pdf {pdf} "
+               f"--png {png}")
+    # The PDF's document information is written uncompressed by matplotlib.
+    info = pdf.read_bytes()
+    for entry in ["/Title (klgap figure rate_split)",
+                  "/Keywords (commit c0ffee-dirty; config hash 5eed5eed5eed; rule figures)",
+                  f"/Creator ({command})"]:
+        assert entry.encode() in info, entry
+    assert b"/CreationDate" not in info  # no timestamp: a rebuild is identical
+    with Image.open(png) as image:
+        text = image.text
+    assert text["klgap:commit"] == "c0ffee-dirty" and text["klgap:rule"] == "figures"
+    assert text["klgap:config_hash"] == "5eed5eed5eed" and text["klgap:command"] == command
+    assert text["Description"].startswith("The rate split into")
+    rst = caption.read_text()
+    assert rst.startswith("The rate split into") and f"``{command}``" in rst
+    assert "Args:" not in rst and "commit ``c0ffee-dirty``" in rst
+
+
+@pytest.mark.parametrize("name", sorted(figures.FIGURES))
+def test_report_captions_are_valid_restructured_text(name):
+    provenance = figures.Provenance("abc", "def", "figures", "klgap figures x --pdf a_b.pdf")
+    # halt_level 2: any warning (e.g. a stray | or * read as markup) raises.
+    html = publish_parts(figures.caption_rst(name, provenance), writer="html",
+                         settings_overrides={"halt_level": 2})["body"]
+    assert figures.caption(name).split()[0] in html and "a_b.pdf" in html

@@ -96,3 +96,32 @@ def test_paper_builds_from_the_committed_results(tmp_path):
     assert "??" not in text
     provenance = json.loads((RESULTS / "provenance.json").read_text())
     assert f"{provenance['runs_trained']} of {provenance['runs_trained']} runs finished" in text
+    # The appendix lists every figure with its rule and command (generated from the registry).
+    appendix = " ".join(text.split("Reproducibility")[-1].split())
+    for figure in FIGURES:
+        assert f"figures/{figure}.pdf" in appendix and f"klgap figures {figure}" in appendix
+
+    # `make report` on the same output root: every figure, both summaries and the paper are
+    # embedded, with their captions.
+    report_html = outdir / "report.html"
+    result = snakemake(tmp_path, "--report", str(report_html), "--config", f"outdir={outdir}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    html = report_html.read_text()
+    embedded, categories = report_object(html, "results"), report_object(html, "categories")
+    files = {category: sorted(Path(path).name for paths in subcategories.values()
+                              for path in paths)
+             for category, subcategories in categories.items()}
+    assert files["Figures"] == sorted(f"{figure}.png" for figure in FIGURES)
+    assert files["Tables"] == ["summary.csv"] * len(config["datasets"])
+    assert files["Paper"] == ["paper.pdf"]
+    for path, record in embedded.items():
+        if path.endswith(".png"):
+            assert "Made by rule" in record["caption"] and "klgap figures" in record["caption"]
+            assert record["data_uri"].startswith("data:image/png")
+
+
+def report_object(html: str, name: str) -> dict:
+    """An object of a Snakemake report's page: ``results`` (path -> embedded file) or
+    ``categories`` (category -> subcategory -> paths)."""
+    start = html.index("{", re.search(rf"\b{name} = \{{", html).start())
+    return json.JSONDecoder().raw_decode(html, start)[0]

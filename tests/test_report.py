@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from klgap import aggregate, cli, findings, layout, report
+from klgap.errors import UserError
 
 SMOKE_CONFIG = Path(__file__).resolve().parents[1] / "workflow" / "config" / "smoke.yaml"
 EPOCHS = 8  # more than findings.FINAL_EPOCHS
@@ -256,3 +257,22 @@ def test_numbers_typeset(tmp_path, summary_csv):
 def test_escape(text, escaped):
     assert report.escape(text) == escaped
     assert not re.search(r"(?<!\\)[_%&$]", report.escape(text))
+
+
+def test_figure_sources_table_lists_every_figure_with_rule_command_and_tables(tmp_path,
+                                                                              summary_csv):
+    inputs = write_inputs(tmp_path)
+    out = tmp_path / "tex" / "figure_sources.tex"
+    arguments = ["tex", "--summaries", str(summary_csv), "--histories", str(inputs["history"]),
+                 "--config", str(inputs["config"]), "--provenance", str(inputs["provenance"]),
+                 "--benchmarks", str(inputs["benchmarks"]), "--numbers", str(tmp_path / "n.tex"),
+                 "--table", str(tmp_path / "t.tex"), "--figure-sources", str(out)]
+    cli.main(arguments + ["--figures", "rate_split=summary", "two_tables=summary,history"])
+    rows = [line for line in out.read_text().splitlines() if line.startswith(r"\texttt")]
+    assert rows == [
+        r"\texttt{figures/rate\_split.pdf} & \texttt{figures}: \texttt{klgap figures rate\_split}"
+        r" & \texttt{<dataset>/summary.csv} \\",
+        r"\texttt{figures/two\_tables.pdf} & \texttt{figures}: \texttt{klgap figures two\_tables}"
+        r" & \texttt{<dataset>/summary.csv}, \texttt{<dataset>/history.csv} \\"]
+    with pytest.raises(UserError, match="NAME=TABLE"):
+        report.parse_figure_sources(["rate_split"])

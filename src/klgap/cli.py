@@ -25,6 +25,9 @@ COMMANDS = {
     "tex": ("klgap.report", "Write LaTeX macros and tables from the aggregated tables."),
     "provenance": ("klgap.provenance", "Record commits, versions, devices and wall times."),
     "verify": ("klgap.verify", "Retrain a sample of the committed runs here and compare."),
+    "status": ("klgap.status", "Show how far a sweep is: runs done and training, epochs, ETA."),
+    "config-docs": ("klgap.config_docs",
+                    "Write the configuration reference (Markdown) from the config schema."),
 }
 
 

@@ -3,8 +3,10 @@
 ``digits`` is scikit-learn's bundled copy of the UCI handwritten digits (8x8). ``fashion_mnist``
 and ``mnist`` are the four standard IDX files each, looked for in order in the configured
 ``data_dir``, in Debian's package directory (Fashion-MNIST only), and finally downloaded over
-HTTPS. Every IDX file is accepted only if the MD5 of its decompressed content equals the published
-one (so gzipped, re-gzipped and plain copies are all recognised) and its header is consistent.
+HTTPS with ``pooch`` (each mirror in turn, the published ``.gz`` checked against its MD5 before it
+is kept, a progress bar, the standard cache directory). Every IDX file is accepted only if the MD5
+of its decompressed content equals the published one (so gzipped, re-gzipped and plain copies are
+all recognised) and its header is consistent.
 """
 
 import argparse
@@ -12,12 +14,11 @@ import gzip
 import hashlib
 import json
 import os
-import shutil
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pooch
 
 from klgap import atomic
 from klgap.errors import UserError
@@ -44,13 +45,29 @@ RAW_MD5 = {
         "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
     },
 }
-MIRRORS = {  # HTTPS only; files are <name>.gz under each base URL
+# MD5 of the gzipped files as published (and served by the mirrors): checked while downloading.
+GZ_MD5 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+MIRRORS = {  # HTTPS only, tried in order; files are <name>.gz under each base URL
     "mnist": (
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
     ),
     "fashion_mnist": (
         "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     ),
 }
 SYSTEM_DIRS = {"fashion_mnist": (Path("/usr/share/datasets/fashion-mnist"),)}
@@ -136,7 +153,11 @@ def find_local(name: str, directories: list[Path]) -> Path | None:
 
 
 def download(dataset: str, name: str, target_dir: Path) -> Path:
-    """Downloads ``<name>.gz`` from the dataset's HTTPS mirrors into ``target_dir``, verified.
+    """Downloads ``<name>.gz`` with pooch from the dataset's mirrors into ``target_dir``, verified.
+
+    Each mirror is tried in turn. pooch writes to a temporary file, checks the published MD5 of
+    the ``.gz`` and only then renames it into place (so a truncated or wrong download leaves no
+    file); an existing file with the right checksum is not downloaded again.
 
     Args:
       dataset: ``mnist`` or ``fashion_mnist``.
@@ -144,27 +165,30 @@ def download(dataset: str, name: str, target_dir: Path) -> Path:
       target_dir: where the verified file is kept.
 
     Returns:
-      The path of the downloaded file (renamed into place only once its checksum matched).
+      The path of the downloaded file.
 
     Raises:
-      UserError: if no mirror delivered a file with the published checksum.
+      UserError: if no mirror delivered a file with the published checksum, naming each failure.
     """
-    target_dir.mkdir(parents=True, exist_ok=True)
     failures = []
     for base in MIRRORS[dataset]:
         url = base + name + ".gz"
-        assert url.startswith("https://")
-        target = target_dir / f"{name}.gz"
         try:
-            with atomic.atomic_path(target) as tmp:
-                with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-                    shutil.copyfileobj(response, out)
-                read_verified(tmp, RAW_MD5[dataset][name])
-            return target
-        except (OSError, UserError) as error:
-            failures.append(f"{url}: {error}")
+            path = Path(pooch.retrieve(url, known_hash=f"md5:{GZ_MD5[dataset][name]}",
+                                       fname=f"{name}.gz", path=target_dir, progressbar=True))
+        except (OSError, ValueError) as error:  # requests' errors are OSErrors; hash: ValueError
+            failures.append(f"{url}: {str(error).splitlines()[0].rstrip('.')}")
+            continue
+        try:
+            read_verified(path, RAW_MD5[dataset][name])
+        except UserError as error:
+            path.unlink(missing_ok=True)
+            failures.append(f"{url}: {str(error).rstrip('.')}")
+            continue
+        return path
     raise UserError(f"could not obtain {name} for {dataset}: " + "; ".join(failures) +
-                    f". Put the four IDX files in a directory and set data_dir to it.")
+                    ". Check the network (or a proxy), or put the four IDX files in a directory "
+                    "and set data_dir to it.")
 
 
 def load_idx_dataset(dataset: str, data_dir: Path | None) -> tuple[Split, Split, dict]:
@@ -173,13 +197,14 @@ def load_idx_dataset(dataset: str, data_dir: Path | None) -> tuple[Split, Split,
     Args:
       dataset: ``mnist`` or ``fashion_mnist``.
       data_dir: a directory holding the files (gzipped or not), or None. Downloads land here,
-        or in ``~/.cache/klgap/<dataset>`` when it is None.
+        or in pooch's cache for klgap when it is None (``~/.cache/klgap/<dataset>`` on Linux,
+        or under ``$XDG_CACHE_HOME``).
 
     Returns:
       The train and test splits and a dict of the source files with their sha256.
     """
     directories = ([data_dir] if data_dir else []) + list(SYSTEM_DIRS.get(dataset, ()))
-    download_dir = data_dir or Path.home() / ".cache" / "klgap" / dataset
+    download_dir = data_dir or Path(pooch.os_cache("klgap")) / dataset
     arrays, sources = {}, {}
     for part, name in IDX_FILES.items():
         path = find_local(name, directories) or download(dataset, name, download_dir)

@@ -8,8 +8,10 @@ information in nats, and over seeds the mean with its t-based 95% interval (``ci
 """
 
 import argparse
+import inspect
 import math
 import re
+import shlex
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -668,13 +670,86 @@ def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
     return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
 
 
-def save(figure: plt.Figure, pdf: Path, png: Path) -> None:
-    """Saves a figure as vector PDF (no timestamp, so rebuilds are identical) and PNG preview."""
+class Provenance(NamedTuple):
+    """What made a figure file, stored in its metadata (as showyourwork links figures to code)."""
+
+    commit: str  # git commit of the code (``-dirty`` if modified)
+    config_hash: str  # short hash of the validated configuration (as on the paper)
+    rule: str  # the workflow rule that ran the command
+    command: str  # the command line
+
+
+def caption(name: str) -> str:
+    """Returns the description of a figure: its drawing function's docstring before ``Args:``.
+
+    Args:
+      name: a key of ``FIGURES``.
+
+    Returns:
+      The docstring's paragraphs, dedented, without the Args and Returns sections.
+    """
+    text = inspect.cleandoc(FIGURES[name].draw.__doc__ or "")
+    return text.split("\nArgs:")[0].strip()
+
+
+def file_metadata(name: str, provenance: Provenance) -> tuple[dict, dict]:
+    """Returns the metadata of a figure's PDF (document information) and PNG (text chunks).
+
+    Args:
+      name: the figure (a key of ``FIGURES``).
+      provenance: what made it.
+
+    Returns:
+      ``(pdf, png)``: PDF keys are the standard ones (Title, Subject, Keywords, Creator); PNG
+      text chunks also name each item (``klgap:commit``, ``klgap:config_hash``, ...).
+    """
+    summary = caption(name).split("\n\n")[0].replace("\n", " ")
+    made_by = (f"commit {provenance.commit}; config hash {provenance.config_hash}; "
+               f"rule {provenance.rule}")
+    pdf = {"Title": f"klgap figure {name}", "Subject": summary, "Keywords": made_by,
+           "Creator": provenance.command, "CreationDate": None}
+    png = {"Title": f"klgap figure {name}", "Description": summary,
+           "klgap:commit": provenance.commit, "klgap:config_hash": provenance.config_hash,
+           "klgap:rule": provenance.rule, "klgap:command": provenance.command}
+    return pdf, png
+
+
+def rst_text(text: str) -> str:
+    """Escapes reStructuredText's inline markup in plain text, keeping double-backquoted literals."""
+    parts = re.split(r"(``[^`]+``)", text)
+    return "".join(part if part.startswith("``") else re.sub(r"([\\*`|_])", r"\\\1", part)
+                   for part in parts)
+
+
+def caption_rst(name: str, provenance: Provenance) -> str:
+    """Returns a figure's caption for Snakemake's report: its description, then what made it.
+
+    Args:
+      name: the figure (a key of ``FIGURES``).
+      provenance: what made it.
+
+    Returns:
+      reStructuredText.
+    """
+    draw = FIGURES[name].draw
+    return (f"{rst_text(caption(name))}\n\nMade by rule ``{provenance.rule}``: "
+            f"``{provenance.command}`` (function ``{draw.__name__}`` of ``{draw.__module__}``), "
+            f"commit ``{provenance.commit}``, configuration hash ``{provenance.config_hash}``.\n")
+
+
+def save(figure: plt.Figure, pdf: Path, png: Path, metadata: tuple[dict, dict]) -> None:
+    """Saves a figure as vector PDF and PNG preview, each carrying its provenance.
+
+    Args:
+      figure: the figure (closed afterwards).
+      pdf, png: the output paths (written atomically).
+      metadata: ``(pdf, png)`` metadata from ``file_metadata``; the PDF has no timestamp, so
+        rebuilds from the same commit and configuration are identical.
+    """
     with atomic.atomic_path(pdf) as tmp:
-        figure.savefig(tmp, format="pdf", bbox_inches="tight", dpi=300,
-                       metadata={"CreationDate": None})
+        figure.savefig(tmp, format="pdf", bbox_inches="tight", dpi=300, metadata=metadata[0])
     with atomic.atomic_path(png) as tmp:
-        figure.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
+        figure.savefig(tmp, format="png", dpi=150, bbox_inches="tight", metadata=metadata[1])
     plt.close(figure)
 
 
@@ -689,6 +764,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="latent_samples.csv files written by latent-samples")
     parser.add_argument("--pdf", type=Path, required=True, help="output PDF")
     parser.add_argument("--png", type=Path, required=True, help="output PNG preview")
+    parser.add_argument("--commit", default="unknown",
+                        help="git commit of the code, stored in the files' metadata")
+    parser.add_argument("--config-hash", default="unknown",
+                        help="short hash of the validated configuration, stored likewise")
+    parser.add_argument("--rule", default="none (run by hand)",
+                        help="the workflow rule that runs this command, stored likewise")
+    parser.add_argument("--caption", type=Path, default=None,
+                        help="optional output: the caption for Snakemake's report (.rst)")
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """Returns the command that draws this figure again: its name, tables and outputs."""
+    words = ["klgap", "figures", args.figure]
+    for table in FIGURES[args.figure].tables:
+        option = TABLE_OPTIONS[table][0]
+        words += [f"--{option.replace('_', '-')}", *map(str, getattr(args, option))]
+    return shlex.join(words + ["--pdf", str(args.pdf), "--png", str(args.png)])
 
 
 def main(args: argparse.Namespace) -> None:
@@ -703,5 +795,8 @@ def main(args: argparse.Namespace) -> None:
                             f"--{option.replace('_', '-')}")
         tables[table] = load_tables(paths, table)
     set_style()
-    save(figure.draw(**tables), args.pdf, args.png)
+    provenance = Provenance(args.commit, args.config_hash, args.rule, command_line(args))
+    save(figure.draw(**tables), args.pdf, args.png, file_metadata(args.figure, provenance))
+    if args.caption is not None:
+        atomic.write_text(args.caption, caption_rst(args.figure, provenance))
     print(f"wrote {args.pdf} and {args.png}")

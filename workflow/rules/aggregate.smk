@@ -9,7 +9,8 @@ rule aggregate:
         metrics_files,
     output:
         metrics=out("{dataset}/metrics.csv"),
-        summary=out("{dataset}/summary.csv"),
+        summary=report(out("{dataset}/summary.csv"), caption="../report/summary.rst",
+                       category="Tables", labels={"dataset": "{dataset}", "table": "summary"}),
     log:
         out("logs/aggregate/{dataset}.log"),
     params:

@@ -228,6 +228,11 @@ def figure_table_options(wildcards, input):
                     for table in FIGURES[wildcards.figure])
 
 
+def figure_sources():
+    """Formats the figures drawn, with their tables, for `klgap tex --figures` (NAME=TABLE,...)."""
+    return " ".join(f"{name}={','.join(FIGURES[name])}" for name in figures_drawn())
+
+
 def joined(values, format_value=str):
     """Formats a list of validated numbers as command-line words."""
     return " ".join(format_value(value) for value in values)

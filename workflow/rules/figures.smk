@@ -1,5 +1,7 @@
 # Figures: drawn from the aggregated tables only (FIGURES in common.smk says which tables each
-# figure needs), as vector PDF plus a PNG preview.
+# figure needs), as vector PDF plus a PNG preview. Each file carries the commit, the configuration
+# hash, the rule and the command that made it (PDF/PNG metadata); the PNG and its caption (the
+# figure's docstring, written by the same command) go into `snakemake --report`.
 
 
 rule figures:
@@ -7,12 +9,18 @@ rule figures:
         unpack(figure_tables),
     output:
         pdf=out("figures/{figure}.pdf"),
-        png=out("figures/{figure}.png"),
+        png=report(out("figures/{figure}.png"), caption="../report/figure.rst",
+                   category="Figures", labels={"figure": "{figure}"}),
+        caption=out("figures/{figure}.rst"),
     log:
         out("logs/figures/{figure}.log"),
     params:
         tables=figure_table_options,
+        commit=code_version(),
+        config_hash=config_hash(),
     localrule: True
     shell:
         "python -m klgap figures {wildcards.figure} {params.tables}"
-        " --pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
+        " --pdf {output.pdf:q} --png {output.png:q} --caption {output.caption:q}"
+        " --commit {params.commit:q} --config-hash {params.config_hash} --rule figures"
+        " > {log:q} 2>&1"

@@ -24,19 +24,22 @@ rule tex:
     output:
         numbers=out("tex/numbers.tex"),
         table=out("tex/table_rate.tex"),
+        figure_sources=out("tex/figure_sources.tex"),
     log:
         out("logs/tex.log"),
     params:
         commit=code_version(),
         config_label=config_label(),
         config_hash=config_hash(),
+        figures=figure_sources(),
     localrule: True
     shell:
         "python -m klgap tex --summaries {input.summaries:q} --histories {input.histories:q}"
         " --config {input.config:q} --provenance {input.provenance:q}"
         " --benchmarks {input.benchmarks:q} --commit {params.commit:q}"
         " --config-label {params.config_label:q} --config-hash {params.config_hash}"
-        " --numbers {output.numbers:q} --table {output.table:q} > {log:q} 2>&1"
+        " --numbers {output.numbers:q} --table {output.table:q}"
+        " --figures {params.figures} --figure-sources {output.figure_sources:q} > {log:q} 2>&1"
 
 
 rule paper:
@@ -46,9 +49,10 @@ rule paper:
         script=SCRIPTS / "build_paper.sh",
         numbers=out("tex/numbers.tex"),
         table=out("tex/table_rate.tex"),
+        figure_sources=out("tex/figure_sources.tex"),
         figures=expand(out("figures/{figure}.pdf"), figure=figures_drawn()),
     output:
-        pdf=out("paper.pdf"),
+        pdf=report(out("paper.pdf"), caption="../report/paper.rst", category="Paper"),
     log:
         out("logs/paper.log"),
     params:
