@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from klgap import atomic, data
+from klgap.adam import Adam  # noqa: F401 (train.Adam, used by klgap.batched and bench/)
 from klgap.errors import UserError
 
 HISTORY_COLUMNS = ("epoch", "train_elbo", "train_rate", "train_distortion", "test_elbo",
@@ -60,49 +61,6 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise UserError(message + "; fix the value in the config or command line.")
-
-
-class Adam:
-    """Adam (Kingma & Ba 2015) over a list of variables, with its state as plain variables."""
-
-    def __init__(self, variables, learning_rate: float, beta1=0.9, beta2=0.999, epsilon=1e-7):
-        import tensorflow as tf
-
-        self.variables = list(variables)
-        self.learning_rate, self.beta1, self.beta2, self.epsilon = (
-            learning_rate, beta1, beta2, epsilon)
-        self.step = tf.Variable(0, dtype=tf.int64, name="adam/step")
-        self.m = [tf.Variable(tf.zeros_like(v), name=f"adam/m{i}")
-                  for i, v in enumerate(self.variables)]
-        self.v = [tf.Variable(tf.zeros_like(v), name=f"adam/v{i}")
-                  for i, v in enumerate(self.variables)]
-
-    def apply(self, gradients) -> None:
-        """Takes one Adam step with the given gradients (inside a tf.function)."""
-        import tensorflow as tf
-
-        self.step.assign_add(1)
-        t = tf.cast(self.step, tf.float32)
-        step_size = (self.learning_rate * tf.sqrt(1.0 - self.beta2 ** t)
-                     / (1.0 - self.beta1 ** t))
-        for var, grad, m, v in zip(self.variables, gradients, self.m, self.v):
-            m.assign(self.beta1 * m + (1.0 - self.beta1) * grad)
-            v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(grad))
-            var.assign_sub(step_size * m / (tf.sqrt(v) + self.epsilon))
-
-    def state(self) -> dict[str, np.ndarray]:
-        """Returns the optimizer state as arrays."""
-        state = {"adam/step": self.step.numpy()}
-        state.update({f"adam/m{i}": m.numpy() for i, m in enumerate(self.m)})
-        state.update({f"adam/v{i}": v.numpy() for i, v in enumerate(self.v)})
-        return state
-
-    def restore(self, state: dict[str, np.ndarray]) -> None:
-        """Restores the state saved by ``state()``."""
-        self.step.assign(state["adam/step"])
-        for i, (m, v) in enumerate(zip(self.m, self.v)):
-            m.assign(state[f"adam/m{i}"])
-            v.assign(state[f"adam/v{i}"])
 
 
 def history_row(epoch: int, train_distortion: float, train_rate: float, test_distortion: float,
