@@ -267,7 +267,8 @@ def test_smoke_configuration_end_to_end(tmp_path):
         metrics = pd.read_csv(outdir / dataset / "metrics.csv")
         dataset_runs = [r for r in runs if r.dataset == dataset]
         assert len(metrics) == len(dataset_runs) * len(SPLITS)
-        assert list(metrics.columns[:5]) == ["dataset", "latent_dim", "beta", "seed", "split"]
+        assert list(metrics.columns[:6]) == ["dataset", "objective", "latent_dim", "beta", "seed",
+                                             "split"]
         got = set(metrics[["latent_dim", "beta", "seed", "split"]].itertuples(index=False))
         assert got == {(r.latent_dim, r.beta, r.seed, s)
                        for r, s in itertools.product(dataset_runs, SPLITS)}
@@ -275,7 +276,8 @@ def test_smoke_configuration_end_to_end(tmp_path):
         assert (summary["n_runs"] == len(config["seeds"])).all()
         history = pd.read_csv(outdir / dataset / "history.csv")
         assert len(history) == len(dataset_runs) * config["epochs"]
-        assert list(history.columns[:5]) == ["dataset", "latent_dim", "beta", "seed", "epoch"]
+        assert list(history.columns[:6]) == ["dataset", "objective", "latent_dim", "beta", "seed",
+                                             "epoch"]
         samples = pd.read_csv(outdir / dataset / "latent_samples.csv")
         assert sorted(samples["beta"].unique()) == layout.latent_space_betas(config["betas"])
         assert (samples["seed"] == config["seeds"][0]).all()

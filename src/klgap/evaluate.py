@@ -134,7 +134,8 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
 
     device_name = device.configure(threads)
     config = run["config"]
-    vae = vae_model.VAE(run["data_dim"], config["latent_dim"], config["hidden"], config["seed"])
+    vae = vae_model.VAE.build(run["data_dim"], config["latent_dim"], config["hidden"],
+                              config["seed"])
     vae_model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))
 
     records = []
@@ -142,8 +143,9 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
         record, posterior = split_metrics(vae, arrays[x_key], arrays[y_key], iw_samples,
                                           minibatch_sizes)
         atomic.savez(rundir / f"posterior_{split}.npz", **posterior)
-        records.append({"dataset": run["dataset"], "latent_dim": config["latent_dim"],
-                        "beta": config["beta"], "seed": config["seed"], "split": split,
+        records.append({"dataset": run["dataset"], "objective": config["objective"],
+                        "latent_dim": config["latent_dim"], **config["weights"],
+                        "seed": config["seed"], "split": split,
                         "device": device_name, **record})
         print(f"[{rundir}] {split}: ELBO {record['elbo']:.3f}, IW-LL {record['iw_ll']:.3f}, "
               f"rate {record['rate']:.3f} = MI {record['mutual_info']:.3f} + aggregate KL "

@@ -659,13 +659,11 @@ def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
     Raises:
       UserError: if a file is missing.
     """
-    if table == "summary":
-        return aggregate.load_summaries(paths)
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
         raise UserError(f"{table} tables not found: {', '.join(missing)}; run "
                         f"`klgap {TABLE_OPTIONS[table][1]}` first")
-    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    return aggregate.load_tables(paths, table)
 
 
 def save(figure: plt.Figure, pdf: Path, png: Path) -> None:

@@ -14,11 +14,11 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from klgap import layout
+from klgap import layout, objectives
 from klgap.provenance import git_commit
 
-# One run, and its directory below the output root (must agree with klgap.layout.run_dir).
-RUN_ID = "{dataset}/z{latent_dim}/beta{beta}/seed{seed}"
+# One run, and its directory below the output root: klgap.layout's pattern, so the two agree.
+RUN_ID = f"{{dataset}}/{layout.RUN_PATTERN}"
 RUN = f"runs/{RUN_ID}"
 # Figures drawn by `klgap figures NAME`, each as <outdir>/figures/NAME.pdf (+ .png preview),
 # with the aggregated tables each is drawn from (<outdir>/<dataset>/<table>.csv, every dataset).
@@ -50,6 +50,7 @@ BOOLEAN_KEYS = {"partial", "batched_training", "strict_paper"}
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    objective="|".join(objectives.OBJECTIVES),
     latent_dim=r"[0-9]+",
     beta=r"[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?",
     seed=r"[0-9]+",
@@ -154,7 +155,8 @@ def out(*parts):
 def sweep(dataset=None):
     """Returns the runs of the sweep (klgap.layout.Run), optionally of one dataset only."""
     datasets = config["datasets"] if dataset is None else [dataset]
-    return layout.sweep(datasets, config["latent_dims"], config["betas"], config["seeds"])
+    return layout.sweep(datasets, config["latent_dims"], config["betas"], config["seeds"],
+                        config["objective"])
 
 
 def run_files(dataset, name):
@@ -187,8 +189,9 @@ def latent_posterior_files(wildcards):
     """
     paths = []
     for beta in layout.latent_space_betas(config["betas"]):
-        candidates = [layout.run_dir(config["outdir"], layout.Run(wildcards.dataset,
-                                                                  LATENT_SPACE_DIM, beta, seed))
+        candidates = [layout.run_dir(config["outdir"],
+                                     layout.Run(wildcards.dataset, LATENT_SPACE_DIM, beta, seed,
+                                                config["objective"]))
                       / "posterior_test.npz" for seed in config["seeds"]]
         if config["partial"]:
             candidates = [path for path in candidates if path.exists()]

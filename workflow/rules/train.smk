@@ -1,4 +1,4 @@
-# Training: one job per run of the sweep (dataset x latent size x beta x seed).
+# Training: one job per run of the sweep (dataset x objective x latent size x beta x seed).
 # A killed job resumes from <rundir>/checkpoint.npz, which is not a declared output and so
 # survives Snakemake's clean-up of incomplete outputs.
 
@@ -27,7 +27,8 @@ rule train:
         hidden=joined(config["hidden"]),
     shell:
         "python -m klgap train --data {input.data:q} --rundir {params.rundir:q}"
-        " --latent-dim {wildcards.latent_dim} --beta {wildcards.beta} --seed {wildcards.seed}"
+        " --objective {wildcards.objective} --latent-dim {wildcards.latent_dim}"
+        " --beta {wildcards.beta} --seed {wildcards.seed}"
         " --epochs {params.epochs} --batch-size {params.batch_size}"
         " --learning-rate {params.learning_rate} --hidden {params.hidden}"
         " --threads {threads} > {log:q} 2>&1"
@@ -48,9 +49,9 @@ if config["batched_training"]:
             history=expand(out(RUN, "history.csv"), seed=config["seeds"], allow_missing=True),
             run=expand(out(RUN, "run.json"), seed=config["seeds"], allow_missing=True),
         log:
-            out("logs/train_together", "{dataset}/z{latent_dim}/beta{beta}.log"),
+            out("logs/train_together", "{dataset}/{objective}/z{latent_dim}/beta{beta}.log"),
         benchmark:
-            out("benchmarks/train_together", "{dataset}/z{latent_dim}/beta{beta}.tsv")
+            out("benchmarks/train_together", "{dataset}/{objective}/z{latent_dim}/beta{beta}.tsv")
         threads: config["threads_per_run"]
         resources:
             mem_mb=config["mem_mb"],
@@ -66,7 +67,8 @@ if config["batched_training"]:
             hidden=joined(config["hidden"]),
         shell:
             "python -m klgap train-together --data {input.data:q} --rundirs {params.rundirs}"
-            " --seeds {params.seeds} --betas {wildcards.beta} --latent-dim {wildcards.latent_dim}"
+            " --seeds {params.seeds} --betas {wildcards.beta} --objective {wildcards.objective}"
+            " --latent-dim {wildcards.latent_dim}"
             " --epochs {params.epochs} --batch-size {params.batch_size}"
             " --learning-rate {params.learning_rate} --hidden {params.hidden}"
             " --threads {threads} > {log:q} 2>&1"
