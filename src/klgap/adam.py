@@ -52,7 +52,7 @@ class Adam:
             var.assign_sub(step_size * m / (tf.sqrt(v) + self.epsilon))
 
     def state(self) -> dict[str, np.ndarray]:
-        """Returns the optimizer state as arrays keyed ``adam/step``, ``adam/m<i>``, ``adam/v<i>``."""
+        """Returns the state as arrays: ``adam/step``, ``adam/m<i>``, ``adam/v<i>``."""
         state = {f"{STATE_PREFIX}step": self.step.numpy()}
         state.update({f"{STATE_PREFIX}m{i}": m.numpy() for i, m in enumerate(self.m)})
         state.update({f"{STATE_PREFIX}v{i}": v.numpy() for i, v in enumerate(self.v)})

@@ -1,12 +1,12 @@
 """Collecting the runs of one dataset into a tidy table and a summary over seeds.
 
-``metrics.csv`` has one row per run and split: ``dataset, objective, latent_dim, beta, seed, split``
-(beta: the weight of the beta-VAE objective ``vae``), then one column per metric of
+``metrics.csv`` has one row per run and split: ``dataset, objective, latent_dim, beta, seed,
+split`` (beta: the weight of the beta-VAE objective ``vae``), then one column per metric of
 ``metrics.json``. ``summary.csv`` has one row per cell
-``(dataset, objective, latent_dim, beta, split)`` and metric: the mean over seeds, the standard deviation
-(ddof=1) and a t-based 95% interval for the mean. The command is told the whole expected sweep, so
-a run without metrics (e.g. a job that failed under ``--keep-going``) shows up as a missing seed of
-its cell (``n_runs < n_expected``, ``missing_seeds``) instead of vanishing.
+``(dataset, objective, latent_dim, beta, split)`` and metric: the mean over seeds, the standard
+deviation (ddof=1) and a t-based 95% interval for the mean. The command is told the whole
+expected sweep, so a run without metrics (e.g. a job that failed under ``--keep-going``) shows up
+as a missing seed of its cell (``n_runs < n_expected``, ``missing_seeds``) instead of vanishing.
 """
 
 import argparse

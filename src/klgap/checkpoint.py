@@ -64,7 +64,7 @@ def stack(checkpoints: list[Checkpoint]) -> tuple[dict, dict]:
 
 def select(weights: dict, optimizer: dict, k: int, history: np.ndarray,
            identity: str) -> Checkpoint:
-    """Returns run k's checkpoint from stacked weights and optimizer state (inverse of ``stack``)."""
+    """Returns run k's checkpoint from stacked weights and optimizer state (undoes ``stack``)."""
     return Checkpoint({key: value[k] for key, value in weights.items()},
                       {key: value if np.ndim(value) == 0 else value[k]
                        for key, value in optimizer.items()}, history, identity)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from klgap import atomic, data, estimators
+from klgap import atomic, config_schema, data, estimators
 from klgap.errors import UserError
 
 SPLITS = {"test": ("x_test_binary", "y_test"), "train": ("x_train_eval_binary", "y_train_eval")}
@@ -158,10 +158,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``evaluate`` command's arguments."""
     parser.add_argument("--data", required=True, help="prepared dataset (.npz)")
     parser.add_argument("--rundir", required=True, help="the trained run's directory")
-    parser.add_argument("--iw-samples", type=int, default=100,
-                        help="samples K of the importance-weighted log-likelihood")
-    parser.add_argument("--minibatch-sizes", type=int, nargs="*", default=[64, 256, 1024],
-                        help="batch sizes of the MWS and MSS estimates")
+    parser.add_argument("--iw-samples", type=int, default=config_schema.default("iw_samples"),
+                        help=config_schema.description("iw_samples"))
+    parser.add_argument("--minibatch-sizes", type=int, nargs="*",
+                        default=config_schema.default("minibatch_sizes"),
+                        help=config_schema.description("minibatch_sizes"))
     parser.add_argument("--threads", type=int, default=None)
 
 

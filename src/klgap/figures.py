@@ -23,7 +23,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle, Patch  # noqa: E402
 
-from klgap import aggregate, atomic, layout  # noqa: E402
+from klgap import aggregate, atomic, figure_registry, layout  # noqa: E402
 from klgap.errors import UserError  # noqa: E402
 
 FULL_WIDTH = 6.9  # inches: a figure across the page
@@ -632,18 +632,10 @@ class Figure(NamedTuple):
     tables: tuple[str, ...]
 
 
-FIGURES: dict[str, Figure] = {
-    "rate_split": Figure(rate_split, ("summary",)),
-    "mi_aggkl": Figure(mi_aggkl, ("summary",)),
-    "latent_space": Figure(latent_space, ("latent_samples",)),
-    "class_kl": Figure(class_kl, ("summary",)),
-    "estimators": Figure(estimators, ("summary",)),
-    "training_curves": Figure(training_curves, ("history",)),
-    "rate_distortion": Figure(rate_distortion, ("summary",)),
-}
-# The command-line option of each table, and the command that writes it.
-TABLE_OPTIONS = {"summary": ("summaries", "aggregate"), "history": ("histories", "histories"),
-                 "latent_samples": ("latent_samples", "latent-samples")}
+# Figure NAME is drawn by the function NAME above, from the tables the registry lists.
+FIGURES: dict[str, Figure] = {name: Figure(globals()[name], tables)
+                              for name, tables in figure_registry.FIGURE_TABLES.items()}
+TABLE_OPTIONS = figure_registry.TABLE_OPTIONS
 
 
 def load_tables(paths: list[Path], table: str) -> pd.DataFrame:

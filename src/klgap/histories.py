@@ -1,8 +1,8 @@
 """Collecting the training histories of one dataset's runs into one tidy table.
 
 ``history.csv`` (one per dataset) holds every epoch of every run: ``dataset, objective,
-latent_dim, beta, seed``, then the columns of the runs' own ``history.csv`` (``epoch, train_elbo, ...``), values
-rounded to six significant digits. It is small enough to commit, so the training curves can be
+latent_dim, beta, seed``, then the columns of the runs' own ``history.csv`` (``epoch,
+train_elbo, ...``), values rounded to six significant digits. It is small enough to commit, so the training curves can be
 redrawn without the run directories.
 """
 

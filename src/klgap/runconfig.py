@@ -5,24 +5,24 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from klgap import objectives
+from klgap import config_schema, objectives
 from klgap.errors import UserError
 
 
 @dataclass
 class RunConfig:
-    """Everything that defines one training run."""
+    """Everything that defines one training run (defaults: the schema's)."""
 
     data: str
     rundir: str
     latent_dim: int
     seed: int
     epochs: int
-    objective: str = "vae"
+    objective: str = config_schema.default("objective")
     weights: dict[str, float] = field(default_factory=lambda: {"beta": 1.0})
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    hidden: list[int] = field(default_factory=lambda: [256, 256])
+    batch_size: int = config_schema.default("batch_size")
+    learning_rate: float = config_schema.default("learning_rate")
+    hidden: list[int] = field(default_factory=lambda: list(config_schema.default("hidden")))
     threads: int | None = None
 
     def identity(self) -> str:

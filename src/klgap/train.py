@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from klgap import atomic, data, engine, objectives
+from klgap import atomic, config_schema, data, engine, objectives
 from klgap.engine import HISTORY_COLUMNS
 from klgap.runconfig import RunConfig
 
@@ -114,8 +114,9 @@ def add_objective_arguments(parser: argparse.ArgumentParser, per_run: bool = Fal
       parser: the command's parser.
       per_run: options take one value per run, or one for all, and are plural (``--betas``).
     """
-    parser.add_argument("--objective", choices=list(objectives.OBJECTIVES), default="vae",
-                        help="training objective (klgap.objectives)")
+    parser.add_argument("--objective", choices=list(objectives.OBJECTIVES),
+                        default=config_schema.default("objective"),
+                        help=config_schema.description("objective"))
     for name in objectives.weight_names():
         meaning = "; ".join(f"{cls.name}: {cls.weights[name]}"
                             for cls in objectives.OBJECTIVES.values() if name in cls.weights)
@@ -144,10 +145,10 @@ def add_shape_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the arguments that runs trained together share (``train``, ``train-together``)."""
     parser.add_argument("--latent-dim", type=int, required=True)
     parser.add_argument("--epochs", type=int, required=True)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256],
-                        help="hidden layer widths of the encoder (decoder mirrors them)")
+    for key, option in (("batch_size", {"type": int}), ("learning_rate", {"type": float}),
+                        ("hidden", {"type": int, "nargs": "+"})):
+        parser.add_argument("--" + key.replace("_", "-"), default=config_schema.default(key),
+                            help=config_schema.description(key), **option)
     parser.add_argument("--threads", type=int, default=None,
                         help="TensorFlow intra-op threads (default: all cores)")
 

@@ -14,7 +14,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from klgap import layout, objectives
+from klgap import config_schema, figure_registry, layout, objectives
 from klgap.provenance import git_commit
 
 # One run, and its directory below the output root: klgap.layout's pattern, so the two agree.
@@ -22,18 +22,7 @@ RUN_ID = f"{{dataset}}/{layout.RUN_PATTERN}"
 RUN = f"runs/{RUN_ID}"
 # Figures drawn by `klgap figures NAME`, each as <outdir>/figures/NAME.pdf (+ .png preview),
 # with the aggregated tables each is drawn from (<outdir>/<dataset>/<table>.csv, every dataset).
-FIGURES = {
-    "rate_split": ["summary"],
-    "mi_aggkl": ["summary"],
-    "latent_space": ["latent_samples"],
-    "class_kl": ["summary"],
-    "estimators": ["summary"],
-    "training_curves": ["history"],
-    "rate_distortion": ["summary"],
-}
-# The option of `klgap figures` that takes each table.
-TABLE_OPTIONS = {"summary": "--summaries", "history": "--histories",
-                 "latent_samples": "--latent-samples"}
+FIGURES = figure_registry.FIGURE_TABLES
 # The latent size whose latent space is drawn (latent_space needs it in the sweep).
 LATENT_SPACE_DIM = 2
 
@@ -43,10 +32,9 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 DATASETS = yaml.safe_load(SCHEMA.read_text())["properties"]["datasets"]["items"]["enum"]
 
-# Config keys whose command-line form (`--config key=...` gives strings) needs converting.
-LIST_KEYS = {"datasets": str, "latent_dims": int, "betas": float, "seeds": int,
-             "hidden": int, "minibatch_sizes": int}
-BOOLEAN_KEYS = {"partial", "batched_training", "strict_paper"}
+# Config keys whose command-line form (`--config key=...` gives strings) needs converting, by
+# their types in the schema.
+LIST_KEYS, BOOLEAN_KEYS = config_schema.command_line_types()
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
@@ -221,8 +209,15 @@ def figure_tables(wildcards):
 
 def figure_table_options(wildcards, input):
     """Formats a figure's tables as options of `klgap figures` (e.g. `--summaries a.csv b.csv`)."""
-    return " ".join(" ".join([TABLE_OPTIONS[table], *map(shlex.quote, input[table])])
+    return " ".join(" ".join([figure_registry.table_option(table), *map(shlex.quote, input[table])])
                     for table in FIGURES[wildcards.figure])
+
+
+def training_options(wildcards):
+    """The options that `klgap train` and `klgap train-together` share, as shell words."""
+    return (f"--objective {wildcards.objective} --latent-dim {wildcards.latent_dim}"
+            f" --epochs {epochs_for(wildcards.dataset)} --batch-size {config['batch_size']}"
+            f" --learning-rate {config['learning_rate']} --hidden {joined(config['hidden'])}")
 
 
 def joined(values, format_value=str):

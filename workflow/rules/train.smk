@@ -21,16 +21,10 @@ rule train:
         gpu_percent=gpu_percent_per_run(),
     params:
         rundir=lambda wildcards, output: os.path.dirname(output.run),
-        epochs=lambda wildcards: epochs_for(wildcards.dataset),
-        batch_size=config["batch_size"],
-        learning_rate=config["learning_rate"],
-        hidden=joined(config["hidden"]),
+        options=training_options,
     shell:
         "python -m klgap train --data {input.data:q} --rundir {params.rundir:q}"
-        " --objective {wildcards.objective} --latent-dim {wildcards.latent_dim}"
-        " --beta {wildcards.beta} --seed {wildcards.seed}"
-        " --epochs {params.epochs} --batch-size {params.batch_size}"
-        " --learning-rate {params.learning_rate} --hidden {params.hidden}"
+        " --beta {wildcards.beta} --seed {wildcards.seed} {params.options}"
         " --threads {threads} > {log:q} 2>&1"
 
 
@@ -61,14 +55,8 @@ if config["batched_training"]:
             rundirs=lambda wildcards, output: joined(
                 [os.path.dirname(path) for path in output.run], shlex.quote),
             seeds=joined(config["seeds"]),
-            epochs=lambda wildcards: epochs_for(wildcards.dataset),
-            batch_size=config["batch_size"],
-            learning_rate=config["learning_rate"],
-            hidden=joined(config["hidden"]),
+            options=training_options,
         shell:
             "python -m klgap train-together --data {input.data:q} --rundirs {params.rundirs}"
-            " --seeds {params.seeds} --betas {wildcards.beta} --objective {wildcards.objective}"
-            " --latent-dim {wildcards.latent_dim}"
-            " --epochs {params.epochs} --batch-size {params.batch_size}"
-            " --learning-rate {params.learning_rate} --hidden {params.hidden}"
+            " --seeds {params.seeds} --betas {wildcards.beta} {params.options}"
             " --threads {threads} > {log:q} 2>&1"
