@@ -28,7 +28,8 @@ from bench_training import BATCH_SIZE, DATA, HIDDEN, LATENT_DIM  # noqa: E402
 def worker(mode: str, seeds: list[int], threads: int, data_path: Path) -> dict:
     """Trains the models of ``seeds`` for one epoch each; returns the timed steady state."""
     import_start = time.perf_counter()
-    from klgap import batched, data, device, model, train
+    from klgap import batched, data, device, engine, model, objectives
+    from klgap.adam import Adam
 
     device.configure(threads)
     import tensorflow as tf
@@ -40,18 +41,22 @@ def worker(mode: str, seeds: list[int], threads: int, data_path: Path) -> dict:
     epochs = []  # callables, each running one timed epoch
     if mode == "batched":
         vae = batched.stacked_vae(data_dim, LATENT_DIM, HIDDEN, seeds)
-        optimizer = train.Adam(vae.trainable_variables, 1e-3)
-        step = batched.make_train_step(vae, optimizer, x_train, tf.ones([len(seeds)]), seeds)
+        optimizer = Adam(vae.trainable_variables, 1e-3)
+        step = engine.make_train_step(vae, optimizer, objectives.get("vae"),
+                                      {"beta": tf.ones([len(seeds), 1])}, x_train,
+                                      num_models=len(seeds))
         step(tf.stack([warm_batch] * len(seeds)), tf.constant([[s, 0] for s in seeds], tf.int64))
-        epochs.append(lambda: batched.train_epoch(step, num_train, BATCH_SIZE, seeds, 1, 1))
+        epochs.append(lambda: engine.train_epoch(step, num_train, BATCH_SIZE, seeds, 1, 1,
+                                                           stacked=True))
     else:
         for seed in seeds:
-            vae = model.VAE(data_dim, LATENT_DIM, HIDDEN, seed=seed)
-            optimizer = train.Adam(vae.trainable_variables, 1e-3)
-            step = train.make_train_step(vae, optimizer, x_train, tf.constant(1.0))
+            vae = model.VAE.build(data_dim, LATENT_DIM, HIDDEN, seed=seed)
+            optimizer = Adam(vae.trainable_variables, 1e-3)
+            step = engine.make_train_step(vae, optimizer, objectives.get("vae"),
+                                          {"beta": tf.constant(1.0)}, x_train)
             step(warm_batch, tf.constant([seed, 0], tf.int64))
-            epochs.append(lambda step=step, seed=seed: train.train_epoch(
-                step, num_train, BATCH_SIZE, seed, 1, 1))
+            epochs.append(lambda step=step, seed=seed: engine.train_epoch(
+                step, num_train, BATCH_SIZE, [seed], 1, 1))
     startup = time.perf_counter() - import_start
     with benchlib.Meter() as meter:
         for epoch in epochs:

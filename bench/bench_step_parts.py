@@ -2,7 +2,7 @@
 
 Figures (results/bench/step_parts.csv), at 1 and 2 threads, examples/s over one epoch of
 Fashion-MNIST (469 steps of 128, the same Python loop as ``klgap train``), tracing excluded:
-  * ``full``: ``train.make_train_step`` as the sweep runs it;
+  * ``full``: ``engine.make_train_step`` as the sweep runs it;
   * ``sgd``: the same with a plain gradient step instead of Adam (Adam's element-wise cost);
   * ``fused_adam``: the same with TensorFlow's one-kernel Adam (``ResourceApplyAdam``; the same
     update in a different order of float operations, so not bitwise the sweep's);
@@ -31,7 +31,8 @@ VARIANTS = ("full", "fused_adam", "sgd", "gradient_fixed_input", "forward", "xla
 
 def worker(threads: int, data_path: Path) -> dict:
     """Times each variant's step over one epoch; returns examples/s by variant."""
-    from klgap import data, device, model, train
+    from klgap import data, device, engine, model, objectives
+    from klgap.adam import Adam
 
     device.configure(threads)
     import tensorflow as tf
@@ -39,7 +40,7 @@ def worker(threads: int, data_path: Path) -> dict:
     arrays = data.load(data_path)
     x_train = tf.constant(arrays["x_train"])  # (N, P)
     num_train, data_dim = arrays["x_train"].shape
-    vae = model.VAE(data_dim, LATENT_DIM, HIDDEN, seed=0)
+    vae = model.VAE.build(data_dim, LATENT_DIM, HIDDEN, seed=0)
     variables = vae.trainable_variables
     beta = tf.constant(1.0)
     signature = [tf.TensorSpec([None], tf.int64), tf.TensorSpec([2], tf.int64)]
@@ -53,6 +54,8 @@ def worker(threads: int, data_path: Path) -> dict:
                                            seed=step_seed + [0, 1])
         return tf.cast(uniform < x_grey, tf.float32), noise
 
+    vae_objective = objectives.get("vae")
+
     def plain_step(random: bool, update: str):
         moments = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v)))
                    for v in variables]
@@ -63,7 +66,7 @@ def worker(threads: int, data_path: Path) -> dict:
             x, noise = inputs(batch_index, step_seed, random)
             with tf.GradientTape() as tape:
                 terms = vae.terms(x, noise)
-                objective = model.loss(terms, beta)
+                objective = vae_objective.loss(terms, {"beta": beta})
             gradients = tape.gradient(objective, variables)
             step_count.assign_add(1.0)
             for variable, gradient, (m, v) in zip(variables, gradients, moments):
@@ -83,19 +86,20 @@ def worker(threads: int, data_path: Path) -> dict:
         return tf.reduce_sum(terms.distortion), tf.reduce_sum(terms.rate)
 
     steps = {
-        "full": train.make_train_step(vae, train.Adam(variables, 1e-3), x_train, beta),
+        "full": engine.make_train_step(vae, Adam(variables, 1e-3), vae_objective,
+                                       {"beta": beta}, x_train),
         "fused_adam": plain_step(True, "adam"),
         "sgd": plain_step(True, "sgd"),
         "gradient_fixed_input": plain_step(False, "sgd"),
         "forward": forward,
-        "xla": train.make_train_step(vae, train.Adam(variables, 1e-3), x_train, beta,
-                                     jit_compile=True),
+        "xla": engine.make_train_step(vae, Adam(variables, 1e-3), vae_objective,
+                                      {"beta": beta}, x_train, jit_compile=True),
     }
     results = {}
     for name, step in steps.items():
         step(tf.range(BATCH_SIZE, dtype=tf.int64), tf.constant([0, 0], tf.int64))  # tracing
         with benchlib.Meter() as meter:
-            train.train_epoch(step, num_train, BATCH_SIZE, 0, 1, 0)
+            engine.train_epoch(step, num_train, BATCH_SIZE, [0], 1, 0)
         results[name] = {"examples_per_second": num_train / meter.seconds,
                          "examples_per_cpu_second": num_train / meter.cpu_seconds,
                          "other_cores": meter.other_cores}

@@ -3,8 +3,8 @@
 Figures (results/bench/training.csv), at 1 thread (the sweep's setting) and at 2:
   * float32 matrix-product rate of tf.matmul: each layer shape of the model at batch 128, and a
     large square product (2048 x 2048), the machine's practical peak and the denominator below;
-  * steady-state examples/s of klgap's training loop (``train.make_train_step`` and
-    ``train.train_epoch``, exactly as ``klgap train`` runs them, op determinism on) on
+  * steady-state examples/s of klgap's training loop (``engine.make_train_step`` and
+    ``engine.train_epoch``, exactly as ``klgap train`` runs them, op determinism on) on
     Fashion-MNIST, the first epoch (tracing) excluded;
   * the same for a plain Keras 3 ``model.fit`` VAE of the same architecture (784-256-256-2x10
     encoder, 10-256-256-784 Bernoulli decoder, dynamic binarization, Adam 1e-3, batch 128),
@@ -90,7 +90,8 @@ def worker_matmul(threads: int) -> list[dict]:
 
 def worker_ours(threads: int, epochs: int, data_path: Path) -> list[dict]:
     """Times klgap's training loop (the code ``klgap train`` runs) on the prepared data."""
-    from klgap import data, device, model, train
+    from klgap import data, device, engine, model, objectives
+    from klgap.adam import Adam
 
     device.configure(threads)
     import tensorflow as tf
@@ -98,14 +99,15 @@ def worker_ours(threads: int, epochs: int, data_path: Path) -> list[dict]:
     arrays = data.load(data_path)
     x_train = tf.constant(arrays["x_train"])  # (N, P)
     num_train, data_dim = arrays["x_train"].shape
-    vae = model.VAE(data_dim, LATENT_DIM, HIDDEN, seed=0)
-    optimizer = train.Adam(vae.trainable_variables, 1e-3)
-    train_step = train.make_train_step(vae, optimizer, x_train, tf.constant(1.0))
-    train.train_epoch(train_step, num_train, BATCH_SIZE, 0, 1, 0)  # warm-up: tracing
+    vae = model.VAE.build(data_dim, LATENT_DIM, HIDDEN, seed=0)
+    optimizer = Adam(vae.trainable_variables, 1e-3)
+    train_step = engine.make_train_step(vae, optimizer, objectives.get("vae"),
+                                         {"beta": tf.constant(1.0)}, x_train)
+    engine.train_epoch(train_step, num_train, BATCH_SIZE, [0], 1, 0)  # warm-up: tracing
     with benchlib.Meter() as meter:
         for epoch in range(2, epochs + 1):
-            train.train_epoch(train_step, num_train, BATCH_SIZE, 0, epoch,
-                              int(optimizer.step.numpy()))
+            engine.train_epoch(train_step, num_train, BATCH_SIZE, [0], epoch,
+                               int(optimizer.step.numpy()))
     return [{"examples_per_second": num_train * (epochs - 1) / meter.seconds,
              "examples_per_cpu_second": num_train * (epochs - 1) / meter.cpu_seconds,
              "other_cores": meter.other_cores, "note": "op determinism on"}]

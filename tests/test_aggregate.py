@@ -16,8 +16,9 @@ SPLITS = ("test", "train")
 
 def write_metrics(runs_dir, run, values):
     """Writes a metrics.json for ``run`` with the given metric values (same for both splits)."""
-    records = [{"dataset": run.dataset, "latent_dim": run.latent_dim, "beta": run.beta,
-                "seed": run.seed, "split": split, "n": 100, **values} for split in SPLITS]
+    records = [{"dataset": run.dataset, "objective": run.objective, "latent_dim": run.latent_dim,
+                "beta": run.beta, "seed": run.seed, "split": split, "n": 100, **values}
+               for split in SPLITS]
     path = runs_dir / layout.run_subdir(run) / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(records))
@@ -45,15 +46,17 @@ def test_format_beta_is_readable_and_exact(beta, text):
 
 def test_run_dir_layout():
     run = layout.Run("fashion_mnist", 10, 0.5, 3)
-    assert layout.run_dir("results", run).as_posix() == "results/runs/fashion_mnist/z10/beta0.5/seed3"
+    assert (layout.run_dir("results", run).as_posix()
+            == "results/runs/fashion_mnist/vae/z10/beta0.5/seed3")
 
 
 def test_tidy_table_has_one_row_per_run_and_split(tmp_path):
     runs_dir, runs, _ = synthetic_sweep(tmp_path)
     table, missing = aggregate.collect(runs_dir, runs)
     assert missing == []
-    assert list(table.columns[:5]) == ["dataset", "latent_dim", "beta", "seed", "split"]
-    assert {"rate", "mutual_info", "n"} <= set(table.columns[5:])
+    assert list(table.columns[:6]) == ["dataset", "objective", "latent_dim", "beta", "seed",
+                                       "split"]
+    assert {"rate", "mutual_info", "n"} <= set(table.columns[6:])
     assert len(table) == len(runs) * len(SPLITS)
     assert not table.duplicated(["latent_dim", "beta", "seed", "split"]).any()
 

@@ -11,8 +11,9 @@ from klgap.errors import UserError
 
 
 def config(digits_npz, rundir, seed, beta, epochs=3):
-    return train.RunConfig(data=str(digits_npz), rundir=str(rundir), latent_dim=2, beta=beta,
-                           seed=seed, epochs=epochs, batch_size=64, hidden=[32], threads=1)
+    return train.RunConfig(data=str(digits_npz), rundir=str(rundir), latent_dim=2,
+                           weights={"beta": beta}, seed=seed, epochs=epochs, batch_size=64,
+                           hidden=[32], threads=1)
 
 
 def history(rundir):

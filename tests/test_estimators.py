@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from klgap import estimators
+from klgap import estimators, mixture_numerics
 from klgap.errors import UserError
 
 
@@ -243,7 +243,7 @@ def test_agrees_with_brute_force_scipy_on_the_same_samples(marginals, num_z):
     labels = np.random.default_rng(16).integers(0, 3, len(mu))
     result = estimators.kl_decomposition(mu, sigma, labels, num_z=num_z, seed=17,
                                          marginals=marginals)
-    sample_index, z, log_q_own = estimators._sample_posteriors(mu, sigma, num_z, 17)
+    sample_index, z, log_q_own = mixture_numerics.sample_posteriors(mu, sigma, num_z, 17)
     for i in range(10):  # the samples' own densities, by SciPy's multivariate normal
         n = sample_index[i]
         own = stats.multivariate_normal(mu[n], np.diag(sigma[n] ** 2)).logpdf(z[i])
@@ -264,7 +264,7 @@ def test_joint_table_matches_scipy_multivariate_normal():
     mu, sigma = random_posteriors(seed=18, num_examples=40, num_dims=3)
     z = np.random.default_rng(19).standard_normal((30, 3))
     labels = np.arange(40) % 2
-    mixture = estimators._DiagonalGaussianMixture(mu, sigma, labels, 2)
+    mixture = mixture_numerics.DiagonalGaussianMixture(mu, sigma, labels, 2)
     shift = np.zeros(len(z))
     log_sums = mixture.log_class_sums(z, shift, lambda f, items: [f(i) for i in items])
     table = np.stack([stats.multivariate_normal(m, np.diag(s ** 2)).logpdf(z)
@@ -282,7 +282,7 @@ def test_grid_marginals_match_brute_force(sigma_range, spread):
     sigma = np.exp(rng.uniform(*np.log(sigma_range), size=2000))
     points = np.concatenate([mu + sigma * rng.standard_normal(2000), rng.uniform(-4, 4, 500)])
     reference = special.logsumexp(stats.norm.logpdf(points[:, None], mu, sigma), axis=1)
-    np.testing.assert_allclose(estimators._log_mixture_1d_grid(points, mu, sigma), reference,
+    np.testing.assert_allclose(mixture_numerics._log_mixture_1d_grid(points, mu, sigma), reference,
                                rtol=0, atol=1e-8)
 
 
@@ -293,7 +293,7 @@ def test_quintic_hermite_reproduces_quintics():
     ends = [np.tile([p(x) for p in (polynomial, polynomial.deriv(1), polynomial.deriv(2))],
                     (100, 1)) for x in (left, right)]
     points = rng.uniform(left, right, 100)
-    interpolated = estimators._quintic_hermite(np.full(100, left), np.full(100, right - left),
+    interpolated = mixture_numerics._quintic_hermite(np.full(100, left), np.full(100, right - left),
                                                ends[0], ends[1], points)
     np.testing.assert_allclose(interpolated, polynomial(points), atol=1e-12)
 
@@ -306,7 +306,7 @@ def test_quintic_hermite_reproduces_quintics():
 def minibatch_mutual_info(mu, sigma, batch_size, log_weights_for, seed):
     """I(x; z) from minibatch estimates of log q(z_i) with the given log-weight matrices."""
     num_examples = len(mu)
-    _, z, own = estimators._sample_posteriors(mu, sigma, None, seed)
+    _, z, own = mixture_numerics.sample_posteriors(mu, sigma, None, seed)
     order = np.random.default_rng(seed + 1000).permutation(num_examples)
     info = []
     for start in range(0, num_examples, batch_size):
@@ -389,7 +389,7 @@ def test_mss_with_the_whole_data_set_as_one_batch_is_the_exact_estimator():
 
 def test_batches_cover_the_data_without_overlap():
     order = np.random.default_rng(27).permutation(1001)
-    batches = estimators._batches(order, 100)
+    batches = mixture_numerics.batches(order, 100)
     assert sorted(np.concatenate(batches).tolist()) == list(range(1001))
     assert min(len(b) for b in batches) >= 2 and len(batches) == 10  # the last one joined
     result = estimators.minibatch_kl_decomposition(*random_posteriors(28, num_examples=1001),
@@ -424,7 +424,7 @@ def test_same_seed_same_result_other_seed_other_samples():
 def test_samples_do_not_repeat_the_callers_random_stream():
     """z must not be built from the same normal draws a caller used (with the same seed) for mu."""
     mu = np.random.default_rng(0).standard_normal((400, 2))
-    _, z, _ = estimators._sample_posteriors(mu, np.full(mu.shape, 0.5), None, 0)
+    _, z, _ = mixture_numerics.sample_posteriors(mu, np.full(mu.shape, 0.5), None, 0)
     noise = (z - mu) / 0.5
     assert abs(np.corrcoef(noise.ravel(), mu.ravel())[0, 1]) < 0.2
 

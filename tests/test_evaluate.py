@@ -13,8 +13,8 @@ from klgap.errors import UserError
 def trained_run(digits_npz, tmp_path_factory):
     rundir = tmp_path_factory.mktemp("run")
     train.train(train.RunConfig(data=str(digits_npz), rundir=str(rundir), latent_dim=2,
-                                beta=1.0, seed=0, epochs=10, batch_size=64, hidden=[32],
-                                threads=1))
+                                weights={"beta": 1.0}, seed=0, epochs=10, batch_size=64,
+                                hidden=[32], threads=1))
     records = evaluate.evaluate(str(digits_npz), str(rundir), iw_samples=20,
                                 minibatch_sizes=[32, 100, 10_000], threads=1)
     return rundir, records
@@ -32,7 +32,8 @@ def test_metrics_file_has_one_record_per_split_with_contract_keys(trained_run):
         assert 0 <= record["mutual_info"] <= record["log_n"] + 1e-9
         assert record["rate"] == pytest.approx(record["mutual_info"] + record["aggregate_kl"])
     for record in records[:2]:
-        for key in ("dataset", "latent_dim", "beta", "seed", "n", "log_n", "elbo", "iw_ll",
+        for key in ("dataset", "objective", "latent_dim", "beta", "seed", "n", "log_n", "elbo",
+                    "iw_ll",
                     "rate", "distortion", "mutual_info", "aggregate_kl", "total_correlation",
                     "dimwise_kl", "moment_matched_kl", "label_info", "active_units",
                     "mutual_info_se", "mss_mutual_info_b32", "mws_aggregate_kl_b100"):
@@ -76,7 +77,7 @@ def test_k1_iw_bound_is_the_elbo(trained_run, digits_npz):
 
     rundir, _ = trained_run
     run = json.loads((rundir / "run.json").read_text())
-    vae = model.VAE(run["data_dim"], 2, [32], seed=0)
+    vae = model.VAE.build(run["data_dim"], 2, [32], seed=0)
     model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))
     x = atomic.load_npz(digits_npz)["x_test_binary"].astype(np.float32)
     iw_ll, distortion, rate, _, _ = evaluate.importance_weighted(vae, x, 1, seed=9)

@@ -1,9 +1,7 @@
 """Tests of the figures and of the tables they are drawn from besides the summaries: the collected
 training histories and the samples of 2-D aggregate posteriors, on synthetic run directories."""
 
-import ast
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,6 @@ from PIL import Image
 
 from klgap import aggregate, cli, figures, histories, latent_samples, layout
 
-REPO = Path(__file__).resolve().parents[1]
 HISTORY_COLUMNS = ["epoch", "train_elbo", "train_rate", "train_distortion", "test_elbo",
                    "test_rate", "test_distortion", "seconds"]
 BETAS = [0.1, 0.5, 1.0, 4.0]
@@ -109,14 +106,6 @@ def test_every_figure_function_is_documented():
         assert figure.draw.__doc__ and "Returns:" in figure.draw.__doc__, name
 
 
-def test_workflow_lists_the_same_figures_and_tables():
-    # common.smk's FIGURES is a Python dict literal: figure name -> tables it is drawn from.
-    text = (REPO / "workflow" / "rules" / "common.smk").read_text()
-    literal = re.search(r"^FIGURES = (\{.*?^\})", text, re.MULTILINE | re.DOTALL)[1]
-    in_workflow = ast.literal_eval(literal)
-    assert in_workflow == {name: list(f.tables) for name, f in figures.FIGURES.items()}
-
-
 def test_figure_without_its_table_names_the_option(tmp_path, tables, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["figures", "training_curves", "--summaries", str(tables["summary"]),
@@ -158,7 +147,8 @@ def test_histories_are_one_row_per_run_and_epoch(tmp_path):
         write_run(runs_dir, run, rng, epochs=3)
     table, missing = histories.collect(runs_dir, runs)
     assert missing == [runs[0]]
-    assert list(table.columns) == ["dataset", "latent_dim", "beta", "seed", *HISTORY_COLUMNS]
+    assert list(table.columns) == ["dataset", "objective", "latent_dim", "beta", "seed",
+                                   *HISTORY_COLUMNS]
     assert len(table) == 3 * (len(runs) - 1)
     assert not table.duplicated(["latent_dim", "beta", "seed", "epoch"]).any()
     # Each run's rows are its history, in order.

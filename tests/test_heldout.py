@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from klgap import estimators
+from klgap import estimators, mixture_numerics
 from klgap.errors import UserError
 
 MARGIN = 4.0  # standard errors
@@ -92,7 +92,7 @@ def test_agrees_with_brute_force_on_random_inputs(sharpness):
     result = estimators.heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval,
                                                  labels_fit, labels_eval, seed=seed)
     # The eval samples, drawn as the estimator documents (its sampling stream of the seed).
-    noise = np.random.default_rng([seed, estimators._SAMPLE_STREAM]).standard_normal(mu_eval.shape)
+    noise = np.random.default_rng([seed, mixture_numerics.SAMPLE_STREAM]).standard_normal(mu_eval.shape)
     z = mu_eval + sigma_eval * noise
     log_p = stats.norm.logpdf(z).sum(axis=1)
     log_q_fit = brute_force_log_mixture(z, mu_fit, sigma_fit)
@@ -136,7 +136,7 @@ def test_samples_far_from_their_own_class_are_evaluated_exactly():
     labels_eval = np.repeat([0, 1], 10)
     result = estimators.heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval,
                                                  labels_fit, labels_eval, seed=11)
-    noise = np.random.default_rng([11, estimators._SAMPLE_STREAM]).standard_normal(mu_eval.shape)
+    noise = np.random.default_rng([11, mixture_numerics.SAMPLE_STREAM]).standard_normal(mu_eval.shape)
     z = mu_eval + sigma_eval * noise
     own = labels_eval == 1
     log_class = brute_force_log_mixture(z[own], mu_fit[labels_fit == 1], sigma_fit[labels_fit == 1])

@@ -63,7 +63,7 @@ def test_killed_workflow_resumes_without_redoing_finished_jobs(tmp_path):
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
         deadline = time.time() + 300  # until a run is evaluated: its training job is done
-        while (len(list(outdir.glob("runs/*/*/*/*/metrics.json"))) < evaluated
+        while (len(list(outdir.glob("runs/**/metrics.json"))) < evaluated
                and time.time() < deadline):
             time.sleep(0.2)
         time.sleep(rng.uniform(0.0, 3.0))
@@ -74,7 +74,7 @@ def test_killed_workflow_resumes_without_redoing_finished_jobs(tmp_path):
     plan = subprocess.run(snakemake_command(outdir, "-n", "-p"), cwd=tmp_path, env=environment(),
                           capture_output=True, text=True, timeout=300)
     planned = set(re.findall(r"klgap train .*--rundir (\S+)", plan.stdout + plan.stderr))
-    finished = {path: path.stat().st_mtime_ns for path in outdir.glob("runs/*/*/*/*/run.json")
+    finished = {path: path.stat().st_mtime_ns for path in outdir.glob("runs/**/run.json")
                 if str(path.parent) not in planned}
     assert finished, "the workflow was killed before any run finished training"
 
@@ -100,7 +100,7 @@ def test_failed_run_is_reported_and_the_others_finish(tmp_path):
                             capture_output=True, text=True, timeout=900)
     assert result.returncode != 0
     assert "belongs to a different configuration" in result.stdout + result.stderr
-    metrics = sorted(outdir.glob("runs/*/*/*/*/metrics.json"))
+    metrics = sorted(outdir.glob("runs/**/metrics.json"))
     assert len(metrics) == 3  # the other three runs of the smoke sweep
 
     result = subprocess.run(snakemake_command(outdir, "partial=true"), cwd=tmp_path,

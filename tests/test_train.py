@@ -12,7 +12,7 @@ import pytest
 
 import tensorflow as tf
 
-from klgap import atomic, model, train
+from klgap import atomic, batched, objectives, train
 from klgap.errors import UserError
 
 
@@ -20,7 +20,7 @@ def config(digits_npz, rundir, epochs, **overrides):
     values = dict(data=str(digits_npz), rundir=str(rundir), latent_dim=2, beta=1.0, seed=3,
                   epochs=epochs, batch_size=64, hidden=[32], threads=1)
     values.update(overrides)
-    return train.RunConfig(**values)
+    return train.RunConfig(weights={"beta": values.pop("beta")}, **values)
 
 
 def history(rundir):
@@ -75,15 +75,19 @@ def test_bad_config_fails_before_work(digits_npz, tmp_path, overrides, message):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("path", ["single", "stacked"])
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(digits_npz, tmp_path,
-                                                              monkeypatch):
-    train.train(config(digits_npz, tmp_path, epochs=1))
+                                                              monkeypatch, path):
+    run = lambda epochs: (train.train(config(digits_npz, tmp_path, epochs=epochs))
+                          if path == "single" else batched.train_together(
+                              [config(digits_npz, tmp_path, epochs=epochs)]))
+    run(1)
     good = atomic.load_npz(tmp_path / "checkpoint.npz")
-    exploding = lambda terms, beta: tf.reduce_mean(terms.distortion) * float("nan")
-    monkeypatch.setattr(model, "loss", exploding)  # NaN gradients poison the weights
+    exploding = lambda self, terms, weights: tf.reduce_mean(terms.distortion, -1) * float("nan")
+    monkeypatch.setattr(objectives.BetaVAE, "loss", exploding)  # NaN gradients poison weights
     with pytest.raises(UserError, match=r"z=2 beta=1.0 seed=3\] non-finite loss in epoch 2.*"
                                         r"epoch 1"):
-        train.train(config(digits_npz, tmp_path, epochs=3))
+        run(3)
     kept = atomic.load_npz(tmp_path / "checkpoint.npz")
     assert len(kept["history"]) == 1
     assert all(np.array_equal(good[k], kept[k]) for k in good)

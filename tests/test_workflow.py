@@ -17,14 +17,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from klgap import data, evaluate, layout
+from klgap import data, evaluate, figure_registry, layout
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CONFIGS = REPO / "workflow" / "config"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-FIGURES = ["rate_split", "mi_aggkl", "latent_space", "class_kl", "estimators", "training_curves",
-           "rate_distortion"]
+FIGURES = list(figure_registry.FIGURE_TABLES)
 # Per dataset, the aggregated tables that are committed and are the sources of `make figures`.
 TABLES = ["metrics", "summary", "history", "latent_samples"]
 # The splits evaluated for the digits dataset (1,437 training images): test, the same-size train
@@ -271,7 +270,8 @@ def test_smoke_configuration_end_to_end(tmp_path):
         metrics = pd.read_csv(outdir / dataset / "metrics.csv")
         dataset_runs = [r for r in runs if r.dataset == dataset]
         assert len(metrics) == len(dataset_runs) * len(SPLITS)
-        assert list(metrics.columns[:5]) == ["dataset", "latent_dim", "beta", "seed", "split"]
+        assert list(metrics.columns[:6]) == ["dataset", "objective", "latent_dim", "beta", "seed",
+                                             "split"]
         got = set(metrics[["latent_dim", "beta", "seed", "split"]].itertuples(index=False))
         assert got == {(r.latent_dim, r.beta, r.seed, s)
                        for r, s in itertools.product(dataset_runs, SPLITS)}
@@ -279,7 +279,8 @@ def test_smoke_configuration_end_to_end(tmp_path):
         assert (summary["n_runs"] == len(config["seeds"])).all()
         history = pd.read_csv(outdir / dataset / "history.csv")
         assert len(history) == len(dataset_runs) * config["epochs"]
-        assert list(history.columns[:5]) == ["dataset", "latent_dim", "beta", "seed", "epoch"]
+        assert list(history.columns[:6]) == ["dataset", "objective", "latent_dim", "beta", "seed",
+                                             "epoch"]
         samples = pd.read_csv(outdir / dataset / "latent_samples.csv")
         assert sorted(samples["beta"].unique()) == layout.latent_space_betas(config["betas"])
         assert (samples["seed"] == config["seeds"][0]).all()

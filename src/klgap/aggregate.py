@@ -1,11 +1,12 @@
 """Collecting the runs of one dataset into a tidy table and a summary over seeds.
 
-``metrics.csv`` has one row per run and split: ``dataset, latent_dim, beta, seed, split``, then one
-column per metric of ``metrics.json``. ``summary.csv`` has one row per cell
-``(dataset, latent_dim, beta, split)`` and metric: the mean over seeds, the standard deviation
-(ddof=1) and a t-based 95% interval for the mean. The command is told the whole expected sweep, so
-a run without metrics (e.g. a job that failed under ``--keep-going``) shows up as a missing seed of
-its cell (``n_runs < n_expected``, ``missing_seeds``) instead of vanishing.
+``metrics.csv`` has one row per run and split: ``dataset, objective, latent_dim, beta, seed,
+split`` (beta: the weight of the beta-VAE objective ``vae``), then one column per metric of
+``metrics.json``. ``summary.csv`` has one row per cell
+``(dataset, objective, latent_dim, beta, split)`` and metric: the mean over seeds, the standard
+deviation (ddof=1) and a t-based 95% interval for the mean. The command is told the whole
+expected sweep, so a run without metrics (e.g. a job that failed under ``--keep-going``) shows up
+as a missing seed of its cell (``n_runs < n_expected``, ``missing_seeds``) instead of vanishing.
 """
 
 import argparse
@@ -22,8 +23,10 @@ from scipy import stats
 from klgap import atomic, layout
 from klgap.errors import UserError
 
-ID_COLUMNS = ["dataset", "latent_dim", "beta", "seed", "split"]
-CELL_COLUMNS = ["dataset", "latent_dim", "beta", "split"]
+ID_COLUMNS = ["dataset", "objective", "latent_dim", "beta", "seed", "split"]
+CELL_COLUMNS = ["dataset", "objective", "latent_dim", "beta", "split"]
+# Tables written before runs had an objective (the committed results) are of the beta-VAE.
+DEFAULT_OBJECTIVE = "vae"
 SUMMARY_COLUMNS = CELL_COLUMNS + ["metric", "n_expected", "n_runs", "n", "mean", "sd",
                                   "ci95_low", "ci95_high", "missing_seeds"]
 
@@ -51,8 +54,10 @@ def read_run(path: Path, run: layout.Run) -> list[dict]:
         missing = [key for key in ID_COLUMNS if key not in record]
         if missing:
             raise UserError(f"{path}: record without {', '.join(missing)}")
-        found = layout.Run(record["dataset"], record["latent_dim"], record["beta"], record["seed"])
-        if (found.dataset != run.dataset or int(found.latent_dim) != run.latent_dim
+        found = layout.Run(record["dataset"], record["latent_dim"], record["beta"], record["seed"],
+                           record["objective"])
+        if (found.dataset != run.dataset or found.objective != run.objective
+                or int(found.latent_dim) != run.latent_dim
                 or not math.isclose(float(found.beta), run.beta, rel_tol=1e-12)
                 or int(found.seed) != run.seed):
             raise UserError(f"{path} holds the metrics of {tuple(found)}, not of {tuple(run)}; "
@@ -138,18 +143,21 @@ def summarize(table: pd.DataFrame, runs: list[layout.Run]) -> pd.DataFrame:
                      for split in splits}
     expected_seeds: dict[tuple, list[int]] = {}
     for run in runs:
-        expected_seeds.setdefault((run.dataset, run.latent_dim, run.beta), []).append(run.seed)
+        expected_seeds.setdefault((run.dataset, run.objective, run.latent_dim, run.beta),
+                                  []).append(run.seed)
     rows = []
-    for (dataset, latent_dim, beta), seeds in expected_seeds.items():
+    for (dataset, objective, latent_dim, beta), seeds in expected_seeds.items():
         for split in splits:
-            cell = table[(table["dataset"] == dataset) & (table["latent_dim"] == latent_dim)
+            cell = table[(table["dataset"] == dataset) & (table["objective"] == objective)
+                         & (table["latent_dim"] == latent_dim)
                          & np.isclose(table["beta"], beta, rtol=1e-12, atol=0)
                          & (table["split"] == split)]
             found = set(cell["seed"])
             missing = ";".join(str(s) for s in seeds if s not in found)
             for metric in split_metrics[split]:
                 values = cell[metric].to_numpy(dtype=float)
-                rows.append({"dataset": dataset, "latent_dim": latent_dim, "beta": beta,
+                rows.append({"dataset": dataset, "objective": objective,
+                             "latent_dim": latent_dim, "beta": beta,
                              "split": split, "metric": metric, "n_expected": len(seeds),
                              "n_runs": len(found), **mean_interval(values[np.isfinite(values)]),
                              "missing_seeds": missing})
@@ -163,19 +171,38 @@ def write_csv(path: Path, table: pd.DataFrame) -> None:
     atomic.write_text(path, buffer.getvalue())
 
 
-def load_summaries(paths: list[Path]) -> pd.DataFrame:
-    """Reads and concatenates summary tables.
+def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
+    """Reads and concatenates one kind of aggregated table (one file per dataset).
+
+    A table without an ``objective`` column (written before runs had one, as the committed
+    results) is of the beta-VAE: the column is added after ``dataset`` as ``vae``.
 
     Args:
-      paths: ``summary.csv`` files, one per dataset.
+      paths: the files, e.g. every dataset's ``summary.csv``.
+      table: their kind (``summary``, ``history``, ``latent_samples``), for messages.
 
     Returns:
       One table.
+
+    Raises:
+      UserError: if a file is missing.
     """
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
-        raise UserError(f"summary tables not found: {', '.join(missing)}; run aggregate first")
-    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+        raise UserError(f"{table} tables not found: {', '.join(missing)}; run the rule that "
+                        "writes them first")
+    tables = []
+    for path in paths:
+        part = pd.read_csv(path)
+        if "objective" not in part.columns:
+            part.insert(list(part.columns).index("dataset") + 1, "objective", DEFAULT_OBJECTIVE)
+        tables.append(part)
+    return pd.concat(tables, ignore_index=True)
+
+
+def load_summaries(paths: list[Path]) -> pd.DataFrame:
+    """Reads and concatenates summary tables (``load_tables``)."""
+    return load_tables(paths, "summary")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -187,7 +214,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     """Writes the tidy table and the summary; lists the missing runs on stderr."""
-    runs = layout.sweep([args.dataset], args.latent_dims, args.betas, args.seeds)
+    runs = layout.sweep([args.dataset], args.latent_dims, args.betas, args.seeds, args.objective)
     table, missing = collect(args.runs_dir, runs)
     if table.empty:
         raise UserError(f"no run of {args.dataset} has metrics under {args.runs_dir} "

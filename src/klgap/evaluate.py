@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from klgap import atomic, data, estimators
+from klgap import atomic, config_schema, data, estimators
 from klgap.errors import UserError
 
 SPLITS = {"test": ("x_test_binary", "y_test"), "train": ("x_train_eval_binary", "y_train_eval")}
@@ -184,11 +184,12 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
 
     device_name = device.configure(threads)
     config = run["config"]
-    vae = vae_model.VAE(run["data_dim"], config["latent_dim"], config["hidden"], config["seed"])
+    vae = vae_model.VAE.build(run["data_dim"], config["latent_dim"], config["hidden"],
+                              config["seed"])
     vae_model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))
 
-    identity = {"dataset": run["dataset"], "latent_dim": config["latent_dim"],
-                "beta": config["beta"], "seed": config["seed"]}
+    identity = {"dataset": run["dataset"], "objective": config["objective"],
+                "latent_dim": config["latent_dim"], **config["weights"], "seed": config["seed"]}
     records, posteriors = [], {}
     for split, (x_key, y_key) in SPLITS.items():
         record, posteriors[split] = split_metrics(vae, arrays[x_key], arrays[y_key], iw_samples,
@@ -213,10 +214,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``evaluate`` command's arguments."""
     parser.add_argument("--data", required=True, help="prepared dataset (.npz)")
     parser.add_argument("--rundir", required=True, help="the trained run's directory")
-    parser.add_argument("--iw-samples", type=int, default=100,
-                        help="samples K of the importance-weighted log-likelihood")
-    parser.add_argument("--minibatch-sizes", type=int, nargs="*", default=[64, 256, 1024],
-                        help="batch sizes of the MWS and MSS estimates")
+    parser.add_argument("--iw-samples", type=int, default=config_schema.default("iw_samples"),
+                        help=config_schema.description("iw_samples"))
+    parser.add_argument("--minibatch-sizes", type=int, nargs="*",
+                        default=config_schema.default("minibatch_sizes"),
+                        help=config_schema.description("minibatch_sizes"))
     parser.add_argument("--threads", type=int, default=None)
 
 

@@ -25,7 +25,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle, Patch  # noqa: E402
 
-from klgap import aggregate, atomic, layout  # noqa: E402
+from klgap import aggregate, atomic, figure_registry, layout  # noqa: E402
 from klgap.errors import UserError  # noqa: E402
 
 FULL_WIDTH = 6.9  # inches: a figure across the page
@@ -634,18 +634,10 @@ class Figure(NamedTuple):
     tables: tuple[str, ...]
 
 
-FIGURES: dict[str, Figure] = {
-    "rate_split": Figure(rate_split, ("summary",)),
-    "mi_aggkl": Figure(mi_aggkl, ("summary",)),
-    "latent_space": Figure(latent_space, ("latent_samples",)),
-    "class_kl": Figure(class_kl, ("summary",)),
-    "estimators": Figure(estimators, ("summary",)),
-    "training_curves": Figure(training_curves, ("history",)),
-    "rate_distortion": Figure(rate_distortion, ("summary",)),
-}
-# The command-line option of each table, and the command that writes it.
-TABLE_OPTIONS = {"summary": ("summaries", "aggregate"), "history": ("histories", "histories"),
-                 "latent_samples": ("latent_samples", "latent-samples")}
+# Figure NAME is drawn by the function NAME above, from the tables the registry lists.
+FIGURES: dict[str, Figure] = {name: Figure(globals()[name], tables)
+                              for name, tables in figure_registry.FIGURE_TABLES.items()}
+TABLE_OPTIONS = figure_registry.TABLE_OPTIONS
 
 
 def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
@@ -661,13 +653,11 @@ def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
     Raises:
       UserError: if a file is missing.
     """
-    if table == "summary":
-        return aggregate.load_summaries(paths)
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
         raise UserError(f"{table} tables not found: {', '.join(missing)}; run "
                         f"`klgap {TABLE_OPTIONS[table][1]}` first")
-    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    return aggregate.load_tables(paths, table)
 
 
 class Provenance(NamedTuple):

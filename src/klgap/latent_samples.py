@@ -22,12 +22,13 @@ import pandas as pd
 from klgap import atomic, layout
 from klgap.errors import UserError
 
-COLUMNS = ["dataset", "latent_dim", "beta", "seed", "example", "label", "z1", "z2"]
+COLUMNS = ["dataset", "objective", "latent_dim", "beta", "seed", "example", "label", "z1",
+           "z2"]
 POSTERIOR_FILE = "posterior_test.npz"
 
 
 def choose_runs(runs_dir: Path, dataset: str, latent_dim: int, betas: list[float],
-                seeds: list[int]) -> tuple[list[layout.Run], list[float]]:
+                seeds: list[int], objective: str = "vae") -> tuple[list[layout.Run], list[float]]:
     """Chooses the runs to sample: per chosen beta, the first seed with a test posterior.
 
     Args:
@@ -36,13 +37,15 @@ def choose_runs(runs_dir: Path, dataset: str, latent_dim: int, betas: list[float
       latent_dim: the latent size (2 for a picture of the latent space).
       betas: the betas of the sweep; ``layout.latent_space_betas`` picks among them.
       seeds: the seeds of the sweep, in order of preference.
+      objective: the runs' training objective.
 
     Returns:
       The chosen runs, and the chosen betas for which no seed has a test posterior.
     """
     chosen, missing = [], []
     for beta in layout.latent_space_betas(betas):
-        candidates = [layout.Run(dataset, int(latent_dim), beta, int(seed)) for seed in seeds]
+        candidates = [layout.Run(dataset, int(latent_dim), beta, int(seed), objective)
+                      for seed in seeds]
         found = [run for run in candidates
                  if (runs_dir / layout.run_subdir(run) / POSTERIOR_FILE).exists()]
         if found:
@@ -95,7 +98,8 @@ def run_samples(path: Path, run: layout.Run, points: int, sample_seed: int) -> p
                         "latent spaces can be drawn")
     examples, z = sample_aggregate_posterior(mu, sigma, points, sample_seed)
     z = z.round(4)  # ample for a scatter plot; keeps the committed table small
-    return pd.DataFrame({"dataset": run.dataset, "latent_dim": int(run.latent_dim),
+    return pd.DataFrame({"dataset": run.dataset, "objective": run.objective,
+                         "latent_dim": int(run.latent_dim),
                          "beta": float(run.beta), "seed": int(run.seed), "example": examples,
                          "label": posterior["labels"][examples], "z1": z[:, 0], "z2": z[:, 1]},
                         columns=COLUMNS)
@@ -112,8 +116,10 @@ def collect(runs_dir: Path, runs: list[layout.Run], points: int,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the command's options."""
     parser.add_argument("--dataset", required=True)
+    parser.add_argument("--objective", default="vae", help="the runs' training objective")
     parser.add_argument("--runs-dir", required=True, type=Path,
-                        help="<outdir>/runs/<dataset>, holding z*/beta*/seed*/posterior_test.npz")
+                        help="<outdir>/runs/<dataset>, holding "
+                             "<objective>/z*/beta*/seed*/posterior_test.npz")
     parser.add_argument("--latent-dim", type=int, default=2, help="latent size of the runs")
     parser.add_argument("--betas", type=float, nargs="+", required=True,
                         help="betas of the sweep (smallest, nearest to 1 and largest are drawn)")
@@ -135,7 +141,7 @@ def main(args: argparse.Namespace) -> None:
     if args.points < 1:
         raise UserError(f"--points must be positive, got {args.points}")
     runs, missing = choose_runs(args.runs_dir, args.dataset, args.latent_dim, args.betas,
-                                args.seeds)
+                                args.seeds, args.objective)
     if not runs and args.out.is_file() and len(pd.read_csv(args.out)):
         raise UserError(f"no evaluated run of {args.dataset} with latent size {args.latent_dim} "
                         f"under {args.runs_dir}, and {args.out} holds samples already: an "

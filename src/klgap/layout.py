@@ -1,8 +1,9 @@
 """Where each run's files live under an output root; shared by the workflow and the commands
 that read runs (``aggregate``, ``histories``, ``latent-samples``).
 
-A run of the sweep is ``<outdir>/runs/<dataset>/z<latent_dim>/beta<beta>/seed<seed>/``, with
-beta written the shortest way that reads back as the same float (``beta1``, ``beta0.1``).
+A run of the sweep is ``<outdir>/runs/<dataset>/<objective>/z<latent_dim>/beta<beta>/seed<seed>/``
+(``RUN_PATTERN`` below ``runs_dir``; the workflow's wildcards are the same pattern), with beta
+written the shortest way that reads back as the same float (``beta1``, ``beta0.1``).
 ``latent_space_betas`` picks the runs whose latent spaces are drawn.
 """
 
@@ -12,6 +13,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 
+# A run's directory below runs_dir(outdir, dataset); its fields are Run's, beta formatted.
+RUN_PATTERN = "{objective}/z{latent_dim}/beta{beta}/seed{seed}"
+
+
 class Run(NamedTuple):
     """The coordinates of one run of the sweep."""
 
@@ -19,6 +24,7 @@ class Run(NamedTuple):
     latent_dim: int
     beta: float
     seed: int
+    objective: str = "vae"
 
 
 def format_beta(beta: float) -> str:
@@ -43,8 +49,9 @@ def runs_dir(outdir: str | Path, dataset: str) -> Path:
 
 
 def run_subdir(run: Run) -> Path:
-    """Returns a run's directory relative to ``runs_dir``: ``z<latent_dim>/beta<beta>/seed<seed>``."""
-    return Path(f"z{int(run.latent_dim)}") / f"beta{format_beta(run.beta)}" / f"seed{int(run.seed)}"
+    """Returns a run's directory relative to ``runs_dir``: ``RUN_PATTERN`` filled in."""
+    return Path(RUN_PATTERN.format(objective=run.objective, latent_dim=int(run.latent_dim),
+                                   beta=format_beta(run.beta), seed=int(run.seed)))
 
 
 def run_dir(outdir: str | Path, run: Run) -> Path:
@@ -55,21 +62,22 @@ def run_dir(outdir: str | Path, run: Run) -> Path:
       run: the run's coordinates.
 
     Returns:
-      ``<outdir>/runs/<dataset>/z<latent_dim>/beta<beta>/seed<seed>``.
+      ``<outdir>/runs/<dataset>/<objective>/z<latent_dim>/beta<beta>/seed<seed>``.
     """
     return runs_dir(outdir, run.dataset) / run_subdir(run)
 
 
-def sweep(datasets, latent_dims, betas, seeds) -> list[Run]:
+def sweep(datasets, latent_dims, betas, seeds, objective: str = "vae") -> list[Run]:
     """Lists the runs of a sweep, in a fixed order (dataset, latent_dim, beta, seed).
 
     Args:
       datasets, latent_dims, betas, seeds: the values of each axis.
+      objective: the training objective of every run.
 
     Returns:
       One ``Run`` per combination.
     """
-    return [Run(d, int(z), float(b), int(s))
+    return [Run(d, int(z), float(b), int(s), objective)
             for d in datasets for z in latent_dims for b in betas for s in seeds]
 
 
@@ -81,8 +89,10 @@ def add_sweep_arguments(parser: argparse.ArgumentParser, per_run_file: str) -> N
       per_run_file: the file each run directory holds that the command reads (for the help).
     """
     parser.add_argument("--dataset", required=True)
+    parser.add_argument("--objective", default="vae", help="the runs' training objective")
     parser.add_argument("--runs-dir", required=True, type=Path,
-                        help=f"<outdir>/runs/<dataset>, holding z*/beta*/seed*/{per_run_file}")
+                        help=f"<outdir>/runs/<dataset>, holding "
+                             f"<objective>/z*/beta*/seed*/{per_run_file}")
     parser.add_argument("--latent-dims", type=int, nargs="+", required=True,
                         help="expected latent sizes")
     parser.add_argument("--betas", type=float, nargs="+", required=True, help="expected betas")

@@ -52,21 +52,36 @@ class Terms(NamedTuple):
 class VAE(tf.Module):
     """Encoder q(z|x) = N(mu(x), diag sigma(x)^2), decoder p(x|z) = Bernoulli(logits(z))."""
 
-    def __init__(self, data_dim: int, latent_dim: int, hidden: list[int], seed: int):
-        """Builds encoder and decoder.
+    def __init__(self, encoder_net: tf.Module, decoder_net: tf.Module, latent_dim: int):
+        """Wraps encoder and decoder networks (``build`` makes the usual ones).
+
+        Args:
+          encoder_net: maps (..., P) data to (..., 2D): the means and raw scales of q(z|x).
+          decoder_net: maps (..., D) latents to (..., P) Bernoulli logits.
+          latent_dim: D.
+        """
+        super().__init__(name="vae")
+        self.latent_dim = latent_dim
+        self.encoder_net = encoder_net
+        self.decoder_net = decoder_net
+        self.prior = tfd.MultivariateNormalDiag(loc=tf.zeros(latent_dim))
+
+    @classmethod
+    def build(cls, data_dim: int, latent_dim: int, hidden: list[int], seed: int) -> "VAE":
+        """Builds a VAE with MLP encoder and decoder.
 
         Args:
           data_dim: number of pixels P.
           latent_dim: D.
           hidden: hidden layer widths of the encoder; the decoder mirrors them.
-          seed: seed of the weight initialisation.
+          seed: seed of the weight initialisation (the decoder's is seed + 1).
+
+        Returns:
+          The VAE.
         """
-        super().__init__(name="vae")
-        self.latent_dim = latent_dim
-        self.encoder_net = MLP([data_dim, *hidden, 2 * latent_dim], seed=seed, name="encoder")
-        self.decoder_net = MLP([latent_dim, *hidden[::-1], data_dim], seed=seed + 1,
-                               name="decoder")
-        self.prior = tfd.MultivariateNormalDiag(loc=tf.zeros(latent_dim))
+        encoder_net = MLP([data_dim, *hidden, 2 * latent_dim], seed=seed, name="encoder")
+        decoder_net = MLP([latent_dim, *hidden[::-1], data_dim], seed=seed + 1, name="decoder")
+        return cls(encoder_net, decoder_net, latent_dim)
 
     def encode(self, x: tf.Tensor) -> tfd.MultivariateNormalDiag:
         """Returns q(z|x) for a batch x of shape (B, P)."""
@@ -95,15 +110,6 @@ class VAE(tf.Module):
         distortion = -self.decode(z).log_prob(x)  # (B,)
         rate = tfd.kl_divergence(posterior, self.prior)  # (B,)
         return Terms(distortion=distortion, rate=rate)
-
-
-def loss(terms: Terms, beta: float) -> tf.Tensor:
-    """The beta-VAE loss, averaged over the batch.
-
-    Per example: -E_q log p(x|z) + beta * KL(q(z|x) || p(z)) (the negative ELBO when beta = 1),
-    with the expectation estimated by one reparameterised sample and the KL in closed form.
-    """
-    return tf.reduce_mean(terms.distortion + beta * terms.rate)
 
 
 def get_weights(model: tf.Module) -> dict[str, np.ndarray]:

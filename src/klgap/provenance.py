@@ -192,8 +192,10 @@ def runs_without_records(runs_dir: Path, metrics_tables: list[Path]) -> tuple[in
     runs = set()
     for path in metrics_tables:
         table = pd.read_csv(path)
-        runs |= {layout.Run(row.dataset, int(row.latent_dim), float(row.beta), int(row.seed))
-                 for row in table.itertuples(index=False)}
+        objectives = table["objective"] if "objective" in table else ["vae"] * len(table)
+        runs |= {layout.Run(row.dataset, int(row.latent_dim), float(row.beta), int(row.seed),
+                            objective)
+                 for row, objective in zip(table.itertuples(index=False), objectives)}
     missing = [str(layout.run_dir(runs_dir.parent, run).relative_to(runs_dir))
                for run in sorted(runs)
                if not (layout.run_dir(runs_dir.parent, run) / "run.json").is_file()]

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from klgap import atomic, data, estimators, findings, layout
-from klgap.aggregate import load_summaries
+from klgap.aggregate import load_summaries, load_tables
 from klgap.errors import UserError
 
 # Columns of the generated table: metric -> header.
@@ -351,7 +351,7 @@ def check_inputs(summary: pd.DataFrame, history: pd.DataFrame, provenance: dict,
 def main(args: argparse.Namespace) -> None:
     """Writes ``numbers.tex`` and the table."""
     summary = load_summaries(args.summaries)
-    history = pd.concat([pd.read_csv(path) for path in args.histories], ignore_index=True)
+    history = load_tables(args.histories, "history")
     config = yaml.safe_load(args.config.read_text())
     provenance = json.loads(args.provenance.read_text())
     benchmarks = pd.read_csv(args.benchmarks)

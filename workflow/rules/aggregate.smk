@@ -15,12 +15,14 @@ rule aggregate:
         out("logs/aggregate/{dataset}.log"),
     params:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
+        objective=config["objective"],
         latent_dims=joined(config["latent_dims"]),
         betas=joined(config["betas"], layout.format_beta),
         seeds=joined(config["seeds"]),
     localrule: True
     shell:
         "python -m klgap aggregate --dataset {wildcards.dataset} --runs-dir {params.runs_dir:q}"
+        " --objective {params.objective}"
         " --latent-dims {params.latent_dims} --betas {params.betas} --seeds {params.seeds}"
         " --metrics-out {output.metrics:q} --summary-out {output.summary:q} > {log:q} 2>&1"
 
@@ -34,12 +36,14 @@ rule histories:
         out("logs/histories/{dataset}.log"),
     params:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
+        objective=config["objective"],
         latent_dims=joined(config["latent_dims"]),
         betas=joined(config["betas"], layout.format_beta),
         seeds=joined(config["seeds"]),
     localrule: True
     shell:
         "python -m klgap histories --dataset {wildcards.dataset} --runs-dir {params.runs_dir:q}"
+        " --objective {params.objective}"
         " --latent-dims {params.latent_dims} --betas {params.betas} --seeds {params.seeds}"
         " --out {output:q} > {log:q} 2>&1"
 
@@ -53,13 +57,15 @@ rule latent_samples:
         out("logs/latent_samples/{dataset}.log"),
     params:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
+        objective=config["objective"],
         latent_dim=LATENT_SPACE_DIM,
         betas=joined(config["betas"], layout.format_beta),
         seeds=joined(config["seeds"]),
     localrule: True
     shell:
         "python -m klgap latent-samples --dataset {wildcards.dataset}"
-        " --runs-dir {params.runs_dir:q} --latent-dim {params.latent_dim} --betas {params.betas}"
+        " --runs-dir {params.runs_dir:q} --objective {params.objective}"
+        " --latent-dim {params.latent_dim} --betas {params.betas}"
         " --seeds {params.seeds} --out {output:q} > {log:q} 2>&1"
 
 

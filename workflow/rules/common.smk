@@ -14,26 +14,15 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from klgap import layout
+from klgap import config_schema, figure_registry, layout, objectives
 from klgap.provenance import git_commit
 
-# One run, and its directory below the output root (must agree with klgap.layout.run_dir).
-RUN_ID = "{dataset}/z{latent_dim}/beta{beta}/seed{seed}"
+# One run, and its directory below the output root: klgap.layout's pattern, so the two agree.
+RUN_ID = f"{{dataset}}/{layout.RUN_PATTERN}"
 RUN = f"runs/{RUN_ID}"
 # Figures drawn by `klgap figures NAME`, each as <outdir>/figures/NAME.pdf (+ .png preview),
 # with the aggregated tables each is drawn from (<outdir>/<dataset>/<table>.csv, every dataset).
-FIGURES = {
-    "rate_split": ["summary"],
-    "mi_aggkl": ["summary"],
-    "latent_space": ["latent_samples"],
-    "class_kl": ["summary"],
-    "estimators": ["summary"],
-    "training_curves": ["history"],
-    "rate_distortion": ["summary"],
-}
-# The option of `klgap figures` that takes each table.
-TABLE_OPTIONS = {"summary": "--summaries", "history": "--histories",
-                 "latent_samples": "--latent-samples"}
+FIGURES = figure_registry.FIGURE_TABLES
 # The latent size whose latent space is drawn (latent_space needs it in the sweep).
 LATENT_SPACE_DIM = 2
 
@@ -43,13 +32,13 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 DATASETS = yaml.safe_load(SCHEMA.read_text())["properties"]["datasets"]["items"]["enum"]
 
-# Config keys whose command-line form (`--config key=...` gives strings) needs converting.
-LIST_KEYS = {"datasets": str, "latent_dims": int, "betas": float, "seeds": int,
-             "hidden": int, "minibatch_sizes": int}
-BOOLEAN_KEYS = {"partial", "batched_training", "strict_paper"}
+# Config keys whose command-line form (`--config key=...` gives strings) needs converting, by
+# their types in the schema.
+LIST_KEYS, BOOLEAN_KEYS = config_schema.command_line_types()
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    objective="|".join(objectives.OBJECTIVES),
     latent_dim=r"[0-9]+",
     beta=r"[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?",
     seed=r"[0-9]+",
@@ -154,7 +143,8 @@ def out(*parts):
 def sweep(dataset=None):
     """Returns the runs of the sweep (klgap.layout.Run), optionally of one dataset only."""
     datasets = config["datasets"] if dataset is None else [dataset]
-    return layout.sweep(datasets, config["latent_dims"], config["betas"], config["seeds"])
+    return layout.sweep(datasets, config["latent_dims"], config["betas"], config["seeds"],
+                        config["objective"])
 
 
 def run_files(dataset, name):
@@ -193,8 +183,9 @@ def latent_posterior_files(wildcards):
     """
     paths = []
     for beta in layout.latent_space_betas(config["betas"]):
-        candidates = [layout.run_dir(config["outdir"], layout.Run(wildcards.dataset,
-                                                                  LATENT_SPACE_DIM, beta, seed))
+        candidates = [layout.run_dir(config["outdir"],
+                                     layout.Run(wildcards.dataset, LATENT_SPACE_DIM, beta, seed,
+                                                config["objective"]))
                       / "posterior_test.npz" for seed in config["seeds"]]
         if config["partial"]:
             candidates = [path for path in candidates if path.exists()]
@@ -224,13 +215,20 @@ def figure_tables(wildcards):
 
 def figure_table_options(wildcards, input):
     """Formats a figure's tables as options of `klgap figures` (e.g. `--summaries a.csv b.csv`)."""
-    return " ".join(" ".join([TABLE_OPTIONS[table], *map(shlex.quote, input[table])])
+    return " ".join(" ".join([figure_registry.table_option(table), *map(shlex.quote, input[table])])
                     for table in FIGURES[wildcards.figure])
 
 
 def figure_sources():
     """Formats the figures drawn, with their tables, for `klgap tex --figures` (NAME=TABLE,...)."""
     return " ".join(f"{name}={','.join(FIGURES[name])}" for name in figures_drawn())
+
+
+def training_options(wildcards):
+    """The options that `klgap train` and `klgap train-together` share, as shell words."""
+    return (f"--objective {wildcards.objective} --latent-dim {wildcards.latent_dim}"
+            f" --epochs {epochs_for(wildcards.dataset)} --batch-size {config['batch_size']}"
+            f" --learning-rate {config['learning_rate']} --hidden {joined(config['hidden'])}")
 
 
 def joined(values, format_value=str):

@@ -1,4 +1,4 @@
-# Training: one job per run of the sweep (dataset x latent size x beta x seed).
+# Training: one job per run of the sweep (dataset x objective x latent size x beta x seed).
 # A killed job resumes from <rundir>/checkpoint.npz, which is not a declared output and so
 # survives Snakemake's clean-up of incomplete outputs.
 
@@ -21,15 +21,10 @@ rule train:
         gpu_percent=gpu_percent_per_run(),
     params:
         rundir=lambda wildcards, output: os.path.dirname(output.run),
-        epochs=lambda wildcards: epochs_for(wildcards.dataset),
-        batch_size=config["batch_size"],
-        learning_rate=config["learning_rate"],
-        hidden=joined(config["hidden"]),
+        options=training_options,
     shell:
         "python -m klgap train --data {input.data:q} --rundir {params.rundir:q}"
-        " --latent-dim {wildcards.latent_dim} --beta {wildcards.beta} --seed {wildcards.seed}"
-        " --epochs {params.epochs} --batch-size {params.batch_size}"
-        " --learning-rate {params.learning_rate} --hidden {params.hidden}"
+        " --beta {wildcards.beta} --seed {wildcards.seed} {params.options}"
         " --threads {threads} > {log:q} 2>&1"
 
 
@@ -48,9 +43,9 @@ if config["batched_training"]:
             history=expand(out(RUN, "history.csv"), seed=config["seeds"], allow_missing=True),
             run=expand(out(RUN, "run.json"), seed=config["seeds"], allow_missing=True),
         log:
-            out("logs/train_together", "{dataset}/z{latent_dim}/beta{beta}.log"),
+            out("logs/train_together", "{dataset}/{objective}/z{latent_dim}/beta{beta}.log"),
         benchmark:
-            out("benchmarks/train_together", "{dataset}/z{latent_dim}/beta{beta}.tsv")
+            out("benchmarks/train_together", "{dataset}/{objective}/z{latent_dim}/beta{beta}.tsv")
         threads: config["threads_per_run"]
         resources:
             mem_mb=config["mem_mb"],
@@ -60,13 +55,8 @@ if config["batched_training"]:
             rundirs=lambda wildcards, output: joined(
                 [os.path.dirname(path) for path in output.run], shlex.quote),
             seeds=joined(config["seeds"]),
-            epochs=lambda wildcards: epochs_for(wildcards.dataset),
-            batch_size=config["batch_size"],
-            learning_rate=config["learning_rate"],
-            hidden=joined(config["hidden"]),
+            options=training_options,
         shell:
             "python -m klgap train-together --data {input.data:q} --rundirs {params.rundirs}"
-            " --seeds {params.seeds} --betas {wildcards.beta} --latent-dim {wildcards.latent_dim}"
-            " --epochs {params.epochs} --batch-size {params.batch_size}"
-            " --learning-rate {params.learning_rate} --hidden {params.hidden}"
+            " --seeds {params.seeds} --betas {wildcards.beta} {params.options}"
             " --threads {threads} > {log:q} 2>&1"

@@ -1,0 +1,66 @@
+"""Adam (Kingma & Ba 2015) over a list of variables, with its state as plain variables.
+
+The update is Keras's (``keras.optimizers.Adam``): epsilon is the paper's "epsilon hat", added to
+sqrt(v) after the bias correction has been folded into the step size,
+
+    alpha_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t),   var -= alpha_t * m / (sqrt(v) + epsilon).
+
+Written out rather than taken from Keras so that the state is plain ``tf.Variable``s that a
+checkpoint stores as arrays (``adam/step``, ``adam/m<i>``, ``adam/v<i>``), and so that stacked
+(K, ...) variables of ``klgap.batched`` get K independent updates from the same code.
+"""
+
+import numpy as np
+
+STATE_PREFIX = "adam/"
+
+
+class Adam:
+    """Adam over a list of variables (each variable's moments have its shape)."""
+
+    def __init__(self, variables, learning_rate: float, beta1=0.9, beta2=0.999, epsilon=1e-7):
+        """Creates zero moments and a zero step count.
+
+        Args:
+          variables: the ``tf.Variable``s to optimise, in a fixed order.
+          learning_rate: lr.
+          beta1, beta2: decay rates of the first and second moments.
+          epsilon: added to sqrt(v) (Keras's default, 1e-7).
+        """
+        import tensorflow as tf
+
+        self.variables = list(variables)
+        self.learning_rate, self.beta1, self.beta2, self.epsilon = (
+            learning_rate, beta1, beta2, epsilon)
+        self.step = tf.Variable(0, dtype=tf.int64, name="adam/step")
+        self.m = [tf.Variable(tf.zeros_like(v), name=f"adam/m{i}")
+                  for i, v in enumerate(self.variables)]
+        self.v = [tf.Variable(tf.zeros_like(v), name=f"adam/v{i}")
+                  for i, v in enumerate(self.variables)]
+
+    def apply(self, gradients) -> None:
+        """Takes one Adam step with the given gradients (inside a tf.function)."""
+        import tensorflow as tf
+
+        self.step.assign_add(1)
+        t = tf.cast(self.step, tf.float32)
+        step_size = (self.learning_rate * tf.sqrt(1.0 - self.beta2 ** t)
+                     / (1.0 - self.beta1 ** t))
+        for var, grad, m, v in zip(self.variables, gradients, self.m, self.v):
+            m.assign(self.beta1 * m + (1.0 - self.beta1) * grad)
+            v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(grad))
+            var.assign_sub(step_size * m / (tf.sqrt(v) + self.epsilon))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Returns the state as arrays: ``adam/step``, ``adam/m<i>``, ``adam/v<i>``."""
+        state = {f"{STATE_PREFIX}step": self.step.numpy()}
+        state.update({f"{STATE_PREFIX}m{i}": m.numpy() for i, m in enumerate(self.m)})
+        state.update({f"{STATE_PREFIX}v{i}": v.numpy() for i, v in enumerate(self.v)})
+        return state
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Restores the state saved by ``state()``."""
+        self.step.assign(state[f"{STATE_PREFIX}step"])
+        for i, (m, v) in enumerate(zip(self.m, self.v)):
+            m.assign(state[f"{STATE_PREFIX}m{i}"])
+            v.assign(state[f"{STATE_PREFIX}v{i}"])

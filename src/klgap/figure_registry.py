@@ -1,0 +1,23 @@
+"""The paper's figures, each with the aggregated tables it is drawn from: the one list that
+``klgap figures`` (which draws figure NAME with the function ``klgap.figures.NAME``) and the
+workflow (``workflow/rules/common.smk``) read. Light on purpose: the workflow imports it.
+"""
+
+# Figure name -> tables (<outdir>/<dataset>/<table>.csv, every dataset) it is drawn from.
+FIGURE_TABLES: dict[str, tuple[str, ...]] = {
+    "rate_split": ("summary",),
+    "mi_aggkl": ("summary",),
+    "latent_space": ("latent_samples",),
+    "class_kl": ("summary",),
+    "estimators": ("summary",),
+    "training_curves": ("history",),
+    "rate_distortion": ("summary",),
+}
+# Table -> (option of `klgap figures` that takes it, without the dashes; command that writes it).
+TABLE_OPTIONS = {"summary": ("summaries", "aggregate"), "history": ("histories", "histories"),
+                 "latent_samples": ("latent_samples", "latent-samples")}
+
+
+def table_option(table: str) -> str:
+    """Returns the option of ``klgap figures`` that takes a table, e.g. ``--summaries``."""
+    return "--" + TABLE_OPTIONS[table][0].replace("_", "-")
