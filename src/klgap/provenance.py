@@ -185,17 +185,11 @@ def runs_without_records(runs_dir: Path, metrics_tables: list[Path]) -> tuple[in
       (number of runs in the tables, run directories without a ``run.json``, relative to
       ``runs_dir``).
     """
-    import pandas as pd
+    from klgap import aggregate, layout
 
-    from klgap import layout
-
-    runs = set()
-    for path in metrics_tables:
-        table = pd.read_csv(path)
-        objectives = table["objective"] if "objective" in table else ["vae"] * len(table)
-        runs |= {layout.Run(row.dataset, int(row.latent_dim), float(row.beta), int(row.seed),
-                            objective)
-                 for row, objective in zip(table.itertuples(index=False), objectives)}
+    table = aggregate.load_tables(metrics_tables, "metrics")  # objective filled for old tables
+    runs = {layout.Run(row.dataset, int(row.latent_dim), float(row.beta), int(row.seed),
+                       row.objective) for row in table.itertuples(index=False)}
     missing = [str(layout.run_dir(runs_dir.parent, run).relative_to(runs_dir))
                for run in sorted(runs)
                if not (layout.run_dir(runs_dir.parent, run) / "run.json").is_file()]
