@@ -76,6 +76,7 @@ bench: setup
 	$(BIN)/python bench/bench_step_parts.py
 	$(BIN)/python bench/bench_batched.py
 	$(BIN)/python bench/bench_estimators.py
+	$(BIN)/python bench/bench_evaluation.py
 	test ! -f results/benchmarks.csv || $(BIN)/python bench/sweep_shares.py results/benchmarks.csv
 
 setup: system-deps venv

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from klgap import layout, provenance
+from klgap import aggregate, atomic, layout, provenance
 from klgap.errors import UserError
 
 # Both latent sizes, a small and a large beta (active units at every one), one run of the
@@ -69,10 +69,13 @@ def committed_values(results: Path, runs: tuple[layout.Run, ...]) -> pd.DataFram
             if not path.is_file():
                 raise UserError(f"{path} not found: verify compares with the committed tables; "
                                 f"restore them with `git checkout {results}`.")
-        metrics, summary = pd.read_csv(metrics_path), pd.read_csv(summary_path)
-        row = metrics[(metrics["latent_dim"] == run.latent_dim) & (metrics["beta"] == run.beta)
+        metrics = aggregate.load_tables([metrics_path], "metrics")  # objective filled
+        summary = aggregate.load_tables([summary_path], "summary")
+        row = metrics[(metrics["objective"] == run.objective)
+                      & (metrics["latent_dim"] == run.latent_dim) & (metrics["beta"] == run.beta)
                       & (metrics["seed"] == run.seed) & (metrics["split"] == SPLIT)]
-        cell = summary[(summary["latent_dim"] == run.latent_dim)
+        cell = summary[(summary["objective"] == run.objective)
+                       & (summary["latent_dim"] == run.latent_dim)
                        & (summary["beta"] == run.beta) & (summary["split"] == SPLIT)]
         if len(row) != 1:
             raise UserError(f"run {run_name(run)} is not in {metrics_path}: the sample of "
@@ -158,6 +161,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the sample is retrained (default: <results>/verify)")
     parser.add_argument("--threshold", type=float, default=THRESHOLD,
                         help="largest accepted deviation, in across-seed SDs of the cell")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="where the table and verdict are written (default: "
+                             "<outdir>/verify.csv)")
     parser.add_argument("--snakemake-args", nargs=argparse.REMAINDER, default=[],
                         help="further arguments for Snakemake (last)")
 
@@ -177,6 +183,13 @@ def main(args: argparse.Namespace) -> None:
           f"sweep: {', '.join(record.get('cpus', ['CPU not recorded']))}, "
           f"{', '.join(record.get('platforms', []))}")
     passed, line = verdict(table, args.threshold)
+    machine = provenance.cpu_label(provenance.cpu_description())
+    report = args.report or outdir / "verify.csv"
+    settings = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())
+                        if k.startswith("ONEDNN"))  # e.g. ONEDNN_MAX_CPU_ISA
+    atomic.write_text(report, f"# {line}\n# this machine: {machine}\n# environment: "
+                      f"{settings or 'default'}\n" + table.to_csv(index=False))
+    print(f"wrote {report}")
     print(line, flush=True)
     if not passed:
         sys.exit(1)
