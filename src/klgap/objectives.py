@@ -79,3 +79,13 @@ def get(name: str) -> Objective:
 def weight_names() -> list[str]:
     """Every weight of every objective, once, in order (the commands' weight options)."""
     return list(dict.fromkeys(name for cls in OBJECTIVES.values() for name in cls.weights))
+
+
+def weight_name(name: str) -> str:
+    """The name of the one weight that a sweep varies for objective ``name`` (e.g. ``beta``).
+
+    Raises:
+      UserError: no such objective.
+    """
+    [weight] = get(name).weights
+    return weight
