@@ -256,10 +256,17 @@ def joined(values, format_value=str):
     return " ".join(format_value(value) for value in values)
 
 
-def data_dir_option():
-    """Returns the `--data-dir` option of `klgap prepare`, shell-quoted, or nothing."""
+def data_dir_option(wildcards):
+    """Returns the `--data-dir` option of `klgap prepare` for one dataset, quoted, or nothing.
+
+    Config key data_dir: one directory for every IDX dataset, or a mapping per dataset.
+    """
     data_dir = config["data_dir"]
-    return "" if data_dir is None else f"--data-dir {shlex.quote(str(data_dir))}"
+    if isinstance(data_dir, dict):
+        data_dir = data_dir.get(wildcards.dataset)
+    if data_dir is None or wildcards.dataset == "digits":  # digits ship with scikit-learn
+        return ""
+    return f"--data-dir {shlex.quote(str(data_dir))}"
 
 
 def config_label():
