@@ -3,6 +3,7 @@
 #   make paper                 set up, then the paper from the committed tables: results/paper.pdf
 #   make paper ARGS="-n"       arguments for snakemake (here: a dry run)
 #   make sweep                 train and evaluate the paper's sweep, then tables and paper
+#   make sweep-<dataset>       one dataset's shard of the sweep: its runs and tables
 #   make verify                retrain a few committed runs here and compare with the tables
 #   make smoke                 the smoke configuration: results/smoke/paper.pdf in minutes
 #   make figures               figures, tables and PDF from the committed results/*/*.csv only
@@ -40,6 +41,14 @@ paper: setup
 SWEEP_RULES := aggregate histories latent_samples
 sweep: setup
 	$(SNAKEMAKE) --cores all --forcerun $(SWEEP_RULES) $(ARGS)
+
+# One dataset's shard of the sweep (make sweep-digits, sweep-fashion_mnist, sweep-mnist): its runs
+# and its tables only, so that a part can be (re-)run alone; `make sweep` then adds the rest,
+# provenance and the paper. Same ARGS as sweep.
+SHARD_TABLES := metrics summary history latent_samples
+sweep-%: setup
+	$(SNAKEMAKE) --cores all --forcerun $(SWEEP_RULES) $(ARGS) -- \
+		$(foreach table,$(SHARD_TABLES),results/$*/$(table).csv)
 
 # Retrains a fixed sample of the committed runs here and compares (klgap/verify.py).
 verify: setup

@@ -20,8 +20,12 @@ from klgap.adam import Adam
 from klgap.errors import UserError
 
 HISTORY_COLUMNS = ("epoch", "train_elbo", "train_rate", "train_distortion", "test_elbo",
-                   "test_rate", "test_distortion", "seconds")
+                   "test_rate", "test_distortion", "test_mutual_info", "test_aggregate_kl",
+                   "seconds")
 EVAL_NOISE_SEED = 12345  # fixed reparameterisation noise for the per-epoch test metrics
+# Samples z of the per-epoch in-sample decomposition of the test split's rate (the first test
+# examples'; each is scored against the mixture of every test posterior).
+MIXTURE_SAMPLES = 2000
 
 
 def draw_batch(x_grey, step_seed, latent_dim: int):
@@ -135,11 +139,52 @@ def train_epoch(train_step, num_train: int, batch_size: int, seeds: list[int], e
     return distortion_sums, rate_sums
 
 
-def make_test_terms(vae, objective, x_test):
-    """Compiles the per-epoch test terms: mean distortion and rate at fixed noise.
+def in_sample_decomposition(z, loc, scale, num_samples: int):
+    """Mutual information and aggregate KL of a split, at the given samples z_i ~ q(z|x_i).
+
+    q(z) is the mixture of all M posteriors of the split; the first S = min(num_samples, M)
+    samples are scored against it, log q(z_i) = logsumexp_n log q(z_i|x_n) - log M, with the
+    (S, M) table of log-densities as one matrix product (log q(z|x_n) = -z^2 . a_n + z . b_n + c_n,
+    a = 1/(2 s^2), b = mu / s^2). I = mean_i [log q(z_i|x_i) - log q(z_i)],
+    KL(q(z)||p) = mean_i [log q(z_i) - log p(z_i)]: the estimates of
+    ``klgap.estimators.kl_decomposition`` (in float32, and with S samples, not M), cheap enough to
+    follow every epoch.
+
+    Args:
+      z, loc, scale: samples and posterior parameters, (..., M, D) each.
+      num_samples: S.
 
     Returns:
-      ``test_terms()``, the means over the test split, () (or (K,)) each.
+      The mutual information and the aggregate KL, shape (...) each.
+    """
+    import tensorflow as tf
+
+    half_log_2pi = 0.5 * math.log(2.0 * math.pi)
+    inverse_variance = 1.0 / tf.square(scale)  # (..., M, D)
+    a = 0.5 * inverse_variance
+    b = loc * inverse_variance
+    c = -tf.reduce_sum(0.5 * tf.square(loc) * inverse_variance + tf.math.log(scale)
+                       + half_log_2pi, axis=-1)  # (..., M)
+    samples = z[..., :num_samples, :]  # (..., S, D)
+    log_densities = (tf.linalg.matmul(-tf.square(samples), a, transpose_b=True)
+                     + tf.linalg.matmul(samples, b, transpose_b=True)
+                     + c[..., None, :])  # (..., S, M): log q(z_i|x_n)
+    num_components = tf.cast(tf.shape(z)[-2], z.dtype)
+    log_q = tf.reduce_logsumexp(log_densities, axis=-1) - tf.math.log(num_components)  # (..., S)
+    own = tf.reduce_sum(-tf.square(samples - loc[..., :num_samples, :]) * a[..., :num_samples, :]
+                        - tf.math.log(scale[..., :num_samples, :]) - half_log_2pi,
+                        axis=-1)  # (..., S): log q(z_i|x_i)
+    log_prior = tf.reduce_sum(-0.5 * tf.square(samples) - half_log_2pi, axis=-1)  # (..., S)
+    return tf.reduce_mean(own - log_q, -1), tf.reduce_mean(log_q - log_prior, -1)
+
+
+def make_test_terms(vae, objective, x_test):
+    """Compiles the per-epoch test terms at fixed noise: mean distortion and rate, and the rate's
+    split into mutual information and aggregate KL (``in_sample_decomposition``).
+
+    Returns:
+      ``test_terms()``: distortion, rate, mutual information, aggregate KL over the test split,
+      () (or (K,)) each.
     """
     import tensorflow as tf
 
@@ -147,17 +192,22 @@ def make_test_terms(vae, objective, x_test):
     def test_terms():
         noise = tf.random.stateless_normal([tf.shape(x_test)[0], vae.latent_dim],
                                            seed=[EVAL_NOISE_SEED, 0])  # (M, D), shared
-        terms = objective.terms(vae, x_test, noise)  # (M,) or (K, M) each
-        return tf.reduce_mean(terms.distortion, -1), tf.reduce_mean(terms.rate, -1)
+        terms = objective.terms(vae, x_test, noise)  # (M,) or (K, M) each; z etc. (.., M, D)
+        mutual_info, aggregate_kl = in_sample_decomposition(terms.z, terms.loc, terms.scale,
+                                                            MIXTURE_SAMPLES)
+        return (tf.reduce_mean(terms.distortion, -1), tf.reduce_mean(terms.rate, -1),
+                mutual_info, aggregate_kl)
 
     return test_terms
 
 
 def history_row(epoch: int, train_distortion: float, train_rate: float, test_distortion: float,
-                test_rate: float, seconds: float) -> list[float]:
+                test_rate: float, test_mutual_info: float, test_aggregate_kl: float,
+                seconds: float) -> list[float]:
     """Returns one row of the history, in the order of HISTORY_COLUMNS (ELBO = -(D + R))."""
     return [epoch, -(train_distortion + train_rate), train_rate, train_distortion,
-            -(test_distortion + test_rate), test_rate, test_distortion, seconds]
+            -(test_distortion + test_rate), test_rate, test_distortion, test_mutual_info,
+            test_aggregate_kl, seconds]
 
 
 def check_finite(run_name: str, epoch: int, distortion: float, rate: float,
@@ -261,14 +311,16 @@ def train_models(vae, configs, arrays, states, last_epoch: int, dataset: str,
         epoch_start = time.time()
         distortion_sums, rate_sums = train_epoch(train_step, num_train, first.batch_size, seeds,
                                                  epoch, int(optimizer.step.numpy()), stacked)
-        test_distortion, test_rate = (np.atleast_1d(t.numpy()) for t in test_terms())
+        test_distortion, test_rate, test_information, test_aggregate = (
+            np.atleast_1d(t.numpy()) for t in test_terms())
         seconds = time.time() - epoch_start  # of the epoch, shared by stacked runs
         for k, config in enumerate(configs):
             train_distortion, train_rate = distortion_sums[k] / num_train, rate_sums[k] / num_train
             check_finite(config.name(dataset), epoch, train_distortion, train_rate,
                          checkpoint_path(config))
             row = history_row(epoch, train_distortion, train_rate, float(test_distortion[k]),
-                              float(test_rate[k]), seconds)
+                              float(test_rate[k]), float(test_information[k]),
+                              float(test_aggregate[k]), seconds)
             histories[k] = np.vstack([histories[k], row])
         weights, optimizer_state = model.get_weights(vae), optimizer.state()
         for k, config in enumerate(configs):  # only once every run's loss is finite
@@ -280,5 +332,6 @@ def train_models(vae, configs, arrays, states, last_epoch: int, dataset: str,
             row = histories[k][-1]
             print(f"[{config.name(dataset)}] epoch {epoch}/{config.epochs} train ELBO "
                   f"{row[1]:.3f} (rate {row[2]:.3f}, distortion {row[3]:.3f}) test ELBO "
-                  f"{row[4]:.3f} ({row[7]:.1f} s)", flush=True)
+                  f"{row[4]:.3f} (MI {row[7]:.3f}, aggregate KL {row[8]:.3f}) "
+                  f"({row[-1]:.1f} s)", flush=True)
     return histories
