@@ -13,6 +13,8 @@ from klgap.errors import UserError
 # command -> (module, one-line help)
 COMMANDS = {
     "prepare": ("klgap.data", "Prepare a dataset as an .npz file."),
+    "classifier": ("klgap.classifier",
+                   "Train a dataset's label classifier (judges generated samples)."),
     "train": ("klgap.train", "Train one VAE (resumes from its last checkpoint)."),
     "train-together": ("klgap.batched",
                        "Train several VAEs of one shape as one batched computation (GPUs)."),
