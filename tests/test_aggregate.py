@@ -17,7 +17,7 @@ SPLITS = ("test", "train")
 def write_metrics(runs_dir, run, values):
     """Writes a metrics.json for ``run`` with the given metric values (same for both splits)."""
     records = [{"dataset": run.dataset, "objective": run.objective, "latent_dim": run.latent_dim,
-                "beta": run.beta, "seed": run.seed, "split": split, "n": 100, **values}
+                "weight": run.weight, "seed": run.seed, "split": split, "n": 100, **values}
                for split in SPLITS]
     path = runs_dir / layout.run_subdir(run) / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,7 +27,7 @@ def write_metrics(runs_dir, run, values):
 def synthetic_sweep(tmp_path, seeds=(0, 1, 2, 3), skip=()):
     """Writes a small sweep with random metrics; returns (runs_dir, runs, values by run)."""
     rng = np.random.default_rng(0)
-    runs = layout.sweep(["digits"], [2, 10], [0.1, 1.0], seeds)
+    runs = layout.grid(["digits"], [2, 10], [0.1, 1.0], seeds)
     runs_dir = layout.runs_dir(tmp_path / "out", "digits")
     values = {}
     for run in runs:
@@ -39,8 +39,8 @@ def synthetic_sweep(tmp_path, seeds=(0, 1, 2, 3), skip=()):
 
 @pytest.mark.parametrize("beta, text", [(1, "1"), (1.0, "1"), (0.1, "0.1"), (0.25, "0.25"),
                                         (8, "8"), (1e-5, "1e-05"), (0.0, "0")])
-def test_format_beta_is_readable_and_exact(beta, text):
-    assert layout.format_beta(beta) == text
+def test_format_weight_is_readable_and_exact(beta, text):
+    assert layout.format_weight(beta) == text
     assert float(text) == float(beta)
 
 
@@ -54,20 +54,20 @@ def test_tidy_table_has_one_row_per_run_and_split(tmp_path):
     runs_dir, runs, _ = synthetic_sweep(tmp_path)
     table, missing = aggregate.collect(runs_dir, runs)
     assert missing == []
-    assert list(table.columns[:6]) == ["dataset", "objective", "latent_dim", "beta", "seed",
+    assert list(table.columns[:6]) == ["dataset", "objective", "latent_dim", "weight", "seed",
                                        "split"]
     assert {"rate", "mutual_info", "n"} <= set(table.columns[6:])
     assert len(table) == len(runs) * len(SPLITS)
-    assert not table.duplicated(["latent_dim", "beta", "seed", "split"]).any()
+    assert not table.duplicated(["latent_dim", "weight", "seed", "split"]).any()
 
 
 def test_summary_matches_numpy_and_scipy(tmp_path):
     runs_dir, runs, values = synthetic_sweep(tmp_path)
     table, _ = aggregate.collect(runs_dir, runs)
     summary = aggregate.summarize(table, runs)
-    row = summary[(summary["latent_dim"] == 10) & (summary["beta"] == 0.1)
+    row = summary[(summary["latent_dim"] == 10) & (summary["weight"] == 0.1)
                   & (summary["split"] == "test") & (summary["metric"] == "rate")].iloc[0]
-    rates = np.array([values[r]["rate"] for r in runs if r.latent_dim == 10 and r.beta == 0.1])
+    rates = np.array([values[r]["rate"] for r in runs if r.latent_dim == 10 and r.weight == 0.1])
     low, high = stats.t.interval(0.95, df=len(rates) - 1, loc=rates.mean(),
                                  scale=stats.sem(rates))
     assert row["n"] == row["n_runs"] == row["n_expected"] == 4
@@ -85,7 +85,7 @@ def test_missing_runs_are_reported_not_dropped(tmp_path):
     table, missing = aggregate.collect(runs_dir, runs)
     assert set(missing) == {gone, *whole_cell}
     summary = aggregate.summarize(table, runs)
-    rate = summary[summary["metric"] == "rate"].set_index(["latent_dim", "beta", "split"])
+    rate = summary[summary["metric"] == "rate"].set_index(["latent_dim", "weight", "split"])
     partial = rate.loc[(2, 1.0, "test")]
     assert (partial["n_runs"], partial["n_expected"], partial["missing_seeds"]) == (3, 4, "1")
     failed = rate.loc[(10, 1.0, "test")]
@@ -115,7 +115,7 @@ def test_command_writes_tables_and_lists_missing_runs(tmp_path, capsys):
     runs_dir, runs, _ = synthetic_sweep(tmp_path, skip=[gone])
     metrics_csv, summary_csv = tmp_path / "digits" / "metrics.csv", tmp_path / "digits" / "summary.csv"
     cli.main(["aggregate", "--dataset", "digits", "--runs-dir", str(runs_dir),
-              "--latent-dims", "2", "10", "--betas", "0.1", "1", "--seeds", "0", "1", "2", "3",
+              "--runs", *[str(layout.run_subdir(run)) for run in runs],
               "--metrics-out", str(metrics_csv), "--summary-out", str(summary_csv)])
     assert len(pd.read_csv(metrics_csv)) == (len(runs) - 1) * len(SPLITS)
     summary = pd.read_csv(summary_csv)
@@ -126,7 +126,7 @@ def test_command_writes_tables_and_lists_missing_runs(tmp_path, capsys):
 def test_command_without_any_finished_run_fails_clearly(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["aggregate", "--dataset", "digits", "--runs-dir", str(tmp_path / "none"),
-                  "--latent-dims", "2", "--betas", "1", "--seeds", "0",
+                  "--runs", "vae/z2/beta1/seed0",
                   "--metrics-out", str(tmp_path / "m.csv"), "--summary-out", str(tmp_path / "s.csv")])
     assert exit_info.value.code == 2
     assert "no run of digits has metrics" in capsys.readouterr().err

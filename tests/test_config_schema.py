@@ -9,7 +9,7 @@ def parse(argv):
 
 def test_command_line_types_come_from_the_schema():
     lists, booleans = config_schema.command_line_types()
-    assert lists == {"datasets": str, "latent_dims": int, "betas": float, "seeds": int,
+    assert lists == {"datasets": str, "latent_dims": int, "weights": float, "seeds": int,
                      "hidden": int, "minibatch_sizes": int}
     assert booleans == {"partial", "batched_training", "strict_paper"}
 

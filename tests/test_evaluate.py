@@ -46,7 +46,7 @@ def test_metrics_file_has_one_record_per_split_with_contract_keys(trained_run):
         assert 0 <= record["mutual_info"] <= record["log_n"] + 1e-9
         assert record["rate"] == pytest.approx(record["mutual_info"] + record["aggregate_kl"])
     for record in records[:2]:
-        for key in ("dataset", "objective", "latent_dim", "beta", "seed", "n", "log_n", "elbo",
+        for key in ("dataset", "objective", "latent_dim", "weight", "seed", "n", "log_n", "elbo",
                     "iw_ll",
                     "rate", "distortion", "mutual_info", "aggregate_kl", "total_correlation",
                     "dimwise_kl", "moment_matched_kl", "label_info", "active_units",

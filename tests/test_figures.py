@@ -65,7 +65,7 @@ def tables(tmp_path_factory):
     """
     outdir = tmp_path_factory.mktemp("out")
     rng = np.random.default_rng(3)
-    runs = layout.sweep(["digits"], [2, 10], BETAS, SEEDS)
+    runs = layout.grid(["digits"], [2, 10], BETAS, SEEDS)
     finished = runs[:-1]
     runs_dir = layout.runs_dir(outdir, "digits")
     for run in finished:
@@ -75,11 +75,11 @@ def tables(tmp_path_factory):
              "latent_samples": outdir / "digits" / "latent_samples.csv"}
     summary = aggregate.summarize(aggregate.tidy(synthetic_records(finished, rng)), runs)
     aggregate.write_csv(paths["summary"], summary)
-    sweep_options = ["--dataset", "digits", "--runs-dir", str(runs_dir),
-                     "--betas", *map(str, BETAS), "--seeds", *map(str, SEEDS)]
-    cli.main(["histories", *sweep_options, "--latent-dims", "2", "10",
+    sweep_options = ["--dataset", "digits", "--runs-dir", str(runs_dir)]
+    cli.main(["histories", *sweep_options, "--runs", *[str(layout.run_subdir(r)) for r in runs],
               "--out", str(paths["history"])])
-    cli.main(["latent-samples", *sweep_options, "--points", "100",
+    cli.main(["latent-samples", *sweep_options, "--weights", *map(str, BETAS),
+              "--seeds", *map(str, SEEDS), "--points", "100",
               "--out", str(paths["latent_samples"])])
     return paths
 
@@ -135,70 +135,69 @@ def test_latent_space_without_runs_draws_a_note(tmp_path):
     ([3], [3]),
     ([], []),
 ])
-def test_latent_space_betas(betas, chosen):
-    assert layout.latent_space_betas(betas) == chosen
+def test_latent_space_weights(betas, chosen):
+    assert layout.latent_space_weights(betas) == chosen
 
 
 def test_histories_are_one_row_per_run_and_epoch(tmp_path):
     rng = np.random.default_rng(0)
-    runs = layout.sweep(["digits"], [2, 10], [0.5, 2.0], [0, 1])
+    runs = layout.grid(["digits"], [2, 10], [0.5, 2.0], [0, 1])
     runs_dir = layout.runs_dir(tmp_path, "digits")
     for run in runs[1:]:
         write_run(runs_dir, run, rng, epochs=3)
     table, missing = histories.collect(runs_dir, runs)
     assert missing == [runs[0]]
-    assert list(table.columns) == ["dataset", "objective", "latent_dim", "beta", "seed",
+    assert list(table.columns) == ["dataset", "objective", "latent_dim", "weight", "seed",
                                    *HISTORY_COLUMNS]
     assert len(table) == 3 * (len(runs) - 1)
-    assert not table.duplicated(["latent_dim", "beta", "seed", "epoch"]).any()
+    assert not table.duplicated(["latent_dim", "weight", "seed", "epoch"]).any()
     # Each run's rows are its history, in order.
     run = runs[-1]
     own = pd.read_csv(runs_dir / layout.run_subdir(run) / "history.csv")
-    rows = table[(table["latent_dim"] == run.latent_dim) & (table["beta"] == run.beta)
+    rows = table[(table["latent_dim"] == run.latent_dim) & (table["weight"] == run.weight)
                  & (table["seed"] == run.seed)]
     np.testing.assert_array_equal(rows[HISTORY_COLUMNS].to_numpy(), own.to_numpy())
 
 
 def test_histories_command_rounds_values_and_keeps_betas_exact(tmp_path):
-    runs = layout.sweep(["digits"], [2], [1e-5, 0.1], [0])
+    runs = layout.grid(["digits"], [2], [1e-5, 0.1], [0])
     runs_dir = layout.runs_dir(tmp_path, "digits")
     for run in runs:
         write_run(runs_dir, run, np.random.default_rng(1), epochs=2)
     out = tmp_path / "history.csv"
     cli.main(["histories", "--dataset", "digits", "--runs-dir", str(runs_dir),
-              "--latent-dims", "2", "--betas", "1e-5", "0.1", "--seeds", "0", "--out", str(out)])
+              "--runs", "vae/z2/beta1e-05/seed0", "vae/z2/beta0.1/seed0", "--out", str(out)])
     written = pd.read_csv(out)
-    assert sorted(written["beta"].unique()) == [1e-5, 0.1]
+    assert sorted(written["weight"].unique()) == [1e-5, 0.1]
     original = pd.read_csv(runs_dir / layout.run_subdir(runs[0]) / "history.csv")
-    np.testing.assert_allclose(written.loc[written["beta"] == 1e-5, HISTORY_COLUMNS],
+    np.testing.assert_allclose(written.loc[written["weight"] == 1e-5, HISTORY_COLUMNS],
                                original, rtol=1e-5)
 
 
 def test_histories_command_fails_without_any_history(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["histories", "--dataset", "digits", "--runs-dir", str(tmp_path),
-                  "--latent-dims", "2", "--betas", "1", "--seeds", "0",
-                  "--out", str(tmp_path / "h.csv")])
+                  "--runs", "vae/z2/beta1/seed0", "--out", str(tmp_path / "h.csv")])
     assert "no run of digits has a history" in capsys.readouterr().err
 
 
 def test_latent_samples_subsample_is_deterministic_and_shared_across_betas(tmp_path):
     rng = np.random.default_rng(0)
-    runs = layout.sweep(["digits"], [2], BETAS, [0])
+    runs = layout.grid(["digits"], [2], BETAS, [0])
     runs_dir = layout.runs_dir(tmp_path, "digits")
     for run in runs:
         write_run(runs_dir, run, rng)
     options = ["latent-samples", "--dataset", "digits", "--runs-dir", str(runs_dir),
-               "--betas", *map(str, BETAS), "--seeds", "0", "--points", "50"]
+               "--weights", *map(str, BETAS), "--seeds", "0", "--points", "50"]
     first, second = tmp_path / "a.csv", tmp_path / "b.csv"
     cli.main([*options, "--out", str(first)])
     cli.main([*options, "--out", str(second)])
     assert first.read_bytes() == second.read_bytes()
     table = pd.read_csv(first)
     assert list(table.columns) == latent_samples.COLUMNS
-    assert sorted(table["beta"].unique()) == [0.1, 1.0, 4.0]
+    assert sorted(table["weight"].unique()) == [0.1, 1.0, 4.0]
     assert len(table) == 3 * 50
-    examples = [tuple(group["example"]) for _, group in table.groupby("beta")]
+    examples = [tuple(group["example"]) for _, group in table.groupby("weight")]
     assert len(set(examples)) == 1 and len(set(examples[0])) == 50  # same 50, no repeats
     other_seed = tmp_path / "c.csv"
     cli.main([*options, "--sample-seed", "1", "--out", str(other_seed)])
@@ -238,7 +237,7 @@ def test_latent_samples_refuse_other_latent_sizes(tmp_path, capsys):
     write_run(runs_dir, layout.Run("digits", 10, 1.0, 0), np.random.default_rng(0))
     with pytest.raises(SystemExit):
         cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(runs_dir),
-                  "--latent-dim", "10", "--betas", "1", "--seeds", "0",
+                  "--latent-dim", "10", "--weights", "1", "--seeds", "0",
                   "--out", str(tmp_path / "l.csv")])
     assert "not (N, 2)" in capsys.readouterr().err
 
@@ -246,7 +245,7 @@ def test_latent_samples_refuse_other_latent_sizes(tmp_path, capsys):
 def test_latent_samples_without_runs_write_an_empty_table(tmp_path, capsys):
     out = tmp_path / "l.csv"
     cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(tmp_path),
-              "--betas", "1", "--seeds", "0", "--out", str(out)])
+              "--weights", "1", "--seeds", "0", "--out", str(out)])
     assert list(pd.read_csv(out).columns) == latent_samples.COLUMNS
     assert "warning: no evaluated run" in capsys.readouterr().err
 
@@ -257,7 +256,7 @@ def test_latent_samples_without_runs_never_replace_a_table_of_samples(tmp_path, 
     out.write_text(committed)
     with pytest.raises(SystemExit):
         cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(tmp_path),
-                  "--betas", "1", "--seeds", "0", "--out", str(out)])
+                  "--weights", "1", "--seeds", "0", "--out", str(out)])
     assert "nothing was written" in capsys.readouterr().err
     assert out.read_text() == committed
 

@@ -27,18 +27,18 @@ def make_records(seed: int = 7) -> tuple[list[dict], list[layout.Run]]:
     rng = np.random.default_rng(seed)
     records, runs = [], []
     for dataset, (latent_dims, betas, seeds, batches) in DATASETS.items():
-        dataset_runs = layout.sweep([dataset], latent_dims, betas, seeds)
+        dataset_runs = layout.grid([dataset], latent_dims, betas, seeds)
         runs += dataset_runs
         for run in dataset_runs:
             if run == MISSING_RUN:
                 continue
             for split in ("test", "train"):
                 # Large betas collapse: their rate is below SHARE_MIN_RATE.
-                scale = 0.05 if run.beta >= 8 else rng.uniform(0.5, 6)
+                scale = 0.05 if run.weight >= 8 else rng.uniform(0.5, 6)
                 mutual_info = scale * rng.uniform(0.5, 1.0)
                 aggregate_kl = scale * rng.uniform(0.0, 0.8)
                 # Around beta 2, aggregate KL straddles SHARE_MIN_RATE.
-                if run.beta == 2.0:
+                if run.weight == 2.0:
                     aggregate_kl = rng.uniform(0.1, 0.9)
                 record = {**run._asdict(), "split": split, "device": "CPU",
                           "n": 360.0 if dataset == "digits" else 10000.0,
@@ -76,13 +76,13 @@ def sweep():
 
 def cells_of(runs):
     """The cells (dataset, latent_dim, beta) of the runs, in order."""
-    return list(dict.fromkeys((r.dataset, r.latent_dim, r.beta) for r in runs))
+    return list(dict.fromkeys((r.dataset, r.latent_dim, r.weight) for r in runs))
 
 
 def seed_mean(records, cell, split, metric) -> float:
     """Mean over the seeds of one cell of a metric, with a plain loop; NaN if there is none."""
     values = [r[metric] for r in records
-              if (r["dataset"], r["latent_dim"], r["beta"]) == cell and r["split"] == split
+              if (r["dataset"], r["latent_dim"], r["weight"]) == cell and r["split"] == split
               and metric in r and math.isfinite(r[metric])]
     return sum(values) / len(values) if values else math.nan
 
@@ -111,7 +111,7 @@ def test_cell_means_against_records_and_filtering(sweep, split):
             assert same(means.loc[cell, metric], seed_mean(records, cell, split, metric))
             # Reference 2: the summary row, filtered directly.
             row = summary[(summary["dataset"] == cell[0]) & (summary["latent_dim"] == cell[1])
-                          & (summary["beta"] == cell[2]) & (summary["split"] == split)
+                          & (summary["weight"] == cell[2]) & (summary["split"] == split)
                           & (summary["metric"] == metric)]
             if len(row):
                 assert len(row) == 1
@@ -121,7 +121,7 @@ def test_cell_means_against_records_and_filtering(sweep, split):
     assert not np.allclose(means["rate"], other["rate"])
     # The cell with a missing seed is the mean over the two seeds that exist.
     cell = MISSING_RUN[:3]
-    values = [r["rate"] for r in records if (r["dataset"], r["latent_dim"], r["beta"]) == cell
+    values = [r["rate"] for r in records if (r["dataset"], r["latent_dim"], r["weight"]) == cell
               and r["split"] == split]
     assert len(values) == 2 and same(means.loc[cell, "rate"], np.mean(values))
 
@@ -129,8 +129,8 @@ def test_cell_means_against_records_and_filtering(sweep, split):
 def test_cell_means_has_only_the_cells_of_each_dataset():
     """Datasets with different grids: no cell of one dataset's grid is invented for another."""
     rng = np.random.default_rng(11)
-    runs = (layout.sweep(["digits"], [2], [0.5, 1.0], [0, 1])
-            + layout.sweep(["fashion_mnist"], [10], [2.0, 4.0], [0, 1]))
+    runs = (layout.grid(["digits"], [2], [0.5, 1.0], [0, 1])
+            + layout.grid(["fashion_mnist"], [10], [2.0, 4.0], [0, 1]))
     records = [{**run._asdict(), "split": "test", "rate": rng.uniform(1, 2),
                 "active_units": float(rng.integers(1, 3))} for run in runs]
     summary = pd.concat([aggregate.summarize(aggregate.tidy([r for r in records
@@ -230,7 +230,7 @@ def test_share_range_against_loop(sweep):
 def test_share_range_all_below_cut(sweep):
     _, _, summary = sweep
     means = findings.cell_means(summary, "test")
-    collapsed = means.xs(8.0, level="beta", drop_level=False)  # every rate < SHARE_MIN_RATE
+    collapsed = means.xs(8.0, level="weight", drop_level=False)  # every rate < SHARE_MIN_RATE
     assert (collapsed["rate"] < findings.SHARE_MIN_RATE).all()
     low, high = findings.share_range(collapsed)
     assert math.isnan(low) and math.isnan(high)
@@ -284,9 +284,9 @@ def test_collapse_beta_cases():
 
 def test_collapse_beta_cell_without_runs_is_not_collapsed():
     """A cell whose every seed failed (mean NaN) is no evidence of zero active units."""
-    runs = layout.sweep(["digits"], [2], [0.5, 1.0, 2.0], [0, 1])
+    runs = layout.grid(["digits"], [2], [0.5, 1.0, 2.0], [0, 1])
     records = [{**run._asdict(), "split": "test", "active_units": 1.0} for run in runs
-               if run.beta != 2.0]
+               if run.weight != 2.0]
     means = findings.cell_means(aggregate.summarize(aggregate.tidy(records), runs))
     assert math.isnan(means.loc[("digits", 2, 2.0), "active_units"])
     assert findings.collapse_beta(means, "digits", 2) is None
@@ -330,7 +330,7 @@ def make_history(seed: int = 3):
     rows, slopes = [], {}
     window = findings.FINAL_EPOCHS
     for dataset, n_epochs in HISTORY_EPOCHS.items():
-        for run in layout.sweep([dataset], [2, 10], [0.5, 2.0], [0, 1, 2]):
+        for run in layout.grid([dataset], [2, 10], [0.5, 2.0], [0, 1, 2]):
             if run == MISSING_RUN:
                 continue
             run_slopes = {curve: rng.normal(0, 0.5) for curve in findings.CURVES}
@@ -393,7 +393,7 @@ def test_final_slopes_history_shorter_than_window():
             continue
         for curve in findings.CURVES:
             value = result.loc[run[:3], curve]
-            rows = short[(short["latent_dim"] == run[1]) & (short["beta"] == run[2])]
+            rows = short[(short["latent_dim"] == run[1]) & (short["weight"] == run[2])]
             span = [rows[rows["seed"] == s].sort_values("epoch")[curve].to_numpy()
                     for s in sorted(rows["seed"].unique())]
             over_epochs = np.mean([(v[-1] - v[0]) / (len(v) - 1) for v in span])
@@ -407,7 +407,7 @@ def test_minibatch_estimates_against_loops(sweep):
     records, runs, summary = sweep
     means = findings.cell_means(summary, "test")
     result = findings.minibatch_estimates(means)
-    assert {"dataset", "latent_dim", "beta", "estimator", "batch_size", "mutual_info",
+    assert {"dataset", "latent_dim", "weight", "estimator", "batch_size", "mutual_info",
             "aggregate_kl", "mutual_info_excess", "aggregate_kl_excess"} <= set(result.columns)
     expected = {}
     for cell in cells_of(runs):
@@ -422,7 +422,7 @@ def test_minibatch_estimates_against_loops(sweep):
                 expected[(*cell, estimator, batch)] = row
     got = {}
     for row in result.itertuples(index=False):
-        key = (row.dataset, row.latent_dim, row.beta, row.estimator, int(row.batch_size))
+        key = (row.dataset, row.latent_dim, row.weight, row.estimator, int(row.batch_size))
         assert key not in got
         got[key] = row
     # digits has no batch of 1024: those rows are absent, not NaN.
@@ -447,7 +447,7 @@ def test_job_times_against_loop():
     for rule in ("train", "evaluate"):
         for dataset, n_jobs in (("digits", 7), ("fashion_mnist", 4)):
             for i in range(n_jobs):
-                beta = layout.format_beta(0.5 * (i + 1))
+                beta = layout.format_weight(0.5 * (i + 1))
                 job = f"{dataset}/z{2 + 8 * (i % 2)}/beta{beta}/seed{i % 3}"
                 rows.append({"rule": rule, "job": job, "s": rng.uniform(1, 500),
                              "max_rss": rng.uniform(100, 900), "cpu_time": rng.uniform(1, 900)})

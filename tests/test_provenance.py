@@ -85,7 +85,7 @@ def provenance_command(outdir, table):
 
 @pytest.mark.parametrize("with_records", [0, 2])
 def test_provenance_refuses_tables_whose_runs_have_no_records(tmp_path, with_records):
-    runs = layout.sweep(["digits"], [2], [1.0], [0, 1, 2])
+    runs = layout.grid(["digits"], [2], [1.0], [0, 1, 2])
     table = write_sweep(tmp_path, runs, with_records)
     committed = '{"runs_trained": 84}'
     (tmp_path / "provenance.json").write_text(committed)
@@ -98,7 +98,7 @@ def test_provenance_refuses_tables_whose_runs_have_no_records(tmp_path, with_rec
 
 
 def test_provenance_of_complete_runs_lists_their_cpus(tmp_path):
-    runs = layout.sweep(["digits"], [2], [1.0], [0, 1])
+    runs = layout.grid(["digits"], [2], [1.0], [0, 1])
     table = write_sweep(tmp_path, runs, with_records=2)
     subprocess.run(provenance_command(tmp_path, table), check=True, capture_output=True)
     record = json.loads((tmp_path / "provenance.json").read_text())
@@ -107,7 +107,7 @@ def test_provenance_of_complete_runs_lists_their_cpus(tmp_path):
 
 
 def test_runs_without_records_counts_each_run_once(tmp_path):
-    runs = layout.sweep(["digits"], [2, 10], [0.5], [0])
+    runs = layout.grid(["digits"], [2, 10], [0.5], [0])
     table = write_sweep(tmp_path, runs, with_records=1)
     expected, missing = provenance.runs_without_records(tmp_path / "runs", [table])
     assert expected == 2

@@ -107,7 +107,7 @@ def test_failed_run_is_reported_and_the_others_finish(tmp_path):
                             env=environment(), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = pd.read_csv(outdir / "digits" / "summary.csv")
-    cell = summary[(summary["beta"] == 2.0) & (summary["metric"] == "elbo")]
+    cell = summary[(summary["weight"] == 2.0) & (summary["metric"] == "elbo")]
     assert (cell["n_runs"] == 1).all() and (cell["n_expected"] == 2).all()
     assert cell["missing_seeds"].astype(str).str.contains("1").all()
 

@@ -24,7 +24,7 @@ N_TEST = 10000
 def summary_csv(tmp_path):
     """A summary of a synthetic sweep, with one run missing."""
     rng = np.random.default_rng(1)
-    runs = layout.sweep(["fashion_mnist"], [2], [0.5, 2.0], [0, 1, 2])
+    runs = layout.grid(["fashion_mnist"], [2], [0.5, 2.0], [0, 1, 2])
     records = []
     for run in runs:
         if run == runs[-1]:
@@ -53,7 +53,7 @@ def write_inputs(directory: Path, epochs: int = EPOCHS, seed: int = 5) -> dict:
       The paths, the known final slopes per run and the tables.
     """
     rng = np.random.default_rng(seed)
-    runs = layout.sweep(["fashion_mnist"], [2], [0.5, 2.0], [0, 1, 2])[:-1]  # as summary_csv
+    runs = layout.grid(["fashion_mnist"], [2], [0.5, 2.0], [0, 1, 2])[:-1]  # as summary_csv
     rows, slopes = [], {}
     for run in runs:
         slopes[run] = {curve: rng.normal(0, 0.3) for curve in findings.CURVES}
@@ -70,7 +70,7 @@ def write_inputs(directory: Path, epochs: int = EPOCHS, seed: int = 5) -> dict:
     history.to_csv(history_path, index=False)
 
     config = yaml.safe_load(SMOKE_CONFIG.read_text())
-    config.update({"datasets": ["fashion_mnist"], "latent_dims": [2], "betas": [0.5, 2],
+    config.update({"datasets": ["fashion_mnist"], "latent_dims": [2], "weights": [0.5, 2],
                    "seeds": [0, 1, 2], "epochs": epochs})
     config_path = directory / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -78,7 +78,7 @@ def write_inputs(directory: Path, epochs: int = EPOCHS, seed: int = 5) -> dict:
     bench_rows = []
     for rule in ("train", "evaluate"):
         for run in runs:
-            beta = layout.format_beta(run.beta)
+            beta = layout.format_weight(run.weight)
             job = f"{run.dataset}/z{run.latent_dim}/beta{beta}/seed{run.seed}"
             bench_rows.append({"rule": rule, "job": job, "s": rng.uniform(10, 400),
                                "cpu_time": rng.uniform(10, 800),
@@ -129,7 +129,7 @@ def test_numbers_and_table(tmp_path, summary_csv):
     assert r"\newcommand{\klgapNumRuns}{5}" in text
     assert r"\newcommand{\klgapNumMissingRuns}{1}" in text
     summary = pd.read_csv(summary_csv)
-    rate = summary[(summary["beta"] == 0.5) & (summary["split"] == "test")
+    rate = summary[(summary["weight"] == 0.5) & (summary["split"] == "test")
                    & (summary["metric"] == "rate")].iloc[0]
     assert rf"\@namedef{{klgap@fashion_mnist@2@0.5@test@rate@mean}}{{{rate['mean']:.2f}}}" in text
     rows = [line for line in table.read_text().splitlines() if line.startswith("fashion")]
@@ -151,7 +151,7 @@ def test_numbers_and_table(tmp_path, summary_csv):
         map(str, inputs["config_dict"]["minibatch_sizes"]))
 
     def cell_mean(beta, metric):
-        rows = summary[(summary["beta"] == beta) & (summary["split"] == "test")
+        rows = summary[(summary["weight"] == beta) & (summary["split"] == "test")
                        & (summary["metric"] == metric)]
         assert len(rows) == 1
         return rows["mean"].iloc[0]
@@ -169,7 +169,7 @@ def test_numbers_and_table(tmp_path, summary_csv):
     for curve in findings.CURVES:
         per_cell = {}
         for run, slopes in inputs["slopes"].items():
-            per_cell.setdefault(run.beta, []).append(slopes[curve])
+            per_cell.setdefault(run.weight, []).append(slopes[curve])
         largest = max(abs(sum(s) / len(s)) for s in per_cell.values())
         assert values[f"final_slope/fashion_mnist/{curve}"] == f"{largest:.2f}", curve
 
@@ -243,7 +243,7 @@ def test_numbers_typeset(tmp_path, summary_csv):
     assert warnings == ["no_such_value"], warnings
     values = value_definitions(numbers.read_text())
     summary = pd.read_csv(summary_csv)
-    rate = summary[(summary["beta"] == 0.5) & (summary["split"] == "test")
+    rate = summary[(summary["weight"] == 0.5) & (summary["split"] == "test")
                    & (summary["metric"] == "rate")]["mean"].iloc[0]
     if shutil.which("pdftotext"):
         subprocess.run(["pdftotext", "doc.pdf", "doc.txt"], cwd=document.parent, check=True,

@@ -25,9 +25,9 @@ def history(epochs: int, seconds: float) -> np.ndarray:
 def sweep(tmp_path):
     """A sweep of four digits runs: evaluated, training (2 of 5 epochs), stopped, waiting."""
     config = {"outdir": str(tmp_path / "out"), "datasets": ["digits"], "latent_dims": [2],
-              "betas": [0.5, 1.0], "seeds": [0, 1], "epochs": EPOCHS, "threads_per_run": 1}
+              "weights": [0.5, 1.0], "seeds": [0, 1], "epochs": EPOCHS, "threads_per_run": 1}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    runs = layout.sweep(["digits"], [2], [0.5, 1.0], [0, 1])
+    runs = layout.grid(["digits"], [2], [0.5, 1.0], [0, 1])
     done, training, stopped = (layout.run_dir(config["outdir"], run) for run in runs[:3])
     for rundir in (done, training, stopped):
         rundir.mkdir(parents=True)
@@ -57,7 +57,7 @@ def test_status_counts_runs_and_estimates_what_is_left(sweep, capsys):
 
 def test_status_of_a_sweep_not_started(tmp_path, capsys):
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"datasets": ["digits"], "latent_dims": [2], "betas": [1],
+    config.write_text(yaml.safe_dump({"datasets": ["digits"], "latent_dims": [2], "weights": [1],
                                       "seeds": [0, 1]}))
     cli.main(["status", "--config", str(config), "--outdir", str(tmp_path / "none")])
     out = capsys.readouterr().out

@@ -17,7 +17,7 @@ def test_the_sample_is_in_the_committed_sweep_with_both_latent_sizes_and_betas()
     assert len(committed) == len(verify.SAMPLE) * len(verify.METRICS)
     assert np.isfinite(committed[["committed", "sd"]].to_numpy()).all()
     assert {run.latent_dim for run in verify.SAMPLE} >= {2, 10}
-    assert len({run.beta for run in verify.SAMPLE}) >= 2
+    assert len({run.weight for run in verify.SAMPLE}) >= 2
 
 
 def test_a_run_outside_the_sweep_is_refused_before_training():

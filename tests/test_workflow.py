@@ -69,8 +69,7 @@ def load_config(name):
 
 def expected_runs(config):
     """Lists the runs of a configuration, computed from its axes."""
-    return layout.sweep(config["datasets"], config["latent_dims"], config["betas"],
-                        config["seeds"])
+    return layout.sweep({"experiments": [], **config})
 
 
 def test_lint_is_clean(tmp_path):
@@ -184,7 +183,7 @@ def test_partial_mode_schedules_no_training(tmp_path):
 
 @pytest.mark.parametrize("override, key", [
     ("datasets=[digits,cifar10]", "datasets"),
-    ("betas=[0.5,-1]", "betas"),
+    ("weights=[0.5,-1]", "weights"),
     ("seeds=[]", "seeds"),
     ("epoch=3", "epoch"),
     ("outdir=results;rm", "outdir"),
@@ -271,19 +270,19 @@ def test_smoke_configuration_end_to_end(tmp_path):
         metrics = pd.read_csv(outdir / dataset / "metrics.csv")
         dataset_runs = [r for r in runs if r.dataset == dataset]
         assert len(metrics) == len(dataset_runs) * len(SPLITS)
-        assert list(metrics.columns[:6]) == ["dataset", "objective", "latent_dim", "beta", "seed",
+        assert list(metrics.columns[:6]) == ["dataset", "objective", "latent_dim", "weight", "seed",
                                              "split"]
-        got = set(metrics[["latent_dim", "beta", "seed", "split"]].itertuples(index=False))
-        assert got == {(r.latent_dim, r.beta, r.seed, s)
+        got = set(metrics[["latent_dim", "weight", "seed", "split"]].itertuples(index=False))
+        assert got == {(r.latent_dim, r.weight, r.seed, s)
                        for r, s in itertools.product(dataset_runs, SPLITS)}
         summary = pd.read_csv(outdir / dataset / "summary.csv")
         assert (summary["n_runs"] == len(config["seeds"])).all()
         history = pd.read_csv(outdir / dataset / "history.csv")
         assert len(history) == len(dataset_runs) * config["epochs"]
-        assert list(history.columns[:6]) == ["dataset", "objective", "latent_dim", "beta", "seed",
+        assert list(history.columns[:6]) == ["dataset", "objective", "latent_dim", "weight", "seed",
                                              "epoch"]
         samples = pd.read_csv(outdir / dataset / "latent_samples.csv")
-        assert sorted(samples["beta"].unique()) == layout.latent_space_betas(config["betas"])
+        assert sorted(samples["weight"].unique()) == layout.latent_space_weights(config["weights"])
         assert (samples["seed"] == config["seeds"][0]).all()
     for figure in FIGURES:
         for extension in ("pdf", "png"):

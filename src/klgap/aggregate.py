@@ -1,9 +1,9 @@
 """Collecting the runs of one dataset into a tidy table and a summary over seeds.
 
-``metrics.csv`` has one row per run and split: ``dataset, objective, latent_dim, beta, seed,
-split`` (beta: the weight of the beta-VAE objective ``vae``), then one column per metric of
+``metrics.csv`` has one row per run and split: ``dataset, objective, latent_dim, weight, seed,
+split`` (weight: the objective's swept weight, ``klgap.layout``), then one column per metric of
 ``metrics.json``. ``summary.csv`` has one row per cell
-``(dataset, objective, latent_dim, beta, split)`` and metric: the mean over seeds, the standard
+``(dataset, objective, latent_dim, weight, split)`` and metric: the mean over seeds, the standard
 deviation (ddof=1) and a t-based 95% interval for the mean. The command is told the whole
 expected sweep, so a run without metrics (e.g. a job that failed under ``--keep-going``) shows up
 as a missing seed of its cell (``n_runs < n_expected``, ``missing_seeds``) instead of vanishing.
@@ -23,9 +23,9 @@ from scipy import stats
 from klgap import atomic, layout
 from klgap.errors import UserError
 
-ID_COLUMNS = ["dataset", "objective", "latent_dim", "beta", "seed", "split"]
-CELL_COLUMNS = ["dataset", "objective", "latent_dim", "beta", "split"]
-# Tables written before runs had an objective (the committed results) are of the beta-VAE.
+ID_COLUMNS = ["dataset", "objective", "latent_dim", "weight", "seed", "split"]
+CELL_COLUMNS = ["dataset", "objective", "latent_dim", "weight", "split"]
+# Tables written before runs had an objective are of the beta-VAE, and call its weight beta.
 DEFAULT_OBJECTIVE = "vae"
 SUMMARY_COLUMNS = CELL_COLUMNS + ["metric", "n_expected", "n_runs", "n", "mean", "sd",
                                   "ci95_low", "ci95_high", "missing_seeds"]
@@ -54,11 +54,11 @@ def read_run(path: Path, run: layout.Run) -> list[dict]:
         missing = [key for key in ID_COLUMNS if key not in record]
         if missing:
             raise UserError(f"{path}: record without {', '.join(missing)}")
-        found = layout.Run(record["dataset"], record["latent_dim"], record["beta"], record["seed"],
-                           record["objective"])
+        found = layout.Run(record["dataset"], record["latent_dim"], record["weight"],
+                           record["seed"], record["objective"])
         if (found.dataset != run.dataset or found.objective != run.objective
                 or int(found.latent_dim) != run.latent_dim
-                or not math.isclose(float(found.beta), run.beta, rel_tol=1e-12)
+                or not math.isclose(float(found.weight), run.weight, rel_tol=1e-12)
                 or int(found.seed) != run.seed):
             raise UserError(f"{path} holds the metrics of {tuple(found)}, not of {tuple(run)}; "
                             "was it moved or copied from another run?")
@@ -92,14 +92,15 @@ def tidy(records: list[dict]) -> pd.DataFrame:
       records: flat metric records, one per run and split.
 
     Returns:
-      The table sorted by latent_dim, beta, seed and split.
+      The table sorted by objective, latent_dim, weight, seed and split.
     """
     metric_columns = []
     for record in records:
         metric_columns.extend(k for k in record if k not in ID_COLUMNS and k not in metric_columns)
     table = pd.DataFrame.from_records(records, columns=ID_COLUMNS + metric_columns)
-    table = table.astype({"latent_dim": int, "beta": float, "seed": int})
-    return table.sort_values(["latent_dim", "beta", "seed", "split"], ignore_index=True)
+    table = table.astype({"latent_dim": int, "weight": float, "seed": int})
+    return table.sort_values(["objective", "latent_dim", "weight", "seed", "split"],
+                             ignore_index=True)
 
 
 def mean_interval(values: np.ndarray, level: float = 0.95) -> dict[str, float]:
@@ -133,7 +134,7 @@ def summarize(table: pd.DataFrame, runs: list[layout.Run]) -> pd.DataFrame:
       runs: every expected run; cells whose seeds are all missing get rows with ``n_runs = 0``.
 
     Returns:
-      One row per (dataset, latent_dim, beta, split, metric), columns ``SUMMARY_COLUMNS``.
+      One row per (dataset, objective, latent_dim, weight, split, metric), columns ``SUMMARY_COLUMNS``.
     """
     metrics = [c for c in table.columns
                if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
@@ -143,21 +144,21 @@ def summarize(table: pd.DataFrame, runs: list[layout.Run]) -> pd.DataFrame:
                      for split in splits}
     expected_seeds: dict[tuple, list[int]] = {}
     for run in runs:
-        expected_seeds.setdefault((run.dataset, run.objective, run.latent_dim, run.beta),
+        expected_seeds.setdefault((run.dataset, run.objective, run.latent_dim, run.weight),
                                   []).append(run.seed)
     rows = []
-    for (dataset, objective, latent_dim, beta), seeds in expected_seeds.items():
+    for (dataset, objective, latent_dim, weight), seeds in expected_seeds.items():
         for split in splits:
             cell = table[(table["dataset"] == dataset) & (table["objective"] == objective)
                          & (table["latent_dim"] == latent_dim)
-                         & np.isclose(table["beta"], beta, rtol=1e-12, atol=0)
+                         & np.isclose(table["weight"], weight, rtol=1e-12, atol=0)
                          & (table["split"] == split)]
             found = set(cell["seed"])
             missing = ";".join(str(s) for s in seeds if s not in found)
             for metric in split_metrics[split]:
                 values = cell[metric].to_numpy(dtype=float)
                 rows.append({"dataset": dataset, "objective": objective,
-                             "latent_dim": latent_dim, "beta": beta,
+                             "latent_dim": latent_dim, "weight": weight,
                              "split": split, "metric": metric, "n_expected": len(seeds),
                              "n_runs": len(found), **mean_interval(values[np.isfinite(values)]),
                              "missing_seeds": missing})
@@ -175,7 +176,8 @@ def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
     """Reads and concatenates one kind of aggregated table (one file per dataset).
 
     A table without an ``objective`` column (written before runs had one, as the committed
-    results) is of the beta-VAE: the column is added after ``dataset`` as ``vae``.
+    results) is of the beta-VAE: the column is added after ``dataset`` as ``vae``, and its column
+    ``beta`` is the table's ``weight``.
 
     Args:
       paths: the files, e.g. every dataset's ``summary.csv``.
@@ -196,8 +198,14 @@ def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
         part = pd.read_csv(path)
         if "objective" not in part.columns:
             part.insert(list(part.columns).index("dataset") + 1, "objective", DEFAULT_OBJECTIVE)
+        part = part.rename(columns={"beta": "weight"})
         tables.append(part)
     return pd.concat(tables, ignore_index=True)
+
+
+def only_vae(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the beta-VAE (objective ``vae``), whose weight is beta."""
+    return table[table["objective"] == DEFAULT_OBJECTIVE].reset_index(drop=True)
 
 
 def load_summaries(paths: list[Path]) -> pd.DataFrame:
@@ -214,7 +222,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     """Writes the tidy table and the summary; lists the missing runs on stderr."""
-    runs = layout.sweep([args.dataset], args.latent_dims, args.betas, args.seeds, args.objective)
+    runs = layout.expected_runs(args)
     table, missing = collect(args.runs_dir, runs)
     if table.empty:
         raise UserError(f"no run of {args.dataset} has metrics under {args.runs_dir} "

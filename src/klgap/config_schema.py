@@ -46,6 +46,6 @@ def command_line_types() -> tuple[dict[str, type], set[str]]:
       The list keys with the type of their items, and the boolean keys.
     """
     lists = {key: ITEM_TYPES[spec["items"]["type"]] for key, spec in properties().items()
-             if spec.get("type") == "array"}
+             if spec.get("type") == "array" and spec["items"]["type"] in ITEM_TYPES}
     booleans = {key for key, spec in properties().items() if spec.get("type") == "boolean"}
     return lists, booleans

@@ -4,8 +4,9 @@
 ``num_models`` is None for one model, whose tensors are (B, .), and K for stacked models, whose
 tensors are (K, B, .); everything else is the same code. All randomness is stateless: epoch e's
 minibatch order is keyed by (seed, e), step t's binarization noise by (seed, 2t) and its
-reparameterisation noise by (seed, 2t + 1), so model k of a stack sees exactly the batches and
-noise of its separate run, and a resumed run continues exactly where it stopped.
+reparameterisation noise by (seed, 2t + 1) (an objective's own draws, such as prior samples, by
+``objectives.prior_sample_seed``: (seed, -2t - 1)), so model k of a stack sees exactly the batches
+and noise of its separate run, and a resumed run continues exactly where it stopped.
 """
 
 import math
@@ -92,7 +93,7 @@ def make_train_step(vae, optimizer: Adam, objective, weights: dict, x_train,
         with tf.GradientTape() as tape:
             terms = objective.terms(vae, x, noise)  # (B,) or (K, B) each
             # The sum of the K models' losses: its gradient for model k is model k's gradient.
-            loss = tf.reduce_sum(objective.loss(terms, weights))
+            loss = tf.reduce_sum(objective.loss(terms, weights, step_seed))
         optimizer.apply(tape.gradient(loss, variables))
         return tf.reduce_sum(terms.distortion, -1), tf.reduce_sum(terms.rate, -1)
 
@@ -169,6 +170,17 @@ def check_finite(run_name: str, epoch: int, distortion: float, rate: float,
                         "learning rate or the objective's weights.")
 
 
+def check_batches(objective, num_train: int, batch_size: int) -> None:
+    """Raises UserError if a batch of the epoch (the last holds the remainder) is too small for
+    the objective's loss (e.g. an MMD needs two samples)."""
+    smallest = min(batch_size, num_train % batch_size or batch_size)
+    if smallest < objective.min_batch_size:
+        raise UserError(f"objective {objective.name} needs batches of at least "
+                        f"{objective.min_batch_size} examples, but {num_train} training examples "
+                        f"in batches of {batch_size} leave a batch of {smallest}; choose another "
+                        "batch size.")
+
+
 def checkpoint_path(config) -> Path:
     """Returns a run's checkpoint file."""
     return Path(config.rundir) / "checkpoint.npz"
@@ -224,10 +236,11 @@ def train_models(vae, configs, arrays, states, last_epoch: int, dataset: str,
 
     first = configs[0]
     num_models = len(configs) if stacked else None
-    objective = objectives.get(first.objective)
+    num_train = arrays["x_train"].shape[0]
+    objective = objectives.get(first.objective, num_examples=num_train)
+    check_batches(objective, num_train, first.batch_size)
     x_train = tf.constant(arrays["x_train"])  # (N, P) grey levels in [0, 1]
     x_test = tf.constant(arrays["x_test_binary"].astype(np.float32))  # (M, P) fixed bits
-    num_train = arrays["x_train"].shape[0]
     optimizer = Adam(vae.trainable_variables, first.learning_rate)
     histories = [np.zeros((0, len(HISTORY_COLUMNS)))] * len(configs)
     if states[0] is not None:

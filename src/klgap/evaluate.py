@@ -288,8 +288,9 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
                               config["seed"])
     vae_model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))
 
+    [weight] = config["weights"].values()  # the objective's one weight (klgap.layout)
     identity = {"dataset": run["dataset"], "objective": config["objective"],
-                "latent_dim": config["latent_dim"], **config["weights"], "seed": config["seed"]}
+                "latent_dim": config["latent_dim"], "weight": weight, "seed": config["seed"]}
     records, posteriors = [], {}
     for split, (x_key, y_key) in SPLITS.items():
         record, posteriors[split] = split_metrics(vae, arrays[x_key], arrays[y_key], iw_samples,

@@ -102,7 +102,7 @@ def beta_axis(ax: plt.Axes, betas, label: bool = True) -> None:
     """Makes the x-axis a log-scale beta axis with a tick at every beta of the sweep."""
     betas = sorted(set(float(b) for b in betas))
     ax.set_xscale("log")
-    ax.set_xticks(betas, [layout.format_beta(b) for b in betas])
+    ax.set_xticks(betas, [layout.format_weight(b) for b in betas])
     ax.minorticks_off()
     ax.set_xlabel(r"$\beta$ (KL weight)" if label else "")
 
@@ -131,7 +131,7 @@ def cell_of(table: pd.DataFrame, dataset: str, latent_dim: int,
 def against_beta(cell: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The mean and interval of one metric against beta (betas without a mean left out)."""
     rows = cell[cell["metric"] == metric].dropna(subset=["mean"])
-    return rows.sort_values("beta")[["beta", "mean", "ci95_low", "ci95_high"]]
+    return rows.sort_values("weight")[["weight", "mean", "ci95_low", "ci95_high"]]
 
 
 def plot_interval(ax: plt.Axes, x, mean, low, high, colour, label: str | None = None,
@@ -160,7 +160,7 @@ def plot_metric(ax: plt.Axes, cell: pd.DataFrame, metric: str, colour, label: st
                 band: bool = True, **line_style) -> None:
     """Draws one metric of a summary cell against beta, mean and interval over seeds."""
     values = against_beta(cell, metric)
-    plot_interval(ax, values["beta"], values["mean"], values["ci95_low"], values["ci95_high"],
+    plot_interval(ax, values["weight"], values["mean"], values["ci95_low"], values["ci95_high"],
                   colour, label, band, **line_style)
 
 
@@ -182,7 +182,7 @@ def log_n_line(ax: plt.Axes, cell: pd.DataFrame) -> None:
 
 def note_missing(figure: plt.Figure, summary: pd.DataFrame) -> None:
     """Notes above the panels how many runs are missing (failed or pending), if any."""
-    runs = summary.drop_duplicates(["dataset", "latent_dim", "beta"])
+    runs = summary.drop_duplicates(["dataset", "latent_dim", "weight"])
     finished, expected = int(runs["n_runs"].sum()), int(runs["n_expected"].sum())
     if finished < expected:
         figure.suptitle(MISSING_NOTE.format(finished=finished, expected=expected),
@@ -240,19 +240,19 @@ def rate_split(summary: pd.DataFrame) -> plt.Figure:
         for col, latent_dim in enumerate(latent_dims):
             ax, cell = axes[row, col], cell_of(summary, dataset, latent_dim)
             both = pd.merge(against_beta(cell, "mutual_info"), against_beta(cell, "rate"),
-                            on="beta", suffixes=("_mi", "_rate"))
-            ax.fill_between(both["beta"], 0, both["mean_mi"], color=COLOURS["mutual_info"],
+                            on="weight", suffixes=("_mi", "_rate"))
+            ax.fill_between(both["weight"], 0, both["mean_mi"], color=COLOURS["mutual_info"],
                             alpha=0.55, linewidth=0)
-            ax.fill_between(both["beta"], both["mean_mi"], both["mean_rate"],
+            ax.fill_between(both["weight"], both["mean_mi"], both["mean_rate"],
                             color=COLOURS["aggregate_kl"], alpha=0.55, linewidth=0)
             for suffix, colour in (("_mi", COLOURS["mutual_info"]), ("_rate", COLOURS["rate"])):
-                plot_interval(ax, both["beta"], both["mean" + suffix], both["ci95_low" + suffix],
+                plot_interval(ax, both["weight"], both["mean" + suffix], both["ci95_low" + suffix],
                               both["ci95_high" + suffix], colour, band=False, marker="o")
             log_n_line(ax, cell)
             ax.set_ylim(bottom=0)
             ax.set_title(panel_title(dataset, latent_dim))
             ax.set_ylabel("nats" if col == 0 else "")
-            beta_axis(ax, cell["beta"], label=row == len(datasets) - 1)
+            beta_axis(ax, cell["weight"], label=row == len(datasets) - 1)
     note_missing(figure, summary)
     legend_below(figure, [
         Patch(color=COLOURS["mutual_info"], alpha=0.55, label=LABELS["mutual_info"]),
@@ -294,7 +294,7 @@ def mi_aggkl(summary: pd.DataFrame) -> plt.Figure:
             ax.set_ylim(bottom=0)
             ax.set_title(panel_title(dataset, latent_dim))
             ax.set_ylabel("nats" if col == 0 else "")
-            beta_axis(ax, test["beta"], label=row == len(datasets) - 1)
+            beta_axis(ax, test["weight"], label=row == len(datasets) - 1)
     handles = [Line2D([], [], color=COLOURS[metric], label=LABELS[metric], **splits["test"])
                for metric in ("mutual_info", "aggregate_kl")]
     handles += [Line2D([], [], color="0.3", label=f"{split} split", **splits[split])
@@ -336,7 +336,7 @@ def class_kl(summary: pd.DataFrame) -> plt.Figure:
             ax, cell = axes[row, col], cell_of(summary, dataset, latent_dim)
             for label, metric in sorted(class_metrics.items()):
                 values = against_beta(cell, metric)
-                ax.plot(values["beta"], values["mean"], color=colours[label], linewidth=0.7,
+                ax.plot(values["weight"], values["mean"], color=colours[label], linewidth=0.7,
                         alpha=0.9)
             plot_metric(ax, cell, "aggregate_kl", COLOURS["exact"], linewidth=2, marker="o")
             plot_metric(ax, cell, "label_info", COLOURS["label_info"], linewidth=1.5, marker="s",
@@ -345,7 +345,7 @@ def class_kl(summary: pd.DataFrame) -> plt.Figure:
             ax.set_ylim(bottom=0)
             ax.set_title(panel_title(dataset, latent_dim))
             ax.set_ylabel("nats" if col == 0 else "")
-            beta_axis(ax, cell["beta"], label=row == len(datasets) - 1)
+            beta_axis(ax, cell["weight"], label=row == len(datasets) - 1)
     handles = [Line2D([], [], color=COLOURS["exact"], linewidth=2, marker="o",
                       label=LABELS["aggregate_kl"]),
                Line2D([], [], color=COLOURS["label_info"], linewidth=1.5, marker="s",
@@ -411,7 +411,7 @@ def estimators(summary: pd.DataFrame) -> plt.Figure:
                             marker="D", markersize=2.5)
                 ax.axhline(0, color="0.6", linewidth=0.6)
             ax.set_ylabel((LABELS[quantity] + ", nats") if col == 0 else "")
-            beta_axis(ax, cell["beta"], label=row == 1)
+            beta_axis(ax, cell["weight"], label=row == 1)
             ax.tick_params(axis="x", labelsize=6)
     # The legend fills column by column: exact and bounds, then MWS, then MSS.
     handles[1:1] = [Line2D([], [], color=COLOURS["moment_matched_kl"], marker="D",
@@ -437,7 +437,7 @@ def rate_distortion(summary: pd.DataFrame) -> plt.Figure:
     """
     require(summary, ["rate", "distortion"])
     datasets, latent_dims = cells(summary)
-    colours = beta_colours(summary["beta"])
+    colours = beta_colours(summary["weight"])
     styles = ["-", "--", ":", "-."]
     markers = ["o", "s", "D", "^"]
     figure, axes = panels(1, len(datasets), FULL_WIDTH / 2, 2.6)
@@ -447,7 +447,7 @@ def rate_distortion(summary: pd.DataFrame) -> plt.Figure:
         for index, latent_dim in enumerate(latent_dims):
             cell = cell_of(summary, dataset, latent_dim)
             both = pd.merge(against_beta(cell, "rate"), against_beta(cell, "distortion"),
-                            on="beta", suffixes=("_rate", "_dist"))
+                            on="weight", suffixes=("_rate", "_dist"))
             frames.append(both)
             style = {"marker": markers[index % 4]}
             ax.plot(both["mean_rate"], both["mean_dist"], color="0.35", linewidth=0.9,
@@ -458,9 +458,9 @@ def rate_distortion(summary: pd.DataFrame) -> plt.Figure:
                 yerr = np.nan_to_num([[point["mean_dist"] - point["ci95_low_dist"]],
                                       [point["ci95_high_dist"] - point["mean_dist"]]])
                 ax.errorbar(point["mean_rate"], point["mean_dist"], xerr=xerr, yerr=yerr,
-                            color=colours[point["beta"]], elinewidth=0.8, markersize=4,
+                            color=colours[point["weight"]], elinewidth=0.8, markersize=4,
                             markeredgecolor="white", markeredgewidth=0.4, zorder=2, **style)
-                ax.annotate(layout.format_beta(point["beta"]),
+                ax.annotate(layout.format_weight(point["weight"]),
                             (point["mean_rate"], point["mean_dist"]), xytext=(3, 2),
                             textcoords="offset points", fontsize=5.5, color="0.3")
         ax.margins(x=0.1, y=0.08)  # room for the beta labels
@@ -473,7 +473,7 @@ def rate_distortion(summary: pd.DataFrame) -> plt.Figure:
     handles = [Line2D([], [], color="0.35", linestyle=styles[i % 4], marker=markers[i % 4],
                       label=f"$d_z = {latent_dim}$") for i, latent_dim in enumerate(latent_dims)]
     handles += [Line2D([], [], color=colour, marker="o", linestyle="none",
-                       label=rf"$\beta = {layout.format_beta(beta)}$")
+                       label=rf"$\beta = {layout.format_weight(beta)}$")
                 for beta, colour in colours.items()]
     note_missing(figure, summary)
     legend_below(figure, handles, ncol=min(len(handles), 9))
@@ -512,7 +512,7 @@ def latent_space(latent_samples: pd.DataFrame) -> plt.Figure:
     if latent_samples.empty:
         return empty_figure("No evaluated run with a 2-D latent space yet.")
     datasets = list(dict.fromkeys(latent_samples["dataset"]))
-    betas = sorted(latent_samples["beta"].unique())
+    betas = sorted(latent_samples["weight"].unique())
     colours = class_colours(latent_samples["label"])
     radius = max(3.5, float(np.quantile(np.abs(latent_samples[["z1", "z2"]].to_numpy()), 0.999)))
     figure, axes = panels(len(datasets), len(betas), 2.2, 2.2, sharex=True, sharey=True)
@@ -520,7 +520,7 @@ def latent_space(latent_samples: pd.DataFrame) -> plt.Figure:
         for col, beta in enumerate(betas):
             ax = axes[row, col]
             points = latent_samples[(latent_samples["dataset"] == dataset)
-                                    & (latent_samples["beta"] == beta)]
+                                    & (latent_samples["weight"] == beta)]
             for sigmas in (1, 2, 3):
                 ax.add_patch(Circle((0, 0), sigmas, fill=False, color="0.25", linewidth=0.7,
                                     linestyle="--", zorder=3))
@@ -531,7 +531,7 @@ def latent_space(latent_samples: pd.DataFrame) -> plt.Figure:
             if points.empty:
                 ax.text(0.5, 0.5, "no evaluated run", transform=ax.transAxes, ha="center")
             seed = f", seed {int(points['seed'].iloc[0])}" if len(points) else ""
-            ax.set_title(rf"$\beta = {layout.format_beta(beta)}${seed}")
+            ax.set_title(rf"$\beta = {layout.format_weight(beta)}${seed}")
             ax.set_xlim(-radius, radius)
             ax.set_ylim(-radius, radius)
             ax.set_aspect("equal")
@@ -571,8 +571,8 @@ def training_curves(history: pd.DataFrame) -> plt.Figure:
             for latent_dim in sorted(history.loc[history["dataset"] == dataset, "latent_dim"]
                                      .unique())]
     figure, axes = panels(len(rows), len(quantities), FULL_WIDTH / 3, 1.6, sharex="row")
-    chosen = {row: layout.latent_space_betas(
-        history.loc[(history["dataset"] == row[0]) & (history["latent_dim"] == row[1]), "beta"])
+    chosen = {row: layout.latent_space_weights(
+        history.loc[(history["dataset"] == row[0]) & (history["latent_dim"] == row[1]), "weight"])
         for row in rows}
     shown_betas = sorted({beta for betas in chosen.values() for beta in betas})
     all_colours = beta_colours(shown_betas)
@@ -581,9 +581,9 @@ def training_curves(history: pd.DataFrame) -> plt.Figure:
         betas = chosen[(dataset, latent_dim)]
         for col, (column, name) in enumerate(quantities.items()):
             ax = axes[row, col]
-            selected = runs[runs["beta"].isin(betas)]
-            curves = seed_intervals(selected, ["beta", "epoch"], column)
-            for beta, curve in curves.groupby("beta"):
+            selected = runs[runs["weight"].isin(betas)]
+            curves = seed_intervals(selected, ["weight", "epoch"], column)
+            for beta, curve in curves.groupby("weight"):
                 plot_interval(ax, curve["epoch"], curve["mean"], curve["ci95_low"],
                               curve["ci95_high"], all_colours[beta], linewidth=1)
             robust_ylim(ax, curves)
@@ -591,7 +591,7 @@ def training_curves(history: pd.DataFrame) -> plt.Figure:
             ax.set_ylabel(f"{dataset_name(dataset)}\n$d_z = {latent_dim}$" if col == 0 else "")
             ax.set_xlabel("epoch" if row == len(rows) - 1 else "")
     handles = [Line2D([], [], color=all_colours[beta],
-                      label=rf"$\beta = {layout.format_beta(beta)}$") for beta in shown_betas]
+                      label=rf"$\beta = {layout.format_weight(beta)}$") for beta in shown_betas]
     legend_below(figure, handles, ncol=len(handles))
     return figure
 
@@ -783,7 +783,7 @@ def main(args: argparse.Namespace) -> None:
         if not paths:
             raise UserError(f"figure {args.figure} is drawn from {table} tables: give "
                             f"--{option.replace('_', '-')}")
-        tables[table] = load_tables(paths, table)
+        tables[table] = aggregate.only_vae(load_tables(paths, table))  # drawn against beta
     set_style()
     provenance = Provenance(args.commit, args.config_hash, args.rule, command_line(args))
     save(figure.draw(**tables), args.pdf, args.png, file_metadata(args.figure, provenance))

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 
-CELL = ["dataset", "latent_dim", "beta"]
+CELL = ["dataset", "latent_dim", "weight"]
 # Below this rate (nats) the share aggregate_kl / rate is a ratio of two numbers near zero.
 SHARE_MIN_RATE = 0.5
 # The training curves' final slope is measured over this many last epochs.

@@ -1,7 +1,7 @@
 """Collecting the training histories of one dataset's runs into one tidy table.
 
 ``history.csv`` (one per dataset) holds every epoch of every run: ``dataset, objective,
-latent_dim, beta, seed``, then the columns of the runs' own ``history.csv`` (``epoch,
+latent_dim, weight, seed``, then the columns of the runs' own ``history.csv`` (``epoch,
 train_elbo, ...``), values rounded to six significant digits. It is small enough to commit, so the training curves can be
 redrawn without the run directories.
 """
@@ -16,8 +16,8 @@ import pandas as pd
 from klgap import atomic, layout
 from klgap.errors import UserError
 
-RUN_COLUMNS = ["dataset", "objective", "latent_dim", "beta", "seed"]
-# Six significant digits: far below the differences between epochs, seeds or betas.
+RUN_COLUMNS = ["dataset", "objective", "latent_dim", "weight", "seed"]
+# Six significant digits: far below the differences between epochs, seeds or weights.
 SIGNIFICANT = ".6g"
 
 
@@ -39,7 +39,7 @@ def read_history(path: Path, run: layout.Run) -> pd.DataFrame:
         raise UserError(f"{path} has no 'epoch' column; is it a history written by train?")
     coordinates = pd.DataFrame({"dataset": run.dataset, "objective": run.objective,
                                 "latent_dim": int(run.latent_dim),
-                                "beta": float(run.beta), "seed": int(run.seed)},
+                                "weight": float(run.weight), "seed": int(run.seed)},
                                index=history.index)
     return pd.concat([coordinates, history], axis=1)
 
@@ -52,7 +52,7 @@ def collect(runs_dir: Path, runs: list[layout.Run]) -> tuple[pd.DataFrame, list[
       runs: the expected runs (all of the same dataset).
 
     Returns:
-      The table sorted by latent_dim, beta, seed and epoch (empty if no run has a history), and
+      The table sorted by objective, latent_dim, weight, seed and epoch (empty if no run has a history), and
       the runs without a history.
 
     Raises:
@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     """Writes the table of histories; lists the runs without one on stderr."""
-    runs = layout.sweep([args.dataset], args.latent_dims, args.betas, args.seeds, args.objective)
+    runs = layout.expected_runs(args)
     table, missing = collect(args.runs_dir, runs)
     if table.empty:
         raise UserError(f"no run of {args.dataset} has a history under {args.runs_dir} "

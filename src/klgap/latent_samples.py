@@ -1,13 +1,13 @@
 """Samples of the aggregate posterior of the 2-D runs, small enough to commit.
 
-For the betas chosen by ``layout.latent_space_betas`` (smallest, nearest to 1, largest) and the
+For the weights chosen by ``layout.latent_space_weights`` (smallest, nearest to 1, largest) and the
 first seed that has been evaluated, a fixed random subset of the test examples is drawn, and for
 each example one z ~ q(z|x_n) = N(mu_n, diag(sigma_n^2)) from the run's ``posterior_test.npz``.
 The points are samples of the aggregate posterior q(z) = (1/N) sum_n q(z|x_n). The subset and the
-noise depend only on ``--sample-seed`` (the same examples for every beta), so the table is
+noise depend only on ``--sample-seed`` (the same examples for every weight), so the table is
 reproducible.
 
-``latent_samples.csv`` columns: ``dataset, latent_dim, beta, seed, example`` (row of the test
+``latent_samples.csv`` columns: ``dataset, objective, latent_dim, weight, seed, example`` (row of the test
 split), ``label``, ``z1, z2``.
 """
 
@@ -19,39 +19,39 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from klgap import atomic, layout
+from klgap import atomic, layout, objectives
 from klgap.errors import UserError
 
-COLUMNS = ["dataset", "objective", "latent_dim", "beta", "seed", "example", "label", "z1",
+COLUMNS = ["dataset", "objective", "latent_dim", "weight", "seed", "example", "label", "z1",
            "z2"]
 POSTERIOR_FILE = "posterior_test.npz"
 
 
-def choose_runs(runs_dir: Path, dataset: str, latent_dim: int, betas: list[float],
+def choose_runs(runs_dir: Path, dataset: str, latent_dim: int, weights: list[float],
                 seeds: list[int], objective: str = "vae") -> tuple[list[layout.Run], list[float]]:
-    """Chooses the runs to sample: per chosen beta, the first seed with a test posterior.
+    """Chooses the runs to sample: per chosen weight, the first seed with a test posterior.
 
     Args:
       runs_dir: ``<outdir>/runs/<dataset>``.
       dataset: the dataset.
       latent_dim: the latent size (2 for a picture of the latent space).
-      betas: the betas of the sweep; ``layout.latent_space_betas`` picks among them.
+      weights: the weights of the sweep; ``layout.latent_space_weights`` picks among them.
       seeds: the seeds of the sweep, in order of preference.
       objective: the runs' training objective.
 
     Returns:
-      The chosen runs, and the chosen betas for which no seed has a test posterior.
+      The chosen runs, and the chosen weights for which no seed has a test posterior.
     """
     chosen, missing = [], []
-    for beta in layout.latent_space_betas(betas):
-        candidates = [layout.Run(dataset, int(latent_dim), beta, int(seed), objective)
+    for weight in layout.latent_space_weights(weights):
+        candidates = [layout.Run(dataset, int(latent_dim), weight, int(seed), objective)
                       for seed in seeds]
         found = [run for run in candidates
                  if (runs_dir / layout.run_subdir(run) / POSTERIOR_FILE).exists()]
         if found:
             chosen.append(found[0])
         else:
-            missing.append(beta)
+            missing.append(weight)
     return chosen, missing
 
 
@@ -100,7 +100,7 @@ def run_samples(path: Path, run: layout.Run, points: int, sample_seed: int) -> p
     z = z.round(4)  # ample for a scatter plot; keeps the committed table small
     return pd.DataFrame({"dataset": run.dataset, "objective": run.objective,
                          "latent_dim": int(run.latent_dim),
-                         "beta": float(run.beta), "seed": int(run.seed), "example": examples,
+                         "weight": float(run.weight), "seed": int(run.seed), "example": examples,
                          "label": posterior["labels"][examples], "z1": z[:, 0], "z2": z[:, 1]},
                         columns=COLUMNS)
 
@@ -118,11 +118,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--objective", default="vae", help="the runs' training objective")
     parser.add_argument("--runs-dir", required=True, type=Path,
-                        help="<outdir>/runs/<dataset>, holding "
-                             "<objective>/z*/beta*/seed*/posterior_test.npz")
+                        help=f"<outdir>/runs/<dataset>, holding "
+                             f"{layout.RUN_PATTERN}/posterior_test.npz")
     parser.add_argument("--latent-dim", type=int, default=2, help="latent size of the runs")
-    parser.add_argument("--betas", type=float, nargs="+", required=True,
-                        help="betas of the sweep (smallest, nearest to 1 and largest are drawn)")
+    parser.add_argument("--weights", type=float, nargs="+", required=True,
+                        help="weights of the sweep (smallest, nearest to 1 and largest are drawn)")
     parser.add_argument("--seeds", type=int, nargs="+", required=True,
                         help="seeds of the sweep (the first one evaluated is drawn)")
     parser.add_argument("--points", type=int, default=2000, help="examples drawn per run")
@@ -132,7 +132,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    """Writes the table of samples; warns about chosen betas without an evaluated run.
+    """Writes the table of samples; warns about chosen weights without an evaluated run.
 
     Raises:
       UserError: no run was evaluated and ``--out`` already holds samples (never replaced by an
@@ -140,7 +140,7 @@ def main(args: argparse.Namespace) -> None:
     """
     if args.points < 1:
         raise UserError(f"--points must be positive, got {args.points}")
-    runs, missing = choose_runs(args.runs_dir, args.dataset, args.latent_dim, args.betas,
+    runs, missing = choose_runs(args.runs_dir, args.dataset, args.latent_dim, args.weights,
                                 args.seeds, args.objective)
     if not runs and args.out.is_file() and len(pd.read_csv(args.out)):
         raise UserError(f"no evaluated run of {args.dataset} with latent size {args.latent_dim} "
@@ -151,9 +151,9 @@ def main(args: argparse.Namespace) -> None:
     buffer = io.StringIO()
     table.to_csv(buffer, index=False)
     atomic.write_text(args.out, buffer.getvalue())
-    chosen = ", ".join(f"beta {layout.format_beta(r.beta)} seed {r.seed}" for r in runs)
+    chosen = ", ".join(f"{objectives.weight_name(r.objective)} {layout.format_weight(r.weight)} seed {r.seed}" for r in runs)
     print(f"{args.dataset}: sampled {chosen or 'no run'}; wrote {args.out} ({len(table)} rows)")
     if missing:
         print(f"warning: no evaluated run of {args.dataset} with latent size {args.latent_dim} "
-              f"and beta {', '.join(layout.format_beta(b) for b in missing)} under "
+              f"and {objectives.weight_name(args.objective)} {', '.join(layout.format_weight(b) for b in missing)} under "
               f"{args.runs_dir}", file=sys.stderr)

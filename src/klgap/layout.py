@@ -1,10 +1,14 @@
-"""Where each run's files live under an output root; shared by the workflow and the commands
-that read runs (``aggregate``, ``histories``, ``latent-samples``).
+"""Which runs a sweep has, and where each run's files live under an output root; shared by the
+workflow and the commands that read runs (``aggregate``, ``histories``, ``latent-samples``).
 
-A run of the sweep is ``<outdir>/runs/<dataset>/<objective>/z<latent_dim>/beta<beta>/seed<seed>/``
-(``RUN_PATTERN`` below ``runs_dir``; the workflow's wildcards are the same pattern), with beta
-written the shortest way that reads back as the same float (``beta1``, ``beta0.1``).
-``latent_space_betas`` picks the runs whose latent spaces are drawn.
+A run of the sweep is
+``<outdir>/runs/<dataset>/<objective>/z<latent_dim>/<weight name><weight>/seed<seed>/``
+(``RUN_PATTERN`` below ``runs_dir``; the workflow's wildcards are the same pattern): every
+objective has one swept weight (``klgap.objectives``: ``beta`` of ``vae`` and ``tcvae``,
+``lambda`` of ``aggregate``), written the shortest way that reads back as the same float
+(``vae/z2/beta1/seed0``, ``aggregate/z10/lambda100/seed2``). The tables call it ``weight``.
+A sweep is the union of grids (``sweep``): the configuration's main grid and its
+``experiments``. ``latent_space_weights`` picks the runs whose latent spaces are drawn.
 """
 
 import argparse
@@ -12,34 +16,39 @@ import math
 from pathlib import Path
 from typing import NamedTuple
 
+from klgap import objectives
+from klgap.errors import UserError
 
-# A run's directory below runs_dir(outdir, dataset); its fields are Run's, beta formatted.
-RUN_PATTERN = "{objective}/z{latent_dim}/beta{beta}/seed{seed}"
+# A run's directory below runs_dir(outdir, dataset); its fields are Run's, the weight formatted
+# and preceded by its name (objectives.weight_name).
+RUN_PATTERN = "{objective}/z{latent_dim}/{weight_name}{weight}/seed{seed}"
+# The keys of one grid of a sweep (the configuration's main grid, or one of its experiments).
+GRID_KEYS = ("objective", "datasets", "latent_dims", "weights", "seeds")
 
 
 class Run(NamedTuple):
-    """The coordinates of one run of the sweep."""
+    """The coordinates of one run of the sweep; ``weight`` is the objective's swept weight."""
 
     dataset: str
     latent_dim: int
-    beta: float
+    weight: float
     seed: int
     objective: str = "vae"
 
 
-def format_beta(beta: float) -> str:
-    """Formats beta for paths and command lines: shortest exact form, no trailing ``.0``.
+def format_weight(weight: float) -> str:
+    """Formats a weight for paths and command lines: shortest exact form, no trailing ``.0``.
 
     Args:
-      beta: a finite, non-negative KL weight.
+      weight: a finite, non-negative objective weight.
 
     Returns:
-      A string such that ``float(format_beta(b)) == b``, e.g. ``"1"``, ``"0.1"``, ``"1e-05"``.
+      A string such that ``float(format_weight(w)) == w``, e.g. ``"1"``, ``"0.1"``, ``"1e-05"``.
     """
-    beta = float(beta)
-    if not math.isfinite(beta) or beta < 0:
-        raise ValueError(f"beta must be finite and non-negative, got {beta!r}")
-    text = repr(beta)
+    weight = float(weight)
+    if not math.isfinite(weight) or weight < 0:
+        raise ValueError(f"weight must be finite and non-negative, got {weight!r}")
+    text = repr(weight)
     return text[:-2] if text.endswith(".0") else text
 
 
@@ -51,7 +60,35 @@ def runs_dir(outdir: str | Path, dataset: str) -> Path:
 def run_subdir(run: Run) -> Path:
     """Returns a run's directory relative to ``runs_dir``: ``RUN_PATTERN`` filled in."""
     return Path(RUN_PATTERN.format(objective=run.objective, latent_dim=int(run.latent_dim),
-                                   beta=format_beta(run.beta), seed=int(run.seed)))
+                                   weight_name=objectives.weight_name(run.objective),
+                                   weight=format_weight(run.weight), seed=int(run.seed)))
+
+
+def parse_run_subdir(dataset: str, subdir: str) -> Run:
+    """Reads a run's coordinates back from its directory below ``runs_dir`` (``run_subdir``).
+
+    Args:
+      dataset: the run's dataset.
+      subdir: e.g. ``vae/z2/beta0.5/seed1``.
+
+    Returns:
+      The run.
+
+    Raises:
+      UserError: the text does not follow ``RUN_PATTERN``.
+    """
+    parts = Path(subdir).parts
+    try:
+        objective, latent, weight, seed = parts
+        name = objectives.weight_name(objective)
+        if not (latent.startswith("z") and weight.startswith(name) and seed.startswith("seed")):
+            raise ValueError
+        run = Run(dataset, int(latent[1:]), float(weight[len(name):]), int(seed[4:]), objective)
+    except (ValueError, UserError):
+        raise UserError(f"{subdir!r} is not a run directory of the form {RUN_PATTERN}") from None
+    if run_subdir(run) != Path(subdir):
+        raise UserError(f"{subdir!r} is not written as klgap writes it: {run_subdir(run)}")
+    return run
 
 
 def run_dir(outdir: str | Path, run: Run) -> Path:
@@ -62,55 +99,81 @@ def run_dir(outdir: str | Path, run: Run) -> Path:
       run: the run's coordinates.
 
     Returns:
-      ``<outdir>/runs/<dataset>/<objective>/z<latent_dim>/beta<beta>/seed<seed>``.
+      ``<outdir>/runs/<dataset>/`` followed by ``run_subdir(run)``.
     """
     return runs_dir(outdir, run.dataset) / run_subdir(run)
 
 
-def sweep(datasets, latent_dims, betas, seeds, objective: str = "vae") -> list[Run]:
-    """Lists the runs of a sweep, in a fixed order (dataset, latent_dim, beta, seed).
+def grid(datasets, latent_dims, weights, seeds, objective: str = "vae") -> list[Run]:
+    """Lists the runs of one grid, in a fixed order (dataset, latent_dim, weight, seed).
 
     Args:
-      datasets, latent_dims, betas, seeds: the values of each axis.
+      datasets, latent_dims, weights, seeds: the values of each axis.
       objective: the training objective of every run.
 
     Returns:
       One ``Run`` per combination.
     """
-    return [Run(d, int(z), float(b), int(s), objective)
-            for d in datasets for z in latent_dims for b in betas for s in seeds]
+    return [Run(d, int(z), float(w), int(s), objective)
+            for d in datasets for z in latent_dims for w in weights for s in seeds]
+
+
+def sweep(config: dict, dataset: str | None = None) -> list[Run]:
+    """Lists the runs of a configuration's sweep: its main grid, then each of its experiments.
+
+    An experiment is a grid whose keys (``GRID_KEYS``) default to the main grid's; its datasets
+    are kept to the configuration's ``datasets``. A run in several grids is listed once.
+
+    Args:
+      config: the validated configuration (``objective``, ``datasets``, ``latent_dims``,
+        ``weights``, ``seeds``, ``experiments``).
+      dataset: only this dataset's runs (default: every dataset's).
+
+    Returns:
+      The runs, in order of first appearance.
+    """
+    main = {key: config[key] for key in GRID_KEYS}
+    runs = []
+    for experiment in [{}, *config.get("experiments", [])]:
+        keys = {**main, **experiment}
+        datasets = [d for d in keys["datasets"] if d in config["datasets"]
+                    and (dataset is None or d == dataset)]
+        runs += grid(datasets, keys["latent_dims"], keys["weights"], keys["seeds"],
+                     keys["objective"])
+    return list(dict.fromkeys(runs))
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser, per_run_file: str) -> None:
-    """Adds the options that name one dataset's expected sweep and where its runs are.
+    """Adds the options that name one dataset's expected runs and where they are.
 
     Args:
       parser: the command's parser.
       per_run_file: the file each run directory holds that the command reads (for the help).
     """
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--objective", default="vae", help="the runs' training objective")
     parser.add_argument("--runs-dir", required=True, type=Path,
-                        help=f"<outdir>/runs/<dataset>, holding "
-                             f"<objective>/z*/beta*/seed*/{per_run_file}")
-    parser.add_argument("--latent-dims", type=int, nargs="+", required=True,
-                        help="expected latent sizes")
-    parser.add_argument("--betas", type=float, nargs="+", required=True, help="expected betas")
-    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="expected seeds")
+                        help=f"<outdir>/runs/<dataset>, holding RUN/{per_run_file}")
+    parser.add_argument("--runs", nargs="+", required=True, metavar="RUN",
+                        help=f"the expected runs, as directories below --runs-dir ({RUN_PATTERN})")
 
 
-def latent_space_betas(betas) -> list[float]:
-    """Chooses the betas whose 2-D latent spaces are drawn: smallest, nearest to 1, largest.
+def expected_runs(args: argparse.Namespace) -> list[Run]:
+    """Returns the runs named by ``add_sweep_arguments``' options."""
+    return [parse_run_subdir(args.dataset, subdir) for subdir in args.runs]
+
+
+def latent_space_weights(weights) -> list[float]:
+    """Chooses the weights whose 2-D latent spaces are drawn: smallest, nearest to 1, largest.
 
     "Nearest to 1" is on a log scale (0.5 and 2 are equally near; the smaller wins a tie).
 
     Args:
-      betas: the betas of the sweep.
+      weights: the weights (betas) of the sweep's 2-D runs of one objective.
 
     Returns:
-      Up to three distinct betas, ascending.
+      Up to three distinct weights, ascending.
     """
-    ordered = sorted({float(b) for b in betas})
+    ordered = sorted({float(b) for b in weights})
     if not ordered:
         return []
     nearest_one = min(ordered, key=lambda b: abs(math.log(b)) if b > 0 else math.inf)

@@ -43,10 +43,17 @@ class MLP(tf.Module):
 
 
 class Terms(NamedTuple):
-    """Per-example terms of the objective, each of shape (B,), in nats."""
+    """Per-example terms of the objective, in nats, and the sample and posterior they used.
 
-    distortion: tf.Tensor  # -log p(x|z) for one z ~ q(z|x)
-    rate: tf.Tensor  # KL(q(z|x) || p(z)), analytic
+    The penalties on the aggregate posterior (``klgap.objectives``) need z, loc and scale; the
+    other fields may be left out where only distortion and rate matter.
+    """
+
+    distortion: tf.Tensor  # (B,) -log p(x|z) for one z ~ q(z|x)
+    rate: tf.Tensor  # (B,) KL(q(z|x) || p(z)), analytic
+    z: tf.Tensor | None = None  # (B, D) the reparameterised sample loc + scale * noise
+    loc: tf.Tensor | None = None  # (B, D) posterior means
+    scale: tf.Tensor | None = None  # (B, D) posterior standard deviations
 
 
 class VAE(tf.Module):
@@ -103,13 +110,14 @@ class VAE(tf.Module):
           noise: standard normal draws e, (B, D).
 
         Returns:
-          ``Terms`` of shape (B,) each.
+          ``Terms``: distortion and rate (B,), z, loc and scale (B, D).
         """
         posterior = self.encode(x)
         z = posterior.loc + posterior.scale.diag * noise  # (B, D)
         distortion = -self.decode(z).log_prob(x)  # (B,)
         rate = tfd.kl_divergence(posterior, self.prior)  # (B,)
-        return Terms(distortion=distortion, rate=rate)
+        return Terms(distortion=distortion, rate=rate, z=z, loc=posterior.loc,
+                     scale=posterior.scale.diag)
 
 
 def get_weights(model: tf.Module) -> dict[str, np.ndarray]:

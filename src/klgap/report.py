@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from klgap import atomic, data, estimators, findings, layout
-from klgap.aggregate import load_summaries, load_tables
+from klgap.aggregate import load_summaries, load_tables, only_vae
 from klgap.errors import UserError
 
 # Columns of the generated table: metric -> header.
@@ -50,7 +50,7 @@ def number(value: float, digits: int = 2) -> str:
 
 def count_runs(summary: pd.DataFrame) -> tuple[int, int]:
     """Returns (finished runs, expected runs) of the whole sweep."""
-    cells = summary.drop_duplicates(["dataset", "latent_dim", "beta"])
+    cells = summary.drop_duplicates(["dataset", "latent_dim", "weight"])
     return int(cells["n_runs"].sum()), int(cells["n_expected"].sum())
 
 
@@ -75,11 +75,13 @@ def short_commit(commit: str) -> str:
 def configuration_values(config: dict) -> dict[str, str]:
     """Values of ``\\klgapValue`` that describe the configuration (``epochs/<dataset>``, ...)."""
     epochs = config["epochs"]
+    # The beta-VAE's grid: the main grid's weights (snapshots before that key called it betas).
+    betas = config["weights"] if "weights" in config else config["betas"]
     values = {
-        "betas": listing(layout.format_beta(b) for b in config["betas"]),
-        "num_betas": str(len(config["betas"])),
-        "beta_min": layout.format_beta(min(config["betas"])),
-        "beta_max": layout.format_beta(max(config["betas"])),
+        "betas": listing(layout.format_weight(b) for b in betas),
+        "num_betas": str(len(betas)),
+        "beta_min": layout.format_weight(min(betas)),
+        "beta_max": layout.format_weight(max(betas)),
         "latent_dims": listing(config["latent_dims"]),
         "seeds": listing(config["seeds"]),
         "hidden": "--".join(str(h) for h in config["hidden"]),
@@ -89,7 +91,7 @@ def configuration_values(config: dict) -> dict[str, str]:
         "minibatch_sizes": listing(config["minibatch_sizes"]),
         "threads_per_run": str(config["threads_per_run"]),
         # The same lists for sets in formulas: {0.1, 0.2, ...}.
-        "beta_set": ", ".join(layout.format_beta(b) for b in config["betas"]),
+        "beta_set": ", ".join(layout.format_weight(b) for b in betas),
         "latent_dim_set": ", ".join(str(d) for d in config["latent_dims"]),
         "minibatch_set": ", ".join(str(b) for b in config["minibatch_sizes"]),
         "digits_test_percent": number(100 * data.DIGITS_TEST_FRACTION, 0),
@@ -131,7 +133,7 @@ def sweep_values(summary: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]
                 cells.loc[(dataset, latent_dim), "aggregate_kl"].max())
             beta = findings.collapse_beta(test, dataset, latent_dim)
             values[f"collapse_beta/{dataset}/{latent_dim}"] = (
-                "none" if beta is None else layout.format_beta(beta))
+                "none" if beta is None else layout.format_weight(beta))
     num_classes = sum(1 for metric in summary["metric"].unique()
                       if metric.startswith("class_kl_") and metric[9:].isdigit())
     if num_classes:
@@ -184,14 +186,14 @@ def lookup_definitions(summary: pd.DataFrame) -> list[str]:
     """
     lines = []
     for row in summary.itertuples(index=False):
-        key = f"{row.dataset}@{row.latent_dim}@{layout.format_beta(row.beta)}@{row.split}@{row.metric}"
+        key = f"{row.dataset}@{row.latent_dim}@{layout.format_weight(row.weight)}@{row.split}@{row.metric}"
         lines.append(rf"\@namedef{{klgap@{key}@mean}}{{{number(row.mean)}}}")
         lines.append(rf"\@namedef{{klgap@{key}@sd}}{{{number(row.sd)}}}")
     for split in summary["split"].unique():
         derived = findings.derived_metrics(findings.cell_means(summary, split))
         for (dataset, latent_dim, beta), row in derived.iterrows():
             for metric, value in row.items():
-                key = f"{dataset}@{latent_dim}@{layout.format_beta(beta)}@{split}@{metric}"
+                key = f"{dataset}@{latent_dim}@{layout.format_weight(beta)}@{split}@{metric}"
                 digits = 0 if metric.endswith("share") else 2
                 lines.append(rf"\@namedef{{klgap@{key}@mean}}{{{number(value, digits)}}}")
     return lines
@@ -262,15 +264,15 @@ def table_tex(summary: pd.DataFrame) -> str:
              " & ".join(header) + r" \\"]
     for dataset, rows in test.groupby("dataset", sort=False):
         lines.append(r"\midrule")
-        cells = rows.pivot_table(index=["latent_dim", "beta"], columns="metric",
+        cells = rows.pivot_table(index=["latent_dim", "weight"], columns="metric",
                                  values=["mean", "sd"], dropna=False)
-        counts = rows.drop_duplicates(["latent_dim", "beta"]).set_index(["latent_dim", "beta"])
+        counts = rows.drop_duplicates(["latent_dim", "weight"]).set_index(["latent_dim", "weight"])
         for latent_dim, beta in cells.index:
             values = [f"${number(cells.loc[(latent_dim, beta), ('mean', m)])} \\pm "
                       f"{number(cells.loc[(latent_dim, beta), ('sd', m)])}$" for m in columns]
             count = counts.loc[(latent_dim, beta)]
             seeds = f"{int(count['n_runs'])}/{int(count['n_expected'])}"
-            lines.append(" & ".join([escape(dataset), str(latent_dim), layout.format_beta(beta)]
+            lines.append(" & ".join([escape(dataset), str(latent_dim), layout.format_weight(beta)]
                                     + values + [seeds]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "% Generated by `klgap tex`; do not edit.\n" + "\n".join(lines) + "\n"
@@ -350,8 +352,9 @@ def check_inputs(summary: pd.DataFrame, history: pd.DataFrame, provenance: dict,
 
 def main(args: argparse.Namespace) -> None:
     """Writes ``numbers.tex`` and the table."""
-    summary = load_summaries(args.summaries)
-    history = load_tables(args.histories, "history")
+    # The text and Table 1 are about the beta-VAE; the other objectives have figures of their own.
+    summary = only_vae(load_summaries(args.summaries))
+    history = only_vae(load_tables(args.histories, "history"))
     config = yaml.safe_load(args.config.read_text())
     provenance = json.loads(args.provenance.read_text())
     benchmarks = pd.read_csv(args.benchmarks)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import yaml
 
-from klgap import layout
+from klgap import config_schema, layout, objectives
 
 SECONDS_COLUMN = -1  # the last column of a training history: seconds of the epoch
 # A checkpoint untouched for longer than this many epochs' time (plus a minute) is a stopped run.
@@ -34,8 +34,9 @@ class RunStatus(NamedTuple):
 
 
 def load_sweep_config(paths: list[Path]) -> dict:
-    """Merges configuration files in order, as Snakemake does with ``--configfile``."""
-    config = {}
+    """Merges configuration files in order, as Snakemake does with ``--configfile``, over the
+    schema's defaults of the keys that define the sweep."""
+    config = {key: config_schema.default(key) for key in (*layout.GRID_KEYS, "experiments")}
     for path in paths:
         config.update(yaml.safe_load(Path(path).read_text()) or {})
     return config
@@ -119,7 +120,8 @@ def describe(statuses: list[RunStatus], parallel_jobs: int) -> str:
         if status.state in ("training", "stopped"):
             run = status.run
             lines.append(f"  {status.state} {run.dataset} z={run.latent_dim} "
-                         f"beta={layout.format_beta(run.beta)} seed={run.seed}: epoch "
+                         f"{objectives.weight_name(run.objective)}={layout.format_weight(run.weight)} "
+                         f"seed={run.seed}: epoch "
                          f"{status.epochs_done}/{status.epochs}, {status.seconds_per_epoch:.1f} "
                          f"s/epoch, ETA {clock(left * status.seconds_per_epoch)}")
     estimate = (f"remaining training: {clock(remaining)} of job time, about "
@@ -147,11 +149,10 @@ def main(args: argparse.Namespace) -> None:
     config = load_sweep_config(args.config)
     outdir = args.outdir or Path(config.get("outdir", "results"))
     epochs = config.get("epochs", 20)
-    runs = layout.sweep(config["datasets"], config["latent_dims"], config["betas"],
-                        config["seeds"])
+    runs = layout.sweep(config)
     now = time.time()
     statuses = [run_status(outdir, run, epochs[run.dataset] if isinstance(epochs, dict)
                            else epochs, now) for run in runs]
     jobs = args.jobs or max(1, (os.cpu_count() or 1) // int(config.get("threads_per_run", 1)))
     print(f"{outdir}: " + describe(statuses, jobs))
-    print(f"per-epoch lines: {outdir}/logs/train/<dataset>/z<latent_dim>/beta<beta>/seed<seed>.log")
+    print(f"per-epoch lines: {outdir}/logs/train/<dataset>/{layout.RUN_PATTERN}.log")

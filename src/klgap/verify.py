@@ -72,11 +72,11 @@ def committed_values(results: Path, runs: tuple[layout.Run, ...]) -> pd.DataFram
         metrics = aggregate.load_tables([metrics_path], "metrics")  # objective filled
         summary = aggregate.load_tables([summary_path], "summary")
         row = metrics[(metrics["objective"] == run.objective)
-                      & (metrics["latent_dim"] == run.latent_dim) & (metrics["beta"] == run.beta)
+                      & (metrics["latent_dim"] == run.latent_dim) & (metrics["weight"] == run.weight)
                       & (metrics["seed"] == run.seed) & (metrics["split"] == SPLIT)]
         cell = summary[(summary["objective"] == run.objective)
                        & (summary["latent_dim"] == run.latent_dim)
-                       & (summary["beta"] == run.beta) & (summary["split"] == SPLIT)]
+                       & (summary["weight"] == run.weight) & (summary["split"] == SPLIT)]
         if len(row) != 1:
             raise UserError(f"run {run_name(run)} is not in {metrics_path}: the sample of "
                             f"klgap.verify.SAMPLE must be runs of the committed sweep.")

@@ -15,16 +15,11 @@ rule aggregate:
         out("logs/aggregate/{dataset}.log"),
     params:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
-        objective=config["objective"],
-        latent_dims=joined(config["latent_dims"]),
-        betas=joined(config["betas"], layout.format_beta),
-        seeds=joined(config["seeds"]),
+        runs=expected_runs,
     localrule: True
     shell:
         "python -m klgap aggregate --dataset {wildcards.dataset} --runs-dir {params.runs_dir:q}"
-        " --objective {params.objective}"
-        " --latent-dims {params.latent_dims} --betas {params.betas} --seeds {params.seeds}"
-        " --metrics-out {output.metrics:q} --summary-out {output.summary:q} > {log:q} 2>&1"
+        " --runs {params.runs} --metrics-out {output.metrics:q} --summary-out {output.summary:q} > {log:q} 2>&1"
 
 
 rule histories:
@@ -36,16 +31,11 @@ rule histories:
         out("logs/histories/{dataset}.log"),
     params:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
-        objective=config["objective"],
-        latent_dims=joined(config["latent_dims"]),
-        betas=joined(config["betas"], layout.format_beta),
-        seeds=joined(config["seeds"]),
+        runs=expected_runs,
     localrule: True
     shell:
         "python -m klgap histories --dataset {wildcards.dataset} --runs-dir {params.runs_dir:q}"
-        " --objective {params.objective}"
-        " --latent-dims {params.latent_dims} --betas {params.betas} --seeds {params.seeds}"
-        " --out {output:q} > {log:q} 2>&1"
+        " --runs {params.runs} --out {output:q} > {log:q} 2>&1"
 
 
 rule latent_samples:
@@ -59,13 +49,14 @@ rule latent_samples:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
         objective=config["objective"],
         latent_dim=LATENT_SPACE_DIM,
-        betas=joined(config["betas"], layout.format_beta),
+        weights=lambda wildcards: joined(latent_space_weights(wildcards.dataset),
+                                         layout.format_weight),
         seeds=joined(config["seeds"]),
     localrule: True
     shell:
         "python -m klgap latent-samples --dataset {wildcards.dataset}"
         " --runs-dir {params.runs_dir:q} --objective {params.objective}"
-        " --latent-dim {params.latent_dim} --betas {params.betas}"
+        " --latent-dim {params.latent_dim} --weights {params.weights}"
         " --seeds {params.seeds} --out {output:q} > {log:q} 2>&1"
 
 

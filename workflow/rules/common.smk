@@ -40,7 +40,8 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     objective="|".join(objectives.OBJECTIVES),
     latent_dim=r"[0-9]+",
-    beta=r"[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?",
+    weight_name="|".join(sorted({objectives.weight_name(name) for name in objectives.OBJECTIVES})),
+    weight=r"[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?",
     seed=r"[0-9]+",
     figure="|".join(FIGURES),
 
@@ -94,6 +95,10 @@ def check_config(config, schema):
             raise
         properties = yaml.safe_load(Path(schema).read_text())["properties"]
         raise WorkflowError(f"Invalid configuration: {_explain(cause, config, properties)}") from None
+    if config["batched_training"] and any("seeds" in grid for grid in config["experiments"]):
+        raise WorkflowError("Invalid configuration: batched_training trains the seeds of the key "
+                            "seeds together; remove seeds from the experiments or set "
+                            "batched_training: false.")
     if isinstance(config["epochs"], dict):
         uncovered = sorted(set(config["datasets"]) - set(config["epochs"]))
         if uncovered:
@@ -142,9 +147,12 @@ def out(*parts):
 
 def sweep(dataset=None):
     """Returns the runs of the sweep (klgap.layout.Run), optionally of one dataset only."""
-    datasets = config["datasets"] if dataset is None else [dataset]
-    return layout.sweep(datasets, config["latent_dims"], config["betas"], config["seeds"],
-                        config["objective"])
+    return layout.sweep(config, dataset)
+
+
+def expected_runs(wildcards):
+    """Formats one dataset's expected runs for the collecting commands' --runs option."""
+    return joined([str(layout.run_subdir(run)) for run in sweep(wildcards.dataset)], shlex.quote)
 
 
 def run_files(dataset, name):
@@ -178,13 +186,14 @@ def run_records(wildcards):
 def latent_posterior_files(wildcards):
     """Lists the test posteriors that latent_samples reads, for one dataset.
 
-    Per beta of klgap.layout.latent_space_betas, the first seed's; in `partial` mode the first
-    seed that has one (as `klgap latent-samples` chooses), or none.
+    Per weight of klgap.layout.latent_space_weights (among the 2-D runs of the main grid's
+    objective), the first seed's; in `partial` mode the first seed that has one (as
+    `klgap latent-samples` chooses), or none.
     """
     paths = []
-    for beta in layout.latent_space_betas(config["betas"]):
+    for weight in latent_space_weights(wildcards.dataset):
         candidates = [layout.run_dir(config["outdir"],
-                                     layout.Run(wildcards.dataset, LATENT_SPACE_DIM, beta, seed,
+                                     layout.Run(wildcards.dataset, LATENT_SPACE_DIM, weight, seed,
                                                 config["objective"]))
                       / "posterior_test.npz" for seed in config["seeds"]]
         if config["partial"]:
@@ -193,18 +202,29 @@ def latent_posterior_files(wildcards):
     return paths
 
 
+def latent_space_weights(dataset):
+    """The weights whose 2-D latent spaces latent_samples draws (klgap.layout chooses)."""
+    return layout.latent_space_weights(
+        run.weight for run in sweep(dataset)
+        if run.latent_dim == LATENT_SPACE_DIM and run.objective == config["objective"])
+
+
+def has_latent_space(dataset=None):
+    """Whether the sweep has 2-D runs of the main grid's objective (of one dataset, or any)."""
+    return any(run.latent_dim == LATENT_SPACE_DIM and run.objective == config["objective"]
+               for run in sweep(dataset))
+
+
 def figures_drawn():
     """Names the figures of this configuration (latent_space only with 2-D runs in the sweep)."""
-    return [name for name in FIGURES
-            if name != "latent_space" or LATENT_SPACE_DIM in config["latent_dims"]]
+    return [name for name in FIGURES if name != "latent_space" or has_latent_space()]
 
 
 def aggregated_tables():
     """Lists every aggregated table of the configuration (the sources of `make figures`)."""
-    tables = ["metrics", "summary", "history"]
-    if LATENT_SPACE_DIM in config["latent_dims"]:
-        tables.append("latent_samples")
-    return expand(out("{dataset}/{table}.csv"), dataset=config["datasets"], table=tables)
+    return [out(dataset, f"{table}.csv") for dataset in config["datasets"]
+            for table in ["metrics", "summary", "history"]
+            + (["latent_samples"] if has_latent_space(dataset) else [])]
 
 
 def figure_tables(wildcards):
@@ -236,10 +256,17 @@ def joined(values, format_value=str):
     return " ".join(format_value(value) for value in values)
 
 
-def data_dir_option():
-    """Returns the `--data-dir` option of `klgap prepare`, shell-quoted, or nothing."""
+def data_dir_option(wildcards):
+    """Returns the `--data-dir` option of `klgap prepare` for one dataset, quoted, or nothing.
+
+    Config key data_dir: one directory for every IDX dataset, or a mapping per dataset.
+    """
     data_dir = config["data_dir"]
-    return "" if data_dir is None else f"--data-dir {shlex.quote(str(data_dir))}"
+    if isinstance(data_dir, dict):
+        data_dir = data_dir.get(wildcards.dataset)
+    if data_dir is None or wildcards.dataset == "digits":  # digits ship with scikit-learn
+        return ""
+    return f"--data-dir {shlex.quote(str(data_dir))}"
 
 
 def config_label():

@@ -7,7 +7,7 @@ rule prepare:
     log:
         out("logs/prepare/{dataset}.log"),
     params:
-        data_dir=data_dir_option(),
+        data_dir=data_dir_option,
     localrule: True
     shell:
         "python -m klgap prepare --dataset {wildcards.dataset} --out {output:q} {params.data_dir}"

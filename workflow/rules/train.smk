@@ -1,4 +1,4 @@
-# Training: one job per run of the sweep (dataset x objective x latent size x beta x seed).
+# Training: one job per run of the sweep (dataset x objective x latent size x weight x seed).
 # A killed job resumes from <rundir>/checkpoint.npz, which is not a declared output and so
 # survives Snakemake's clean-up of incomplete outputs.
 
@@ -24,11 +24,12 @@ rule train:
         options=training_options,
     shell:
         "python -m klgap train --data {input.data:q} --rundir {params.rundir:q}"
-        " --beta {wildcards.beta} --seed {wildcards.seed} {params.options}"
+        " --{wildcards.weight_name} {wildcards.weight} --seed {wildcards.seed} {params.options}"
         " --threads {threads} > {log:q} 2>&1"
 
 
-# With batched_training, one job per cell (dataset x latent size x beta) trains all its seeds as
+# With batched_training, one job per cell (dataset x objective x latent size x weight) trains all
+# the configuration's seeds as
 # one batched computation (klgap.batched), to fill a GPU that one small model cannot. On the
 # 2-core CPU measured in the README separate jobs are faster, hence the default false.
 if config["batched_training"]:
@@ -43,9 +44,10 @@ if config["batched_training"]:
             history=expand(out(RUN, "history.csv"), seed=config["seeds"], allow_missing=True),
             run=expand(out(RUN, "run.json"), seed=config["seeds"], allow_missing=True),
         log:
-            out("logs/train_together", "{dataset}/{objective}/z{latent_dim}/beta{beta}.log"),
+            out("logs/train_together", "{dataset}/{objective}/z{latent_dim}/{weight_name}{weight}.log"),
         benchmark:
-            out("benchmarks/train_together", "{dataset}/{objective}/z{latent_dim}/beta{beta}.tsv")
+            out("benchmarks/train_together",
+                "{dataset}/{objective}/z{latent_dim}/{weight_name}{weight}.tsv")
         threads: config["threads_per_run"]
         resources:
             mem_mb=config["mem_mb"],
@@ -58,5 +60,5 @@ if config["batched_training"]:
             options=training_options,
         shell:
             "python -m klgap train-together --data {input.data:q} --rundirs {params.rundirs}"
-            " --seeds {params.seeds} --betas {wildcards.beta} {params.options}"
+            " --seeds {params.seeds} --{wildcards.weight_name}s {wildcards.weight} {params.options}"
             " --threads {threads} > {log:q} 2>&1"

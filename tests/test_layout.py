@@ -1,0 +1,32 @@
+"""Tests of klgap.layout: which runs a sweep has, and their directories."""
+
+import pytest
+
+from klgap import layout
+from klgap.errors import UserError
+
+MAIN = {"objective": "vae", "datasets": ["digits", "mnist"], "latent_dims": [2, 10],
+        "weights": [0.5, 2.0], "seeds": [0, 1]}
+
+
+def test_sweep_is_the_main_grid_then_each_experiment_without_repeats():
+    config = {**MAIN, "experiments": [
+        {"datasets": ["mnist"], "latent_dims": [20], "weights": [1.0]},
+        {"latent_dims": [2], "weights": [2.0]},  # already in the main grid
+        {"datasets": ["fashion_mnist"], "latent_dims": [20]},  # not a dataset of the config
+    ]}
+    runs = layout.sweep(config)
+    main = layout.grid(MAIN["datasets"], MAIN["latent_dims"], MAIN["weights"], MAIN["seeds"])
+    extra = layout.grid(["mnist"], [20], [1.0], [0, 1])
+    assert runs == main + extra
+    assert layout.sweep(config, "mnist") == [r for r in main + extra if r.dataset == "mnist"]
+
+
+def test_run_directories_name_the_objectives_weight_and_read_back():
+    run = layout.Run("digits", 2, 0.1, 3)
+    assert str(layout.run_subdir(run)) == "vae/z2/beta0.1/seed3"
+    assert layout.parse_run_subdir("digits", "vae/z2/beta0.1/seed3") == run
+    for subdir in ("vae/z2/lambda0.1/seed3", "vae/z2/beta0.10/seed3", "vae/beta1/seed0",
+                   "nope/z2/beta1/seed0"):
+        with pytest.raises(UserError):
+            layout.parse_run_subdir("digits", subdir)
