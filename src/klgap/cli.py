@@ -18,7 +18,8 @@ COMMANDS = {
     "train": ("klgap.train", "Train one VAE (resumes from its last checkpoint)."),
     "train-together": ("klgap.batched",
                        "Train several VAEs of one shape as one batched computation (GPUs)."),
-    "evaluate": ("klgap.evaluate", "Evaluate one trained VAE: ELBO, IW-LL, KL decomposition."),
+    "evaluate": ("klgap.evaluate", "Evaluate one trained VAE: ELBO, IW-LL, KL decomposition, "
+                                   "generated samples, prior holes."),
     "aggregate": ("klgap.aggregate", "Collect per-run metrics into tidy tables and summaries."),
     "histories": ("klgap.histories", "Collect the runs' training histories into one table."),
     "latent-samples": ("klgap.latent_samples",
