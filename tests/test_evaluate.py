@@ -5,18 +5,32 @@ import json
 import numpy as np
 import pytest
 
-from klgap import atomic, evaluate, train
+from klgap import atomic, classifier, estimators, evaluate, generation, train
 from klgap.errors import UserError
+
+CLASSES = 10
+GENERATION_KEYS = ("prior_label_kl", "prior_label_kl_se", "prior_top_prob", "prior_top_prob_se",
+                   "expost_label_kl", "expost_label_kl_se", "expost_top_prob",
+                   "expost_top_prob_se", "classifier_test_accuracy", "prior_holes_kl",
+                   "prior_holes_kl_se", "prior_holes_fraction", "prior_holes_fraction_se")
 
 
 @pytest.fixture(scope="module")
-def trained_run(digits_npz, tmp_path_factory):
+def classifier_npz(digits_npz, tmp_path_factory):
+    path = tmp_path_factory.mktemp("classifier") / "digits_classifier.npz"
+    atomic.savez(path, **classifier.train_classifier(atomic.load_npz(digits_npz)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_run(digits_npz, classifier_npz, tmp_path_factory):
     rundir = tmp_path_factory.mktemp("run")
     train.train(train.RunConfig(data=str(digits_npz), rundir=str(rundir), latent_dim=2,
                                 weights={"beta": 1.0}, seed=0, epochs=10, batch_size=64,
                                 hidden=[32], threads=1))
     records = evaluate.evaluate(str(digits_npz), str(rundir), iw_samples=20,
-                                minibatch_sizes=[32, 100, 10_000], threads=1)
+                                minibatch_sizes=[32, 100, 10_000], threads=1,
+                                classifier_path=str(classifier_npz))
     return rundir, records
 
 
@@ -127,3 +141,144 @@ def test_data_prepared_by_an_older_version_is_refused(trained_run, digits_npz, t
     atomic.savez(old, **arrays)
     with pytest.raises(UserError, match="prepare it again"):
         evaluate.evaluate(str(old), str(rundir), 5, [])
+
+
+def one_hot_classifier(frequencies: np.ndarray) -> classifier.StoredClassifier:
+    """A classifier of one-hot images that is always right and sure (p(y|x) ~ 1 - 1e-8)."""
+    return classifier.StoredClassifier(
+        generation.Classifier(20.0 * np.eye(CLASSES), np.zeros(CLASSES), np.arange(CLASSES)),
+        frequencies, 1.0, "one_hot")
+
+
+def training_codes(num: int = 3000, dim: int = 2, seed: int = 0):
+    """Posteriors of a training split: means around N(0, I), sd 0.3; (N, D) each."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((num, dim)), np.full((num, dim), 0.3)
+
+
+def test_a_decoder_that_ignores_z_scores_log_one_over_its_class_frequency():
+    frequencies = np.array([0.05, 0.15] + [0.1] * 8)
+    mu, sigma = training_codes()
+    record, grids = evaluate.generation_metrics(
+        lambda z: np.tile(np.eye(CLASSES)[1], (len(z), 1)), mu, sigma,
+        one_hot_classifier(frequencies), seed=3)
+    for kind in ("prior", "expost"):
+        assert record[f"{kind}_label_kl"] == pytest.approx(np.log(1 / 0.15), rel=1e-12)
+        assert record[f"{kind}_label_kl_se"] < 1e-12  # every sample has the same label
+        assert record[f"{kind}_top_prob"] == pytest.approx(1.0, abs=1e-6)
+        assert grids[kind].shape == (evaluate.GRID_SAMPLES, CLASSES)
+        assert grids[kind].dtype == np.uint8
+        np.testing.assert_array_equal(grids[kind][:, 1], 255)
+    np.testing.assert_array_equal(grids["image_shape"], [1, CLASSES])
+    assert record["classifier_test_accuracy"] == 1.0
+
+
+def class_of_code(z: np.ndarray, frequencies: np.ndarray) -> np.ndarray:
+    """One-hot images of the class whose share of N(0, 1) holds Phi(z_0): the data's balance."""
+    from scipy import stats
+
+    classes = np.searchsorted(np.cumsum(frequencies), stats.norm.cdf(z[:, 0]))
+    return np.eye(CLASSES)[np.minimum(classes, CLASSES - 1)]
+
+
+def test_prior_samples_with_the_datas_class_balance_score_zero():
+    frequencies = np.array([0.05, 0.15] + [0.1] * 8)
+    mu, sigma = training_codes()
+    record, _ = evaluate.generation_metrics(lambda z: class_of_code(z, frequencies), mu, sigma,
+                                            one_hot_classifier(frequencies), seed=4)
+    # the plug-in KL of 10,000 labels drawn from f has mean (C - 1) / (2M) = 0.00045
+    assert 0 <= record["prior_label_kl"] < 0.002
+    assert record["prior_label_kl_se"] < 0.001
+    assert record["prior_top_prob"] == pytest.approx(1.0, abs=1e-6)
+    # codes whose means follow N(0, I): the ex-post mixture nearly reproduces the balance too
+    assert record["expost_label_kl"] < 0.01
+
+
+def test_the_expost_density_follows_the_codes_where_the_prior_does_not():
+    rng = np.random.default_rng(5)
+    centres = np.array([[-3.0, 0.0], [3.0, 0.0]])
+    labels = rng.integers(0, 2, 4000)
+    mu = centres[labels] + 0.2 * rng.standard_normal((4000, 2))  # (N, 2) two tight clusters
+    sigma = np.full_like(mu, 0.1)
+    frequencies = np.array([0.5, 0.5] + [1e-9] * 8)
+    frequencies /= frequencies.sum()
+
+    def decode(z):
+        # class 0 or 1 near its centre, class 2 (never in the data) anywhere else
+        distance = np.linalg.norm(z[:, None, :] - centres[None], axis=2)  # (M, 2)
+        classes = np.where(distance.min(axis=1) < 1.0, distance.argmin(axis=1), 2)
+        return np.eye(CLASSES)[classes]
+
+    record, _ = evaluate.generation_metrics(decode, mu, sigma, one_hot_classifier(frequencies),
+                                            num_components=2, seed=6)
+    assert record["expost_label_kl"] < 0.01
+    assert record["prior_label_kl"] > 1.0  # most prior samples decode to the unseen class
+    assert record["prior_holes_fraction"] > 0.5  # the prior's mass between the clusters
+
+
+def test_prior_holes_are_the_estimators_with_the_training_mixture():
+    mu, sigma = training_codes(dim=3)
+    record, _ = evaluate.generation_metrics(lambda z: np.zeros((len(z), 4)), mu, sigma, None,
+                                            hole_samples=2000, seed=7)
+    holes = estimators.prior_holes(mu, sigma, num_samples=2000, seed=7)
+    assert record["prior_holes_kl"] == holes["prior_kl"]
+    assert record["prior_holes_kl_se"] == holes["prior_kl_se"]
+    assert record["prior_holes_fraction"] == holes["hole_fraction"]
+    assert record["prior_holes_fraction_se"] == holes["hole_fraction_se"]
+    assert not any(key.endswith(("label_kl", "top_prob")) for key in record)  # no classifier
+
+
+def test_generation_metrics_of_the_trained_run(trained_run, classifier_npz):
+    rundir, records = trained_run
+    test = records[0]
+    for key in GENERATION_KEYS:
+        assert np.isfinite(test[key]), key
+        assert all(key not in record for record in records[1:]), key
+    assert test["classifier_test_accuracy"] == float(
+        atomic.load_npz(classifier_npz)["test_accuracy"])
+    for kind in ("prior", "expost"):
+        assert 0 <= test[f"{kind}_label_kl"] <= np.log(1 / 0.09)  # at most one class's log(1/f)
+        assert 0.1 <= test[f"{kind}_top_prob"] <= 1.0
+        assert 0 < test[f"{kind}_top_prob_se"] < 0.01
+    assert 0 <= test["prior_holes_fraction"] <= 1
+    samples = atomic.load_npz(rundir / "samples.npz")
+    assert samples["prior"].shape == samples["expost"].shape == (evaluate.GRID_SAMPLES, 64)
+    assert samples["prior"].dtype == np.uint8
+    np.testing.assert_array_equal(samples["image_shape"], [8, 8])
+
+
+def test_existing_metrics_do_not_depend_on_the_generation_metrics(trained_run, digits_npz,
+                                                                  tmp_path):
+    rundir, records = trained_run
+    for name in ("run.json", "model.npz"):
+        (tmp_path / name).write_bytes((rundir / name).read_bytes())
+    again = evaluate.evaluate(str(digits_npz), str(tmp_path), iw_samples=20,
+                              minibatch_sizes=[32, 100, 10_000], threads=1)
+    def without_generation(records):
+        return [{k: v for k, v in r.items() if k not in GENERATION_KEYS} for r in records]
+
+    assert without_generation(records) == without_generation(again)
+    assert {k: v for k, v in again[0].items() if k.startswith("prior_holes")} == {
+        k: v for k, v in records[0].items() if k.startswith("prior_holes")}
+
+
+def test_a_missing_or_foreign_classifier_is_refused_before_any_work(trained_run, digits_npz,
+                                                                    tmp_path, monkeypatch):
+    rundir, _ = trained_run
+    for name in ("run.json", "model.npz"):
+        (tmp_path / name).write_bytes((rundir / name).read_bytes())
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were loaded before the classifier was checked")
+
+    monkeypatch.setattr(evaluate.data, "load", no_work)
+    with pytest.raises(UserError, match="train it first with `klgap classifier"):
+        evaluate.evaluate(str(digits_npz), str(tmp_path), 5, [],
+                          classifier_path=str(tmp_path / "digits_classifier.npz"))
+    foreign = tmp_path / "mnist_classifier.npz"
+    atomic.savez(foreign, **{**classifier.train_classifier(atomic.load_npz(digits_npz)),
+                             "dataset": np.array("mnist")})
+    with pytest.raises(UserError, match="trained on 'mnist', not 'digits'"):
+        evaluate.evaluate(str(digits_npz), str(tmp_path), 5, [], classifier_path=str(foreign))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist_classifier.npz", "model.npz",
+                                                          "run.json"]

@@ -86,3 +86,86 @@ def test_expost_density_recovers_separated_clusters():
     nearest = np.argmin(((samples[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
     np.testing.assert_allclose(np.bincount(nearest) / len(samples), weights, atol=0.02)
     np.testing.assert_allclose(samples[nearest == 2].std(axis=0), [0.3, 0.3], rtol=0.05)
+
+
+def test_label_kl_standard_error_matches_the_spread_over_independent_draws():
+    from scipy import special
+
+    rng = np.random.default_rng(5)
+    frequencies = np.full(CLASSES, 1 / CLASSES)
+    generator = np.array([0.2, 0.2] + [0.075] * 8)  # a generator with a skewed class balance
+    histograms = rng.multinomial(2000, generator, size=20000) / 2000  # (R, C)
+    spread = np.std(special.rel_entr(histograms, frequencies).sum(axis=1), ddof=1)  # ~ 0.0107
+    ses = [generation.label_metrics(np.eye(CLASSES)[rng.choice(CLASSES, 2000, p=generator)],
+                                    frequencies, seed=draw, num_bootstrap=300)["label_kl_se"]
+           for draw in range(40)]
+    assert np.mean(ses) == pytest.approx(spread, rel=0.1)
+
+
+def test_top_class_probability_standard_error():
+    probabilities = np.array([[0.9, 0.1], [0.6, 0.4], [0.5, 0.5], [0.8, 0.2]])
+    metrics = generation.label_metrics(probabilities, np.array([0.5, 0.5]))
+    top = np.array([0.9, 0.6, 0.5, 0.8])
+    assert metrics["top_class_probability_se"] == pytest.approx(top.std(ddof=1) / 2)
+
+
+def test_images_become_bytes():
+    np.testing.assert_array_equal(generation.to_uint8(np.array([[0.0, 0.5, 1.0, 1.2, -0.1]])),
+                                  [[0, 128, 255, 255, 0]])
+
+
+def test_sample_grids_are_stacked_per_run(tmp_path):
+    from klgap import atomic
+
+    rundirs = []
+    for index in range(3):
+        rundir = tmp_path / f"run{index}"
+        rundir.mkdir()
+        atomic.savez(rundir / "samples.npz", prior=np.full((16, 4), index, np.uint8),
+                     expost=np.full((16, 4), 10 + index, np.uint8), image_shape=np.array([2, 2]))
+        rundirs.append(rundir)
+    stacked = generation.stack_sample_grids(rundirs)
+    assert stacked["prior"].shape == stacked["expost"].shape == (3, 16, 4)
+    assert stacked["prior"].dtype == np.uint8 and stacked["expost"][2, 0, 0] == 12
+    np.testing.assert_array_equal(stacked["image_shape"], [2, 2])
+    assert list(stacked["rundir"]) == [str(r) for r in rundirs]
+    with pytest.raises(UserError, match="evaluate the run first"):
+        generation.stack_sample_grids([tmp_path / "missing"])
+
+
+def test_classifier_command_on_digits(digits_npz, tmp_path):
+    from klgap import atomic, cli, classifier
+
+    out = tmp_path / "digits_classifier.npz"
+    cli.main(["classifier", "--data", str(digits_npz), "--out", str(out)])
+    stored = atomic.load_npz(out)
+    assert set(stored) == set(classifier.KEYS)
+    arrays = atomic.load_npz(digits_npz)
+    np.testing.assert_allclose(stored["label_frequencies"],
+                               np.bincount(arrays["y_train"]) / len(arrays["y_train"]))
+    assert stored["coef"].shape == (CLASSES, 64) and str(stored["dataset"]) == "digits"
+    assert 0.9 < float(stored["test_accuracy"]) <= float(stored["train_accuracy"]) + 0.05
+    loaded = classifier.load_classifier(out, "digits", 64)
+    assert loaded.test_accuracy == float(stored["test_accuracy"])
+    assert generation.accuracy(loaded.classifier, arrays["x_test"], arrays["y_test"]) == (
+        loaded.test_accuracy)
+
+
+def test_classifier_refuses_bad_input(digits_npz, tmp_path):
+    from klgap import atomic, classifier, cli
+
+    arrays = dict(atomic.load_npz(digits_npz))
+    with pytest.raises(UserError, match="at least two"):
+        classifier.train_classifier({**arrays, "y_train": np.zeros_like(arrays["y_train"])})
+    del arrays["x_train"]
+    with pytest.raises(UserError, match="no x_train"):
+        classifier.train_classifier(arrays)
+    out = tmp_path / "out.npz"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["classifier", "--data", str(tmp_path / "missing.npz"), "--out", str(out)])
+    assert exit_info.value.code == 2 and not out.exists()
+    with pytest.raises(UserError, match="train it first with `klgap classifier"):
+        classifier.load_classifier(tmp_path / "missing_classifier.npz")
+    atomic.savez(out, coef=np.zeros((2, 3)))
+    with pytest.raises(UserError, match="lacks"):
+        classifier.load_classifier(out)

@@ -97,7 +97,8 @@ def test_dry_run_plans_one_train_and_evaluate_job_per_run(tmp_path):
     runs = expected_runs(config)
     n_datasets = len(config["datasets"])
     assert job_counts(result.stdout) == {
-        "prepare": n_datasets, "train": len(runs), "evaluate": len(runs),
+        "prepare": n_datasets, "classifier": n_datasets, "train": len(runs),
+        "evaluate": len(runs),
         "aggregate": n_datasets, "histories": n_datasets, "latent_samples": n_datasets,
         "figures": len(FIGURES), "tex": 1, "paper": 1, "config_snapshot": 1, "provenance": 1,
         "all": 1}
@@ -291,7 +292,7 @@ def test_smoke_configuration_end_to_end(tmp_path):
     assert provenance["devices"] and provenance["config"]["outdir"] == str(outdir)
     assert provenance["wall_seconds_per_rule"]["train"]["jobs"] == len(runs)
     benchmarks = pd.read_csv(outdir / "benchmarks.csv")
-    assert sorted(benchmarks["rule"].unique()) == ["evaluate", "train"]
+    assert sorted(benchmarks["rule"].unique()) == ["classifier", "evaluate", "train"]
     assert (benchmarks["s"] > 0).all()
     # The span covers every job: at least the longest one, at most the summed job times.
     assert benchmarks["s"].max() <= provenance["span_seconds"] <= benchmarks["s"].sum() + 60

@@ -13,10 +13,13 @@ from klgap.errors import UserError
 # command -> (module, one-line help)
 COMMANDS = {
     "prepare": ("klgap.data", "Prepare a dataset as an .npz file."),
+    "classifier": ("klgap.classifier",
+                   "Train a dataset's label classifier (judges generated samples)."),
     "train": ("klgap.train", "Train one VAE (resumes from its last checkpoint)."),
     "train-together": ("klgap.batched",
                        "Train several VAEs of one shape as one batched computation (GPUs)."),
-    "evaluate": ("klgap.evaluate", "Evaluate one trained VAE: ELBO, IW-LL, KL decomposition."),
+    "evaluate": ("klgap.evaluate", "Evaluate one trained VAE: ELBO, IW-LL, KL decomposition, "
+                                   "generated samples, prior holes."),
     "aggregate": ("klgap.aggregate", "Collect per-run metrics into tidy tables and summaries."),
     "histories": ("klgap.histories", "Collect the runs' training histories into one table."),
     "latent-samples": ("klgap.latent_samples",

@@ -10,6 +10,11 @@ Records of ``metrics.json``, one per ``split`` (see docs/interfaces.md):
 - ``train_full``: the whole training split (ELBO from one sample per example, in-sample
   decomposition); ``train_n<N>``: the in-sample decomposition of nested subsets of it, so that
   the information and aggregate KL can be followed against their ceiling log N.
+
+The test record also says how well the model generates and where its prior has holes
+(``generation_metrics``): decoded samples from the prior and from an ex-post Gaussian mixture,
+labelled by the dataset's classifier (``klgap classifier``), and ``estimators.prior_holes`` with
+the whole training split's mixture; 16 decoded samples of each kind go to ``samples.npz``.
 """
 
 import argparse
@@ -19,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from klgap import atomic, config_schema, data, estimators
+from klgap import atomic, config_schema, data, estimators, generation
+from klgap.classifier import StoredClassifier, load_classifier
 from klgap.errors import UserError
 
 SPLITS = {"test": ("x_test_binary", "y_test"), "train": ("x_train_eval_binary", "y_train_eval")}
@@ -28,6 +34,14 @@ EVAL_SEED = 2024  # seed of the importance samples; the same for every model of 
 # those below the split's size are evaluated, and the whole split is ``train_full``.
 NESTED_SIZES = (100, 300, 1000, 3000, 10000, 30000)
 MINIBATCH_METHODS = ("mws", "mss")
+# Generation and prior holes. Their draws come from their own streams, [EVAL_SEED,
+# GENERATION_STREAM, k], so the metrics above do not move; M = 10,000 keeps the Monte Carlo
+# errors of the label metrics near 0.003 and of the hole fraction below 0.005.
+GENERATION_SAMPLES = 10_000  # decoded and labelled codes, from the prior and from the ex-post
+HOLE_SAMPLES = 10_000  # prior samples of ``estimators.prior_holes``
+EXPOST_COMPONENTS = 10  # of the ex-post Gaussian mixture (full covariances)
+GRID_SAMPLES = 16  # decoded samples of each kind kept in samples.npz
+GENERATION_STREAM = 17
 
 
 def importance_weighted(vae, x, num_samples: int, seed: int, batch_size: int = 500):
@@ -105,18 +119,21 @@ def split_metrics(vae, x: np.ndarray, labels: np.ndarray, iw_samples: int,
     return record, {"mu": mu, "sigma": sigma, "labels": labels}
 
 
-def training_split_metrics(vae, arrays: dict, test_posterior: dict) -> tuple[list[dict], dict]:
+def training_split_metrics(vae, arrays: dict, test_posterior: dict,
+                           return_posterior: bool = False):
     """The whole training split, its nested subsets, and the held-out bracket of the test split.
 
     Args:
       vae: a trained ``klgap.model.VAE``.
       arrays: the prepared dataset (``x_train_binary``, ``y_train``, ``nested_order``).
       test_posterior: the test split's ``mu``, ``sigma`` and ``labels``.
+      return_posterior: also return the training split's posteriors.
 
     Returns:
       The records of ``train_full`` and of every ``train_n<N>`` (without the run's identifying
       keys), and the ``heldout_<key>`` values to add to the test record (the fit set is the whole
-      training split; the eval samples are the test decomposition's).
+      training split; the eval samples are the test decomposition's); with
+      ``return_posterior``, third, the training split's ``mu`` and ``sigma``, (N, D) each.
     """
     x = arrays["x_train_binary"].astype(np.float32)
     labels = arrays["y_train"]
@@ -140,7 +157,86 @@ def training_split_metrics(vae, arrays: dict, test_posterior: dict) -> tuple[lis
         test_posterior["labels"], seed=EVAL_SEED)
     heldout = {f"heldout_{key}": value for key, value in flatten(bracket).items()
                if key != "rate"}  # the test record's own rate
+    if return_posterior:
+        return records, heldout, {"mu": mu, "sigma": sigma}
     return records, heldout
+
+
+def decoded_means(vae, z: np.ndarray, batch_size: int = 5000) -> np.ndarray:
+    """The decoder's Bernoulli means E[x|z] (``VAE.decode``), (M, P) float64, for z (M, D)."""
+    import tensorflow as tf
+
+    means = [vae.decode(tf.constant(z[first:first + batch_size], tf.float32)).mean().numpy()
+             for first in range(0, len(z), batch_size)]
+    return np.concatenate(means).astype(np.float64)
+
+
+def image_shape(num_pixels: int) -> tuple[int, int]:
+    """(side, side) for square images, else (1, num_pixels)."""
+    side = math.isqrt(num_pixels)
+    return (side, side) if side * side == num_pixels else (1, num_pixels)
+
+
+def generation_metrics(decode_means, mu: np.ndarray, sigma: np.ndarray,
+                       classifier: StoredClassifier | None, *,
+                       num_samples: int = GENERATION_SAMPLES, hole_samples: int = HOLE_SAMPLES,
+                       num_components: int = EXPOST_COMPONENTS, seed: int = EVAL_SEED,
+                       num_threads: int | None = None) -> tuple[dict, dict]:
+    """How well a model generates, and the holes its aggregate posterior leaves in the prior.
+
+    Decodes M codes z ~ p(z) = N(0, I) and M codes from the ex-post density, a Gaussian mixture
+    (``num_components`` full-covariance components, scikit-learn, ``random_state=seed``) fitted
+    to the posterior means E_q[z|x] of the whole training split (Ghosh et al. 2020 fit the
+    codes' means, not samples of q(z|x)). The decoded Bernoulli means are labelled by the
+    classifier (``generation.label_metrics``). Label metrics are plain Monte Carlo estimates,
+    not bounds; their ``_se`` is the error of the M samples given the model, the classifier and
+    the fitted mixture. The prior holes use the training split's mixture q_N
+    (``estimators.prior_holes``): ``prior_holes_kl`` estimates KL(p || q_N), in expectation an
+    upper bound on the population's KL(p || q); ``prior_holes_fraction`` (prior samples with
+    q_N(z) / p(z) < 0.01) is an upper estimate of the population's fraction.
+
+    Args:
+      decode_means: maps codes (M, D) to Bernoulli means (M, P) in [0, 1].
+      mu: posterior means of the whole training split, (N, D).
+      sigma: its posterior standard deviations, (N, D).
+      classifier: the dataset's classifier; None: no label metrics.
+      num_samples: M, decoded codes of each kind.
+      hole_samples: prior samples of the holes.
+      num_components: components of the ex-post mixture.
+      seed: seed of every draw (streams [seed, GENERATION_STREAM, k]) and of the mixture's fit.
+      num_threads: worker threads of the holes; None: the CPUs available.
+
+    Returns:
+      The test record's keys (``prior_*``, ``expost_*``, ``classifier_test_accuracy``,
+      ``prior_holes_*``; see results/README.md) and the sample grids for ``samples.npz``:
+      ``prior`` and ``expost`` uint8 (G, P), ``image_shape`` (2,).
+    """
+    latent_dim = mu.shape[1]
+    z_prior = np.random.default_rng([seed, GENERATION_STREAM, 0]).standard_normal(
+        (num_samples, latent_dim))  # (M, D)
+    density = generation.fit_expost_density(mu, num_components=num_components, seed=seed)
+    z_expost = generation.sample_density(density, num_samples,
+                                         seed=[seed, GENERATION_STREAM, 1])  # (M, D)
+    images = {"prior": decode_means(z_prior), "expost": decode_means(z_expost)}  # (M, P) each
+    record = {}
+    if classifier is not None:
+        record["classifier_test_accuracy"] = classifier.test_accuracy
+        for stream, (kind, x) in enumerate(images.items(), start=2):
+            labels = generation.label_metrics(
+                generation.predict_probabilities(classifier.classifier, x),
+                classifier.label_frequencies, seed=[seed, GENERATION_STREAM, stream])
+            record.update({f"{kind}_label_kl": labels["label_kl"],
+                           f"{kind}_label_kl_se": labels["label_kl_se"],
+                           f"{kind}_top_prob": labels["top_class_probability"],
+                           f"{kind}_top_prob_se": labels["top_class_probability_se"]})
+    holes = estimators.prior_holes(mu, sigma, num_samples=hole_samples, seed=seed,
+                                   num_threads=num_threads)
+    record.update({"prior_holes_kl": holes["prior_kl"], "prior_holes_kl_se": holes["prior_kl_se"],
+                   "prior_holes_fraction": holes["hole_fraction"],
+                   "prior_holes_fraction_se": holes["hole_fraction_se"]})
+    grids = {kind: generation.to_uint8(x[:GRID_SAMPLES]) for kind, x in images.items()}
+    grids["image_shape"] = np.array(image_shape(images["prior"].shape[1]), dtype=np.int64)
+    return record, grids
 
 
 def flatten(decomposition: dict) -> dict:
@@ -155,8 +251,8 @@ def flatten(decomposition: dict) -> dict:
 
 
 def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list[int],
-             threads: int | None = None) -> list[dict]:
-    """Evaluates a trained run and writes its posterior arrays and ``metrics.json``.
+             threads: int | None = None, classifier_path: str | None = None) -> list[dict]:
+    """Evaluates a trained run; writes its posterior arrays, ``samples.npz``, ``metrics.json``.
 
     Args:
       data_path: the prepared dataset the run was trained on.
@@ -164,6 +260,8 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
       iw_samples: K of the importance-weighted bound (>= 1).
       minibatch_sizes: batch sizes of the MWS/MSS estimates.
       threads: TensorFlow intra-op threads.
+      classifier_path: the dataset's classifier (``klgap classifier``); None: the test record
+        has no label metrics (the prior holes and ``samples.npz`` are still made).
 
     Returns:
       The metrics records, one per split.
@@ -175,6 +273,8 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
     if not run_file.is_file():
         raise UserError(f"{run_file} not found: the run has not finished training; train it first.")
     run = json.loads(run_file.read_text())
+    classifier = (None if classifier_path is None else
+                  load_classifier(classifier_path, run["dataset"], run["data_dim"]))
     atomic.remove_stale_temporaries(rundir)  # from a process killed mid-write
     arrays = data.load(data_path)
     if "x_train_binary" not in arrays:
@@ -196,8 +296,13 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
         record, posteriors[split] = split_metrics(vae, arrays[x_key], arrays[y_key], iw_samples,
                                                   minibatch_sizes)
         records.append({**identity, "split": split, "device": device_name, **record})
-    training, heldout = training_split_metrics(vae, arrays, posteriors["test"])
+    training, heldout, train_posterior = training_split_metrics(vae, arrays, posteriors["test"],
+                                                                return_posterior=True)
     records[0].update(heldout)  # the test record
+    generated, grids = generation_metrics(lambda z: decoded_means(vae, z), train_posterior["mu"],
+                                          train_posterior["sigma"], classifier,
+                                          num_threads=threads)
+    records[0].update(generated)
     records += [{**identity, "device": device_name, **record} for record in training]
     for record in records:
         print(f"[{rundir}] {record['split']}: rate {record['rate']:.3f} = MI "
@@ -205,8 +310,16 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
               f"(log N = {record['log_n']:.3f})", flush=True)
     print(f"[{rundir}] held-out: aggregate KL >= {heldout['heldout_aggregate_kl_lower']:.3f}, "
           f"MI <= {heldout['heldout_mutual_info_upper']:.3f}", flush=True)
+    if classifier is not None:
+        print(f"[{rundir}] generation: label KL prior {generated['prior_label_kl']:.3f}, ex-post "
+              f"{generated['expost_label_kl']:.3f}; top-class probability prior "
+              f"{generated['prior_top_prob']:.3f}, ex-post {generated['expost_top_prob']:.3f}",
+              flush=True)
+    print(f"[{rundir}] prior holes: KL(p || q_N) {generated['prior_holes_kl']:.3f}, fraction "
+          f"{generated['prior_holes_fraction']:.3f}", flush=True)
     for split, posterior in posteriors.items():
         atomic.savez(rundir / f"posterior_{split}.npz", **posterior)
+    atomic.savez(rundir / "samples.npz", **grids)
     atomic.write_json(rundir / "metrics.json", records)
     return records
 
@@ -220,9 +333,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minibatch-sizes", type=int, nargs="*",
                         default=config_schema.default("minibatch_sizes"),
                         help=config_schema.description("minibatch_sizes"))
+    parser.add_argument("--classifier", required=True,
+                        help="the dataset's label classifier (.npz, from `klgap classifier`)")
     parser.add_argument("--threads", type=int, default=None)
 
 
 def main(args: argparse.Namespace) -> None:
     """Runs ``evaluate``."""
-    evaluate(args.data, args.rundir, args.iw_samples, args.minibatch_sizes, args.threads)
+    evaluate(args.data, args.rundir, args.iw_samples, args.minibatch_sizes, args.threads,
+             args.classifier)

@@ -9,12 +9,17 @@ is stored without pickling; the "ex-post" density (Ghosh et al. 2020) is a Gauss
 fitted to the training codes, also kept as arrays.
 """
 
+import math
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from scipy import special
 
 from klgap.errors import UserError
+
+
+BOOTSTRAP_DRAWS = 1000  # of the label KL's standard error
 
 
 class Classifier(NamedTuple):
@@ -65,18 +70,25 @@ def accuracy(classifier: Classifier, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(predicted == np.asarray(y)))
 
 
-def label_metrics(probabilities: np.ndarray, label_frequencies: np.ndarray) -> dict:
+def label_metrics(probabilities: np.ndarray, label_frequencies: np.ndarray, seed=0,
+                  num_bootstrap: int = BOOTSTRAP_DRAWS) -> dict:
     """Compares the labels of generated images with the data's.
 
     Args:
       probabilities: the classifier's p(y|x) of M generated images, (M, C).
       label_frequencies: the classes' frequencies in the data, (C,), summing to 1.
+      seed: seed (an int or a sequence of ints) of the bootstrap of ``label_kl_se``.
+      num_bootstrap: bootstrap draws.
 
     Returns:
       ``label_kl``: KL(h || f) of the histogram h of the most probable labels from the data's
       frequencies f (0 for a generator with the data's class balance, log(1/f_c) if every image
       is of class c), in nats; ``top_class_probability``: the mean of max_y p(y|x) (1 for images
-      the classifier is sure of); ``label_histogram``: h, (C,).
+      the classifier is sure of); ``label_histogram``: h, (C,). The Monte Carlo errors over the M
+      independent images, given the generator and the classifier: ``top_class_probability_se``
+      (sd / sqrt(M)) and ``label_kl_se`` (the sd of the KL of histograms of M labels drawn from
+      h, a parametric bootstrap: it stays honest near KL = 0, where the plug-in KL is biased up
+      by about (C - 1) / (2M) and the delta method would report 0).
 
     Raises:
       UserError: shapes that disagree, or frequencies that are not a distribution.
@@ -88,10 +100,16 @@ def label_metrics(probabilities: np.ndarray, label_frequencies: np.ndarray) -> d
                         f"{len(label_frequencies)} class frequencies.")
     if np.any(label_frequencies <= 0) or not np.isclose(label_frequencies.sum(), 1.0):
         raise UserError("label_frequencies must be positive and sum to 1.")
+    num = len(probabilities)
     counts = np.bincount(np.argmax(probabilities, axis=1), minlength=len(label_frequencies))
-    histogram = counts / len(probabilities)  # (C,)
+    histogram = counts / num  # (C,)
+    resampled = np.random.default_rng(seed).multinomial(num, histogram, size=num_bootstrap) / num
+    resampled_kl = np.sum(special.rel_entr(resampled, label_frequencies), axis=1)  # (B,)
+    top = np.max(probabilities, axis=1)  # (M,)
     return {"label_kl": float(np.sum(special.rel_entr(histogram, label_frequencies))),
-            "top_class_probability": float(np.mean(np.max(probabilities, axis=1))),
+            "label_kl_se": float(np.std(resampled_kl, ddof=1)),
+            "top_class_probability": float(np.mean(top)),
+            "top_class_probability_se": float(np.std(top, ddof=1) / math.sqrt(num)),
             "label_histogram": histogram}
 
 
@@ -114,10 +132,55 @@ def fit_expost_density(codes: np.ndarray, num_components: int = 10,
     return GaussianMixtureDensity(mixture.weights_, mixture.means_, mixture.covariances_)
 
 
-def sample_density(density: GaussianMixtureDensity, num_samples: int, seed: int) -> np.ndarray:
-    """Draws codes from a Gaussian mixture density, (num_samples, D)."""
+def sample_density(density: GaussianMixtureDensity, num_samples: int, seed) -> np.ndarray:
+    """Draws codes from a Gaussian mixture density, (num_samples, D).
+
+    Args:
+      density: the mixture.
+      num_samples: codes M.
+      seed: an int or a sequence of ints (``np.random.default_rng``).
+
+    Returns:
+      The codes, (M, D).
+    """
     rng = np.random.default_rng(seed)
     components = rng.choice(len(density.weights), size=num_samples, p=density.weights)
     cholesky = np.linalg.cholesky(density.covariances)  # (K, D, D)
     noise = rng.standard_normal((num_samples, density.means.shape[1]))  # (M, D)
     return density.means[components] + np.einsum("mij,mj->mi", cholesky[components], noise)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Grey levels in [0, 1] as bytes 0..255 (rounded), same shape."""
+    return np.round(np.clip(np.asarray(images, dtype=np.float64), 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def stack_sample_grids(rundirs: list) -> dict[str, np.ndarray]:
+    """Stacks the runs' ``samples.npz`` (written by ``klgap evaluate``) into one set of arrays.
+
+    Args:
+      rundirs: run directories, each with a ``samples.npz``; all of one dataset.
+
+    Returns:
+      ``prior`` and ``expost``: uint8 grey levels, (R, G, P); ``image_shape``: (2,);
+      ``rundir``: the run directories as strings, (R,).
+
+    Raises:
+      UserError: a missing file, or runs whose images differ in shape.
+    """
+    from klgap import atomic
+
+    grids = []
+    for rundir in rundirs:
+        path = Path(rundir) / "samples.npz"
+        if not path.is_file():
+            raise UserError(f"{path} not found; evaluate the run first (`klgap evaluate`).")
+        grids.append(atomic.load_npz(path))
+    shapes = {tuple(grid["image_shape"]) for grid in grids}
+    if len(shapes) > 1:
+        raise UserError(f"the runs' samples have different image shapes {sorted(shapes)}; "
+                        f"stack the runs of one dataset at a time.")
+    return {"prior": np.stack([grid["prior"] for grid in grids]),
+            "expost": np.stack([grid["expost"] for grid in grids]),
+            "image_shape": grids[0]["image_shape"] if grids else np.zeros(2, np.int64),
+            "rundir": np.array([str(rundir) for rundir in rundirs])}

@@ -12,3 +12,21 @@ rule prepare:
     shell:
         "python -m klgap prepare --dataset {wildcards.dataset} --out {output:q} {params.data_dir}"
         " > {log:q} 2>&1"
+
+
+# The label classifier that judges generated samples (klgap.classifier): a logistic regression on
+# the real training images, trained once per dataset; every run's evaluation reads it.
+rule classifier:
+    input:
+        out("data/{dataset}.npz"),
+    output:
+        out("data/{dataset}_classifier.npz"),
+    log:
+        out("logs/classifier/{dataset}.log"),
+    benchmark:
+        out("benchmarks/classifier/{dataset}.tsv")
+    threads: config["threads_per_run"]
+    resources:
+        mem_mb=config["mem_mb"],
+    shell:
+        "python -m klgap classifier --data {input:q} --out {output:q} > {log:q} 2>&1"

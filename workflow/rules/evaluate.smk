@@ -1,15 +1,18 @@
-# Evaluation: ELBO, importance-weighted log-likelihood and the KL decomposition of one run.
+# Evaluation: ELBO, importance-weighted log-likelihood and the KL decomposition of one run; how
+# well it generates (decoded samples labelled by the dataset's classifier) and its prior holes.
 
 
 rule evaluate:
     input:
         data=out("data/{dataset}.npz"),
+        classifier=out("data/{dataset}_classifier.npz"),
         model=out(RUN, "model.npz"),
         run=out(RUN, "run.json"),
     output:
         metrics=out(RUN, "metrics.json"),
         posterior_test=out(RUN, "posterior_test.npz"),
         posterior_train=out(RUN, "posterior_train.npz"),
+        samples=out(RUN, "samples.npz"),
     log:
         out("logs/evaluate", f"{RUN_ID}.log"),
     benchmark:
@@ -25,5 +28,6 @@ rule evaluate:
         minibatch_sizes=joined(config["minibatch_sizes"]),
     shell:
         "python -m klgap evaluate --data {input.data:q} --rundir {params.rundir:q}"
-        " --iw-samples {params.iw_samples} --minibatch-sizes {params.minibatch_sizes}"
+        " --classifier {input.classifier:q} --iw-samples {params.iw_samples}"
+        " --minibatch-sizes {params.minibatch_sizes}"
         " --threads {threads} > {log:q} 2>&1"
