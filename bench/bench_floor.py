@@ -125,7 +125,7 @@ def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate
     add("measured_over_floor (span)", ratio, "x", "<= 2", ratio <= 2,
         f"span of the train/evaluate jobs {span:.0f} s on {cores} cores")
     add("measured_over_floor (job time)", job_seconds / floor_seconds, "x",
-        note=f"{job_seconds:.0f} job-seconds / {floor_seconds:.0f} floor core-seconds")
+        note=f"{job_seconds:.0f} job-seconds / {floor_seconds:.3g} floor core-seconds")
     add("cpu_over_floor", float(jobs["cpu_time"].sum()) / floor_seconds, "x",
         note="CPU seconds of the jobs / floor core-seconds")
     for rule in NUMERICAL_RULES:
@@ -134,7 +134,7 @@ def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate
         add(f"job_time_share ({rule})", float(group["s"].sum()) / job_seconds, "",
             note=f"{group['s'].sum():.0f} s, {len(group)} jobs")
         add(f"measured_over_floor ({rule}, job time)", float(group["s"].sum()) / rule_floor, "x",
-            note=f"floor {by_rule[rule] / 1e12:.3g} TFLOP = {rule_floor:.0f} core-seconds")
+            note=f"floor {by_rule[rule] / 1e12:.3g} TFLOP = {rule_floor:.3g} core-seconds")
         add(f"peak_rss ({rule})", float(group["max_rss"].max()), "MB", note="largest max_rss")
     outside = 1.0 - floor_seconds / job_seconds
     add("outside_numerical_share (job time)", outside, "",
@@ -146,9 +146,9 @@ def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate
     if trained is not None:
         add("startup_finish_share (train jobs)", 1.0 - trained / train_jobs, "",
             note=f"1 - epoch seconds / train job seconds; {source}")
-    return (f"{label} {ratio:.2f}x the floor over the span ({span / 60:.1f} min vs "
-            f"{floor_seconds / cores / 60:.1f} min at {rate:.0f} GFLOP/s x {cores}), "
-            f"{job_seconds / floor_seconds:.2f}x in job time, {100 * outside:.0f}% of job time "
+    return (f"{label} {ratio:.3g}x the floor over the span ({span:.0f} s vs "
+            f"{floor_seconds / cores:.3g} s at {rate:.0f} GFLOP/s x {cores}), "
+            f"{job_seconds / floor_seconds:.3g}x in job time, {100 * outside:.0f}% of job time "
             f"outside the products")
 
 

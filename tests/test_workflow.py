@@ -291,6 +291,7 @@ def test_smoke_configuration_end_to_end(tmp_path):
     assert provenance["runs_trained"] == len(runs)
     assert provenance["devices"] and provenance["config"]["outdir"] == str(outdir)
     assert provenance["wall_seconds_per_rule"]["train"]["jobs"] == len(runs)
+    assert provenance["matmul_gflops_per_thread"] > 0  # the machine rule, at the start
     benchmarks = pd.read_csv(outdir / "benchmarks.csv")
     assert sorted(benchmarks["rule"].unique()) == ["evaluate", "train"]
     assert (benchmarks["s"] > 0).all()
