@@ -77,7 +77,8 @@ test: setup
 	$(BIN)/python -m pytest $(ARGS)
 
 # Each benchmark writes results/bench/<name>.csv and prints a line "SUMMARY <name>: ...".
-# sweep_shares reads the workflow's per-job table of the paper run, results/benchmarks.csv.
+# sweep_shares reads the workflow's per-job table of the paper run, results/benchmarks.csv;
+# bench_floor runs the smoke configuration and compares it and the paper run with the FLOP floor.
 BENCH_DATA := results/data/fashion_mnist.npz
 bench: setup
 	test -f $(BENCH_DATA) || $(BIN)/python -m klgap prepare --dataset fashion_mnist --out $(BENCH_DATA)
@@ -87,6 +88,7 @@ bench: setup
 	$(BIN)/python bench/bench_estimators.py
 	$(BIN)/python bench/bench_evaluation.py
 	test ! -f results/benchmarks.csv || $(BIN)/python bench/sweep_shares.py results/benchmarks.csv
+	$(BIN)/python bench/bench_floor.py
 
 setup: system-deps venv
 

@@ -34,25 +34,24 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
+from klgap import flops as flop_model  # noqa: E402
 
 DATA = benchlib.ROOT / "results" / "data" / "fashion_mnist.npz"
 HIDDEN = [256, 256]
 LATENT_DIM = 10
 BATCH_SIZE = 128
-LARGE_SQUARE = 2048
+LARGE_SQUARE = flop_model.LARGE_SQUARE
 
 
-def layer_shapes(data_dim: int = 784, latent_dim: int = LATENT_DIM,
-                 hidden: list[int] = HIDDEN) -> list[tuple[int, int]]:
-    """Returns (fan_in, fan_out) of every weight matrix: encoder, then decoder."""
-    encoder = [data_dim, *hidden, 2 * latent_dim]
-    decoder = [latent_dim, *hidden[::-1], data_dim]
-    return [*zip(encoder[:-1], encoder[1:]), *zip(decoder[:-1], decoder[1:])]
+def layer_shapes() -> list[tuple[int, int]]:
+    """Returns (fan_in, fan_out) of every weight matrix of the benchmarked model: encoder, decoder."""
+    encoder, decoder = flop_model.layer_shapes(784, LATENT_DIM, HIDDEN)
+    return [*encoder, *decoder]
 
 
 def training_flops_per_example() -> float:
-    """Matrix-product FLOPs of one training example: 3 x forward (2 FLOPs per multiply-add)."""
-    return 3 * sum(2 * fan_in * fan_out for fan_in, fan_out in layer_shapes())
+    """Matrix-product FLOPs of one training example: 3 x forward (``klgap.flops``)."""
+    return 3 * flop_model.forward_flops(layer_shapes())
 
 
 def worker_matmul(threads: int) -> list[dict]:

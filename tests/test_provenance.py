@@ -123,3 +123,16 @@ def test_tex_refuses_an_empty_provenance():
     with pytest.raises(UserError, match="benchmarks"):
         report.check_inputs(table, table, {"runs_trained": 3, "devices": ["CPU"]}, table.iloc[:0])
 
+
+
+def test_provenance_copies_the_sweeps_machine_rate(tmp_path):
+    runs = layout.sweep(["digits"], [2], [1.0], [0])
+    table = write_sweep(tmp_path, runs, with_records=1)
+    machine = {"date_utc": "2026-01-01T00:00:00Z", "cpu": provenance.cpu_description(CPUINFO),
+               "matmul_gflops_per_thread": 91.5}
+    (tmp_path / "machine.json").write_text(json.dumps(machine))
+    subprocess.run([*provenance_command(tmp_path, table), "--machine",
+                    str(tmp_path / "machine.json")], check=True, capture_output=True)
+    record = json.loads((tmp_path / "provenance.json").read_text())
+    assert record["matmul_gflops_per_thread"] == 91.5
+    assert record["machine"] == machine

@@ -101,7 +101,7 @@ def test_dry_run_plans_one_train_and_evaluate_job_per_run(tmp_path):
         "evaluate": len(runs),
         "aggregate": n_datasets, "histories": n_datasets, "latent_samples": n_datasets,
         "figures": len(FIGURES), "tex": 1, "paper": 1, "config_snapshot": 1, "provenance": 1,
-        "all": 1}
+        "machine": 1, "all": 1}
     rundirs = set(re.findall(r"klgap train .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
     assert re.search(r"klgap train .*--threads \d+", result.stdout)
@@ -291,6 +291,7 @@ def test_smoke_configuration_end_to_end(tmp_path):
     assert provenance["runs_trained"] == len(runs)
     assert provenance["devices"] and provenance["config"]["outdir"] == str(outdir)
     assert provenance["wall_seconds_per_rule"]["train"]["jobs"] == len(runs)
+    assert provenance["matmul_gflops_per_thread"] > 0  # the machine rule, at the start
     benchmarks = pd.read_csv(outdir / "benchmarks.csv")
     assert sorted(benchmarks["rule"].unique()) == ["classifier", "evaluate", "train"]
     assert (benchmarks["s"] > 0).all()

@@ -27,6 +27,7 @@ COMMANDS = {
     "figures": ("klgap.figures", "Draw the figures from the aggregated tables."),
     "tex": ("klgap.report", "Write LaTeX macros and tables from the aggregated tables."),
     "provenance": ("klgap.provenance", "Record commits, versions, devices and wall times."),
+    "machine": ("klgap.flops", "Measure this machine's one-thread float32 matmul rate."),
     "verify": ("klgap.verify", "Retrain a sample of the committed runs here and compare."),
     "status": ("klgap.status", "Show how far a sweep is: runs done and training, epochs, ETA."),
     "config-docs": ("klgap.config_docs",

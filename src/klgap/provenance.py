@@ -174,6 +174,19 @@ def sweep_provenance(runs_dir: Path, benchmarks: "pd.DataFrame", config_text: st
     }
 
 
+def machine_fields(machine: dict) -> dict:
+    """The provenance fields of a machine record (``klgap machine``, at the start of the sweep).
+
+    Args:
+      machine: the record: ``date_utc``, ``cpu``, ``matmul_gflops_per_thread``, ...
+
+    Returns:
+      ``{"matmul_gflops_per_thread": rate, "machine": the whole record}``: the rate that
+      ``bench/bench_floor.py`` divides the sweep's FLOP floor by.
+    """
+    return {"matmul_gflops_per_thread": machine["matmul_gflops_per_thread"], "machine": machine}
+
+
 def runs_without_records(runs_dir: Path, metrics_tables: list[Path]) -> tuple[int, list[str]]:
     """Checks that every run in the aggregated metrics tables has its ``run.json``.
 
@@ -208,6 +221,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", required=True, type=Path, help="output provenance JSON")
     parser.add_argument("--benchmarks-csv", required=True, type=Path,
                         help="output table of every benchmarked job")
+    parser.add_argument("--machine", type=Path,
+                        help="the sweep's machine record (klgap machine), copied into the JSON")
 
 
 def main(args: argparse.Namespace) -> None:
@@ -234,6 +249,8 @@ def main(args: argparse.Namespace) -> None:
                         f"aggregate the runs first (`make sweep`).")
     benchmarks = read_benchmarks(args.benchmarks_dir)
     record = sweep_provenance(args.runs_dir, benchmarks, args.config.read_text(), args.commit)
+    if args.machine is not None:
+        record.update(machine_fields(json.loads(args.machine.read_text())))
     atomic.write_text(args.benchmarks_csv, benchmarks.to_csv(index=False))
     atomic.write_json(args.json, record)
     print(f"provenance of {record['runs_trained']} runs -> {args.json}")

@@ -69,6 +69,7 @@ rule provenance:
         records=run_records,
         metrics=ancient(expand(out("{dataset}/metrics.csv"), dataset=config["datasets"])),
         config=ancient(out("config.yaml")),
+        machine=out("machine.json"),
     output:
         json=out("provenance.json"),
         benchmarks=out("benchmarks.csv"),
@@ -87,4 +88,4 @@ rule provenance:
         " --benchmarks-dir {params.benchmarks_dir:q} --config {input.config:q}"
         " --metrics {input.metrics:q}"
         " --commit {params.commit:q} --json {output.json:q}"
-        " --benchmarks-csv {output.benchmarks:q} > {log:q} 2>&1"
+        " --benchmarks-csv {output.benchmarks:q} --machine {input.machine:q} > {log:q} 2>&1"

@@ -1,0 +1,202 @@
+"""Measured wall time against the FLOP floor: the smoke configuration now and the last sweep.
+
+The floor of a configuration is its matrix-product FLOPs (``klgap.flops``: training, the
+per-epoch test pass, evaluation) at the one-thread float32 rate of a large square tf.matmul,
+spread over the cores: floor wall = FLOPs / (rate x cores). Figures (results/bench/floor.csv):
+
+* the rate, measured here on the spot (``klgap machine``, as the sweep's ``machine`` rule);
+* for the smoke configuration, run here into a temporary outdir, and for the last full sweep,
+  from its records (``<outdir>/benchmarks.csv``: per job ``s``, ``cpu_time``, ``max_rss``;
+  ``provenance.json``: ``span_seconds`` and ``matmul_gflops_per_thread``, the rate measured on
+  the sweep's machine when it started; without it today's rate is used, and the ratio is then not
+  from one machine at one time):
+  - measured / floor: the span of the benchmarked jobs on the cores, and the summed job time on
+    one core (which leaves out idle cores);
+  - per rule: share of job time, job time / floor, and peak memory (largest ``max_rss``);
+  - the share of job time outside the numerical work: 1 - floor / job time (start-up, tracing,
+    I/O, elementwise work, and any slow-down of the products themselves), and, from the runs'
+    own records (``run.json`` ``train_seconds_all_epochs``, else the committed
+    ``history.csv`` epoch seconds), the share of training-job time outside the epochs
+    (start-up and finish); the share of core time left idle by the jobs over the span.
+
+Usage: PYTHONPATH=src .venv/bin/python bench/bench_floor.py [--sweep results] [--no-smoke]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
+
+SMOKE_CONFIG = benchlib.ROOT / "workflow" / "config" / "smoke.yaml"
+NUMERICAL_RULES = ("train", "evaluate")  # the rules whose FLOPs klgap.flops counts
+
+
+def environment() -> dict:
+    """The environment of the jobs: this checkout's package first, quiet TensorFlow."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+            "PYTHONPATH": str(benchlib.ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+
+
+def measure_rate(directory: Path) -> dict:
+    """Runs ``klgap machine`` in its own process (one thread) and returns its record."""
+    path = directory / "machine.json"
+    subprocess.run([sys.executable, "-m", "klgap", "machine", "--out", str(path)], check=True,
+                   capture_output=True, env=environment())
+    return json.loads(path.read_text())
+
+
+def run_smoke(outdir: Path, cores: int) -> float:
+    """Runs the smoke configuration into ``outdir``; returns the workflow's wall seconds."""
+    command = [str(Path(sys.executable).parent / "snakemake"), "--snakefile",
+               str(benchlib.ROOT / "Snakefile"), "--configfile", str(SMOKE_CONFIG),
+               "--config", f"outdir={outdir}", "--cores", str(cores), "--quiet"]
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=benchlib.ROOT, capture_output=True, text=True,
+                            env=environment())
+    if result.returncode != 0:
+        sys.exit(f"the smoke workflow failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def epoch_seconds(outdir: Path, config: dict) -> tuple[float | None, str]:
+    """Training seconds of all epochs of all runs, from their records.
+
+    Returns:
+      (seconds, where they came from), or (None, why not).
+    """
+    records = sorted((outdir / "runs").glob("**/run.json"))
+    if records:
+        total = sum(json.loads(path.read_text())["train_seconds_all_epochs"] for path in records)
+        return total, f"{len(records)} run.json train_seconds_all_epochs"
+    histories = [outdir / dataset / "history.csv" for dataset in config["datasets"]]
+    if all(path.is_file() for path in histories):
+        total = sum(float(pd.read_csv(path)["seconds"].sum()) for path in histories)
+        return total, "history.csv epoch seconds (the runs are not here)"
+    return None, "no run records or histories"
+
+
+def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate_note: str,
+            cores: int, load: float) -> str:
+    """Adds the floor figures of one output root and returns its summary.
+
+    Args:
+      report: where the figures go.
+      label: the configuration's name in the figures.
+      outdir: the output root (``benchmarks.csv``, ``provenance.json``, ``config.yaml``).
+      rate: one-thread matmul GFLOP/s that the floor is computed at.
+      rate_note: where the rate comes from.
+      cores: cores the jobs ran on.
+      load: the load average to record with the figures.
+    """
+    from klgap import flops
+
+    config = yaml.safe_load((outdir / "config.yaml").read_text())
+    record = json.loads((outdir / "provenance.json").read_text())
+    jobs = pd.read_csv(outdir / "benchmarks.csv")
+    jobs = jobs[jobs["rule"].isin(NUMERICAL_RULES)]
+    runs = flops.config_runs(config, benchlib.ROOT / "results" / "data")
+    by_rule = flops.sweep_flops(runs)
+    total_flops = sum(by_rule.values())
+    floor_seconds = total_flops / (rate * 1e9)  # on one core
+    job_seconds = float(jobs["s"].sum())
+    span = float(record["span_seconds"])
+
+    def add(figure, value, unit, target="", passed=None, note=""):
+        report.add(f"{figure} [{label}]", value, unit, target, passed, note, load=load)
+
+    counts = jobs["rule"].value_counts().to_dict()
+    note = (f"{len(runs)} runs; jobs {counts}" + ("" if all(counts.get(r) == len(runs)
+            for r in NUMERICAL_RULES) else " (not one per run: the ratios are off)"))
+    add("floor_tflop", total_flops / 1e12, "TFLOP", note=note)
+    add("matmul_rate", rate, "GFLOP/s", note=rate_note)
+    add(f"floor_wall ({cores} cores)", floor_seconds / cores, "s")
+    ratio = span / (floor_seconds / cores)
+    add("measured_over_floor (span)", ratio, "x", "<= 2", ratio <= 2,
+        f"span of the train/evaluate jobs {span:.0f} s on {cores} cores")
+    add("measured_over_floor (job time)", job_seconds / floor_seconds, "x",
+        note=f"{job_seconds:.0f} job-seconds / {floor_seconds:.3g} floor core-seconds")
+    add("cpu_over_floor", float(jobs["cpu_time"].sum()) / floor_seconds, "x",
+        note="CPU seconds of the jobs / floor core-seconds")
+    for rule in NUMERICAL_RULES:
+        group = jobs[jobs["rule"] == rule]
+        rule_floor = by_rule[rule] / (rate * 1e9)
+        add(f"job_time_share ({rule})", float(group["s"].sum()) / job_seconds, "",
+            note=f"{group['s'].sum():.0f} s, {len(group)} jobs")
+        add(f"measured_over_floor ({rule}, job time)", float(group["s"].sum()) / rule_floor, "x",
+            note=f"floor {by_rule[rule] / 1e12:.3g} TFLOP = {rule_floor:.3g} core-seconds")
+        add(f"peak_rss ({rule})", float(group["max_rss"].max()), "MB", note="largest max_rss")
+    outside = 1.0 - floor_seconds / job_seconds
+    add("outside_numerical_share (job time)", outside, "",
+        note="1 - floor / job time: start-up, tracing, I/O, elementwise work, slower products")
+    idle = 1.0 - job_seconds / (span * cores)
+    add("idle_core_share (span)", idle, "", note=f"1 - job time / (span x {cores} cores)")
+    trained, source = epoch_seconds(outdir, config)
+    train_jobs = float(jobs.loc[jobs["rule"] == "train", "s"].sum())
+    if trained is not None:
+        add("startup_finish_share (train jobs)", 1.0 - trained / train_jobs, "",
+            note=f"1 - epoch seconds / train job seconds; {source}")
+    return (f"{label} {ratio:.3g}x the floor over the span ({span:.0f} s vs "
+            f"{floor_seconds / cores:.3g} s at {rate:.0f} GFLOP/s x {cores}), "
+            f"{job_seconds / floor_seconds:.3g}x in job time, {100 * outside:.0f}% of job time "
+            f"outside the products")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sweep", type=Path, default=benchlib.ROOT / "results",
+                        help="output root of the last full sweep")
+    parser.add_argument("--cores", type=int, default=2, help="cores the workflows run on")
+    parser.add_argument("--no-smoke", action="store_true", help="skip the smoke run")
+    args = parser.parse_args()
+    report = benchlib.Report("floor")
+    others = benchlib.others_running()
+    if others:
+        print(f"# warning: other work is running: {others}", flush=True)
+    summary = []
+    with tempfile.TemporaryDirectory(prefix="klgap-floor-") as directory:
+        directory = Path(directory)
+        load = benchlib.load_1min()
+        machine = measure_rate(directory)
+        rate = machine["matmul_gflops_per_thread"]
+        report.add("matmul_rate_now [2048^2 float32, 1 thr]", rate, "GFLOP/s",
+                   note=f"per CPU-second, best of 3; {machine['matmul_gflops_wall']} per wall "
+                        f"second", load=load)
+        if not args.no_smoke:
+            outdir = directory / "smoke"
+            load, busy = benchlib.load_1min(), benchlib.busy_core_seconds()
+            wall = run_smoke(outdir, args.cores)
+            others_cores = max(0.0, benchlib.busy_core_seconds() - busy) / wall
+            report.add("smoke_workflow_wall [whole DAG, PDF included]", wall, "s",
+                       note=f"all processes kept {others_cores:.2f} cores busy meanwhile",
+                       load=load)
+            smoke_rate = json.loads((outdir / "provenance.json").read_text())
+            report.add("matmul_rate_of_the_smoke_machine_rule", smoke_rate.get(
+                "matmul_gflops_per_thread", float("nan")), "GFLOP/s",
+                note="provenance.json of the smoke run (measured while it started)", load=load)
+            summary.append(analyse(report, "smoke", outdir, rate, "measured here, now",
+                                   args.cores, load))
+        sweep_record = json.loads((args.sweep / "provenance.json").read_text())
+        if "matmul_gflops_per_thread" in sweep_record:
+            sweep_rate, note = (sweep_record["matmul_gflops_per_thread"],
+                                "the sweep's own (provenance.json)")
+        else:
+            sweep_rate, note = rate, ("today's rate: the sweep recorded none, so this ratio is "
+                                      "not from one machine at one time")
+        summary.append(analyse(report, "sweep", args.sweep, sweep_rate, note, args.cores,
+                               benchlib.load_1min()))
+    report.write("; ".join(summary) + f"; load {benchlib.load_1min():.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()
