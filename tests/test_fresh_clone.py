@@ -100,5 +100,5 @@ def test_make_sweep_on_a_fresh_clone_plans_every_run_then_the_records(tmp_path):
     config = yaml.safe_load((checkout / "results" / "config.yaml").read_text())
     runs = len(layout.sweep(config))
     counts = job_counts(result.stdout)
-    assert counts["train"] == counts["evaluate"] == runs
+    assert counts["run"] == runs
     assert counts["aggregate"] == len(config["datasets"]) and counts["provenance"] == 1

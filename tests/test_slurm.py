@@ -18,7 +18,7 @@ from test_workflow import (CONFIGS, REPO, SPLITS, expected_runs, load_config, pl
 SLURM_LOCAL = REPO / "scripts" / "slurm-local.sh"
 PROFILES = REPO / "profiles"
 # The rules whose jobs are submitted to Slurm; the others are local rules.
-SUBMITTED_RULES = ["train", "evaluate"]
+SUBMITTED_RULES = ["run"]
 # Settings of the test cluster, not of the profile: it has no accounting database (so no
 # accounts, and `squeue`, which lists finished jobs for an hour here, tells the job states), and
 # its jobs are short, so the first status check comes after 5 s instead of 40.

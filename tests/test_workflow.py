@@ -90,31 +90,30 @@ def test_schema_datasets_are_the_package_datasets():
     assert enum == list(data.DATASETS)
 
 
-def test_dry_run_plans_one_train_and_evaluate_job_per_run(tmp_path):
+def test_dry_run_plans_one_job_per_run(tmp_path):
     config = load_config("default.yaml")
     result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout
     runs = expected_runs(config)
     n_datasets = len(config["datasets"])
     assert job_counts(result.stdout) == {
-        "prepare": n_datasets, "classifier": n_datasets, "train": len(runs),
-        "evaluate": len(runs),
+        "prepare": n_datasets, "classifier": n_datasets, "run": len(runs),
         "aggregate": n_datasets, "histories": n_datasets, "latent_samples": n_datasets,
         "figures": len(FIGURES), "tex": 1, "paper": 1, "config_snapshot": 1, "provenance": 1,
         "machine": 1, "all": 1}
-    rundirs = set(re.findall(r"klgap train .*--rundir (\S+)", result.stdout))
+    rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
-    assert re.search(r"klgap train .*--threads \d+", result.stdout)
+    assert re.search(r"klgap train-and-evaluate .*--classifier .*--threads \d+", result.stdout)
 
 
 def test_batched_training_plans_one_job_per_cell_with_its_seeds(tmp_path):
     config = load_config("default.yaml")
     result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}",
-                       "batched_training=true")
+                       "batched_training=true", "experiments=[]")
     assert result.returncode == 0, result.stdout
-    runs = expected_runs(config)
+    runs = expected_runs({**config, "experiments": []})
     counts = job_counts(result.stdout)
-    assert "train" not in counts
+    assert "run" not in counts
     assert counts["train_together"] == len(runs) // len(config["seeds"])
     assert counts["evaluate"] == len(runs)
     planned = re.findall(r"klgap train-together .*--rundirs (.+?) --seeds (.+?) --betas (\S+)",
@@ -176,7 +175,7 @@ def test_partial_mode_schedules_no_training(tmp_path):
     result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}", "partial=true")
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
-    assert "train" not in counts and "evaluate" not in counts
+    assert "run" not in counts and "evaluate" not in counts
     n_datasets = len(load_config("default.yaml")["datasets"])
     assert counts["aggregate"] == counts["histories"] == counts["latent_samples"] == n_datasets
 
@@ -218,7 +217,7 @@ def test_gpu_jobs_declare_a_share_of_one_gpu(tmp_path, runs_per_gpu):
                        f"outdir={tmp_path / 'out'}", "gpus_per_run=1",
                        f"runs_per_gpu={runs_per_gpu}", "--resources", "gpu_percent=100")
     assert result.returncode == 0, result.stdout
-    for rule in ("train", "evaluate"):
+    for rule in ("run",):
         jobs = planned_resources(result.stdout, rule)
         assert len(jobs) == len(expected_runs(load_config("smoke.yaml")))
         for resources in jobs:
@@ -231,7 +230,7 @@ def test_cpu_configuration_declares_no_gpu(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", str(CONFIGS / "smoke.yaml"), "--config",
                        f"outdir={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout
-    jobs = planned_resources(result.stdout, "train") + planned_resources(result.stdout, "evaluate")
+    jobs = planned_resources(result.stdout, "run")
     assert jobs and all(r["gpu"] == "0" and r["gpu_percent"] == "0" for r in jobs)
 
 
@@ -242,7 +241,8 @@ def test_epochs_per_dataset(tmp_path):
                        "--config", f"outdir={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout
     for dataset, epochs in (("digits", 7), ("fashion_mnist", 3)):
-        commands = re.findall(rf"klgap train --data \S+/{dataset}.npz .*", result.stdout)
+        commands = re.findall(rf"klgap train-and-evaluate --data \S+/{dataset}.npz .*",
+                              result.stdout)
         assert commands and all(f"--epochs {epochs} " in c for c in commands)
     per_dataset.write_text("epochs: {digits: 0}\n")
     result = snakemake(tmp_path, "-n", "--configfile", str(per_dataset))
@@ -290,10 +290,10 @@ def test_smoke_configuration_end_to_end(tmp_path):
     provenance = json.loads((outdir / "provenance.json").read_text())
     assert provenance["runs_trained"] == len(runs)
     assert provenance["devices"] and provenance["config"]["outdir"] == str(outdir)
-    assert provenance["wall_seconds_per_rule"]["train"]["jobs"] == len(runs)
+    assert provenance["wall_seconds_per_rule"]["run"]["jobs"] == len(runs)
     assert provenance["matmul_gflops_per_thread"] > 0  # the machine rule, at the start
     benchmarks = pd.read_csv(outdir / "benchmarks.csv")
-    assert sorted(benchmarks["rule"].unique()) == ["classifier", "evaluate", "train"]
+    assert sorted(benchmarks["rule"].unique()) == ["classifier", "run"]
     assert (benchmarks["s"] > 0).all()
     # The span covers every job: at least the longest one, at most the summed job times.
     assert benchmarks["s"].max() <= provenance["span_seconds"] <= benchmarks["s"].sum() + 60

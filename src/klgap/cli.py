@@ -18,6 +18,8 @@ COMMANDS = {
     "train": ("klgap.train", "Train one VAE (resumes from its last checkpoint)."),
     "train-together": ("klgap.batched",
                        "Train several VAEs of one shape as one batched computation (GPUs)."),
+    "train-and-evaluate": ("klgap.train_and_evaluate",
+                           "Train one VAE, then evaluate it, in one process (the sweep's job)."),
     "evaluate": ("klgap.evaluate", "Evaluate one trained VAE: ELBO, IW-LL, KL decomposition, "
                                    "generated samples, prior holes."),
     "aggregate": ("klgap.aggregate", "Collect per-run metrics into tidy tables and summaries."),

@@ -328,6 +328,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``evaluate`` command's arguments."""
     parser.add_argument("--data", required=True, help="prepared dataset (.npz)")
     parser.add_argument("--rundir", required=True, help="the trained run's directory")
+    add_evaluation_arguments(parser)
+    parser.add_argument("--threads", type=int, default=None)
+
+
+def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the options of what an evaluation computes (``evaluate``, ``train-and-evaluate``)."""
     parser.add_argument("--iw-samples", type=int, default=config_schema.default("iw_samples"),
                         help=config_schema.description("iw_samples"))
     parser.add_argument("--minibatch-sizes", type=int, nargs="*",
@@ -335,7 +341,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=config_schema.description("minibatch_sizes"))
     parser.add_argument("--classifier", required=True,
                         help="the dataset's label classifier (.npz, from `klgap classifier`)")
-    parser.add_argument("--threads", type=int, default=None)
 
 
 def main(args: argparse.Namespace) -> None:

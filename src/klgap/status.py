@@ -155,4 +155,4 @@ def main(args: argparse.Namespace) -> None:
                            else epochs, now) for run in runs]
     jobs = args.jobs or max(1, (os.cpu_count() or 1) // int(config.get("threads_per_run", 1)))
     print(f"{outdir}: " + describe(statuses, jobs))
-    print(f"per-epoch lines: {outdir}/logs/train/<dataset>/{layout.RUN_PATTERN}.log")
+    print(f"per-epoch lines: {outdir}/logs/run/<dataset>/{layout.RUN_PATTERN}.log")

@@ -251,6 +251,19 @@ def training_options(wildcards):
             f" --learning-rate {config['learning_rate']} --hidden {joined(config['hidden'])}")
 
 
+def evaluation_outputs():
+    """What an evaluation writes into a run's directory (rule run, or rule evaluate)."""
+    return {name: out(RUN, file) for name, file in (
+        ("metrics", "metrics.json"), ("posterior_test", "posterior_test.npz"),
+        ("posterior_train", "posterior_train.npz"), ("samples", "samples.npz"))}
+
+
+def evaluation_options(wildcards):
+    """The options of what an evaluation computes (`evaluate`, `train-and-evaluate`)."""
+    return (f"--iw-samples {config['iw_samples']}"
+            f" --minibatch-sizes {joined(config['minibatch_sizes'])}")
+
+
 def joined(values, format_value=str):
     """Formats a list of validated numbers as command-line words."""
     return " ".join(format_value(value) for value in values)

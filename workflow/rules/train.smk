@@ -1,31 +1,41 @@
 # Training: one job per run of the sweep (dataset x objective x latent size x weight x seed).
-# A killed job resumes from <rundir>/checkpoint.npz, which is not a declared output and so
-# survives Snakemake's clean-up of incomplete outputs.
 
 
-rule train:
-    input:
-        data=out("data/{dataset}.npz"),
-    output:
-        model=out(RUN, "model.npz"),
-        history=out(RUN, "history.csv"),
-        run=out(RUN, "run.json"),
-    log:
-        out("logs/train", f"{RUN_ID}.log"),
-    benchmark:
-        out("benchmarks/train", f"{RUN_ID}.tsv")
-    threads: config["threads_per_run"]
-    resources:
-        mem_mb=config["mem_mb"],
-        gpu=config["gpus_per_run"],
-        gpu_percent=gpu_percent_per_run(),
-    params:
-        rundir=lambda wildcards, output: os.path.dirname(output.run),
-        options=training_options,
-    shell:
-        "python -m klgap train --data {input.data:q} --rundir {params.rundir:q}"
-        " --{wildcards.weight_name} {wildcards.weight} --seed {wildcards.seed} {params.options}"
-        " --threads {threads} > {log:q} 2>&1"
+# The sweep's job per run: training, then evaluation (workflow/rules/evaluate.smk says what it
+# measures), in one process (`klgap train-and-evaluate`), so that TensorFlow's start-up, the data
+# and the model are paid for once. A killed job resumes from <rundir>/checkpoint.npz, which is not
+# a declared output and so survives Snakemake's clean-up of incomplete outputs; killed during the
+# evaluation, it evaluates again. With batched_training, rule train_together trains and rule
+# evaluate evaluates.
+if not config["batched_training"]:
+
+    rule run:
+        input:
+            data=out("data/{dataset}.npz"),
+            classifier=out("data/{dataset}_classifier.npz"),
+        output:
+            model=out(RUN, "model.npz"),
+            history=out(RUN, "history.csv"),
+            run=out(RUN, "run.json"),
+            **evaluation_outputs(),
+        log:
+            out("logs/run", f"{RUN_ID}.log"),
+        benchmark:
+            out("benchmarks/run", f"{RUN_ID}.tsv")
+        threads: config["threads_per_run"]
+        resources:
+            mem_mb=config["mem_mb"],
+            gpu=config["gpus_per_run"],
+            gpu_percent=gpu_percent_per_run(),
+        params:
+            rundir=lambda wildcards, output: os.path.dirname(output.run),
+            options=training_options,
+            evaluation=evaluation_options,
+        shell:
+            "python -m klgap train-and-evaluate --data {input.data:q} --rundir {params.rundir:q}"
+            " --{wildcards.weight_name} {wildcards.weight} --seed {wildcards.seed}"
+            " {params.options} --classifier {input.classifier:q} {params.evaluation}"
+            " --threads {threads} > {log:q} 2>&1"
 
 
 # With batched_training, one job per cell (dataset x objective x latent size x weight) trains all
@@ -33,8 +43,6 @@ rule train:
 # one batched computation (klgap.batched), to fill a GPU that one small model cannot. On the
 # 2-core CPU measured in the README separate jobs are faster, hence the default false.
 if config["batched_training"]:
-
-    ruleorder: train_together > train
 
     rule train_together:
         input:

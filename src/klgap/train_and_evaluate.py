@@ -1,0 +1,32 @@
+"""``klgap train-and-evaluate``: train one run, then evaluate it, in one process.
+
+The sweep's job per run (rule ``run``): the same ``klgap.train.train`` and
+``klgap.evaluate.evaluate`` as the two separate commands, with the same outputs, so the results
+are those of ``train`` followed by ``evaluate``; one process pays TensorFlow's start-up, the data
+loading and the model building once instead of twice. Killed during training, it resumes from the
+checkpoint; killed during evaluation, training is already complete (``run.json``) and only the
+evaluation is done again.
+"""
+
+import argparse
+
+from klgap import evaluate, train
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds ``train``'s arguments and what the evaluation computes."""
+    train.add_arguments(parser)
+    evaluate.add_evaluation_arguments(parser)
+
+
+def main(args: argparse.Namespace) -> None:
+    """Checks the classifier, trains (or resumes), then evaluates."""
+    from klgap import classifier, data
+
+    # A missing or foreign classifier stops the job before any training, not after it.
+    arrays = data.load(args.data)
+    classifier.load_classifier(args.classifier, str(arrays["dataset"]),
+                               int(arrays["x_train"].shape[1]))
+    train.main(args)
+    evaluate.evaluate(args.data, args.rundir, args.iw_samples, args.minibatch_sizes, args.threads,
+                      args.classifier)
