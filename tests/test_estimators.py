@@ -463,3 +463,16 @@ def test_bad_input_raises_user_error_naming_problem_and_fix(call, words):
         call()
     for word in words:
         assert word in str(error.value)
+
+
+def test_decomposition_without_marginals_keeps_every_other_estimate():
+    rng = np.random.default_rng(11)
+    mu = rng.normal(size=(300, 3))
+    sigma = np.exp(rng.normal(-1.0, 0.3, size=(300, 3)))
+    labels = rng.integers(0, 4, 300)
+    full = estimators.kl_decomposition(mu, sigma, labels, num_z=200, seed=5)
+    lean = estimators.kl_decomposition(mu, sigma, labels, num_z=200, seed=5, marginals="none")
+    skipped = {"total_correlation", "total_correlation_se", "dimwise_kl", "dimwise_kl_se"}
+    assert set(lean) == set(full) - skipped
+    for key in lean:
+        assert lean[key] == full[key], key

@@ -74,7 +74,9 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
       seed: seed of the samples (and of the subsample).
       marginals: how the per-dimension marginals log q(z_ij) are evaluated: "grid" (verified
         interpolation, see the module docstring), "exact" (every sample against every
-        component) or "auto" ("exact" for small problems, else "grid").
+        component) or "auto" ("exact" for small problems, else "grid"); "none" skips them, and
+        with them total_correlation and dimwise_kl (most of the cost when only the information
+        and the aggregate KL are wanted).
       num_threads: worker threads; None: the CPUs available to this process.
 
     Returns:
@@ -99,8 +101,8 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
     if num_z is not None:
         num_z = check_int("num_z", num_z, 2, num_examples, "pass None to give every example a z")
     seed = check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
-    if marginals not in ("auto", "grid", "exact"):
-        raise UserError(f"marginals must be 'auto', 'grid' or 'exact', got {marginals!r}.")
+    if marginals not in ("auto", "grid", "exact", "none"):
+        raise UserError(f"marginals must be 'auto', 'grid', 'exact' or 'none', got {marginals!r}.")
     num_threads = check_threads(num_threads)
 
     kl_per_example = gaussian_kl_to_standard_normal(mu, sigma).sum(axis=1)  # (N,)
@@ -115,7 +117,8 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
     # variance of each example's terms (the first draw alone cannot tell it from the variation
     # between examples, which is no error of the estimate given the posteriors).
     repeat, z_again, log_q_own_again = redraw_posteriors(mu, sigma, sample_index, seed)
-    use_grid = marginals == "grid" or (marginals == "auto" and len(z) > 4096)
+    use_grid = (None if marginals == "none"
+                else marginals == "grid" or (marginals == "auto" and len(z) > 4096))
     with worker_pool(num_threads) as pool_map:
         terms = sample_terms(mixture, z, log_q_own_per_dim, mu, sigma, class_counts,
                               class_of_example[sample_index], use_grid, pool_map)
@@ -149,6 +152,9 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
         "moment_matched_kl": moment_matched_kl(mu, sigma),
         "log_n": math.log(num_examples),
     }
+    if marginals == "none":
+        for key in ("total_correlation", "total_correlation_se", "dimwise_kl", "dimwise_kl_se"):
+            del result[key]
     if labels is None:
         return result
 

@@ -2,14 +2,22 @@
 
 Records of ``metrics.json``, one per ``split`` (see docs/interfaces.md):
 
-- ``test`` and ``train`` (a fixed train subset of the test split's size): the ELBO, rate and
-  distortion, an importance-weighted log-likelihood, active units, the in-sample KL
-  decomposition and its minibatch estimates; their posteriors go to ``posterior_<split>.npz``.
-  The test record also holds the held-out bracket, ``heldout_*``: the mixture of the whole
-  training split's posteriors as q(z), at the test samples (``heldout_kl_decomposition``).
+- ``test``: the ELBO, rate and distortion, an importance-weighted log-likelihood, active units,
+  the in-sample KL decomposition and its minibatch estimates. It also holds the held-out
+  bracket, ``heldout_*``: the mixture of the whole training split's posteriors as q(z), at the
+  test samples (``heldout_kl_decomposition``).
+- ``train``: the training examples of a subset of the test split's size (the first of the fixed
+  ``nested_order``): ELBO (one sample per example) and the in-sample decomposition, to set
+  beside the test split's at the same N.
 - ``train_full``: the whole training split (ELBO from one sample per example, in-sample
-  decomposition); ``train_n<N>``: the in-sample decomposition of nested subsets of it, so that
-  the information and aggregate KL can be followed against their ceiling log N.
+  decomposition scored at ``FULL_SPLIT_SAMPLES`` of its examples' z); ``train_n<N>``: the
+  information, aggregate KL and class terms of nested subsets of it (scored at up to
+  ``NESTED_SAMPLES`` z; no total correlation), so that they can be followed against their
+  ceiling log N. Scoring a
+  subsample of the z's keeps every example's posterior in the mixture q(z), so the ceiling is
+  still log N; the ``_se`` keys include the subsample's Monte Carlo error.
+
+The posteriors of ``test`` and ``train`` go to ``posterior_<split>.npz``.
 
 The test record also says how well the model generates and where its prior has holes
 (``generation_metrics``): decoded samples from the prior and from an ex-post Gaussian mixture,
@@ -28,11 +36,16 @@ from klgap import atomic, config_schema, data, estimators, generation
 from klgap.classifier import StoredClassifier, load_classifier
 from klgap.errors import UserError
 
-SPLITS = {"test": ("x_test_binary", "y_test"), "train": ("x_train_eval_binary", "y_train_eval")}
+TEST_SPLIT = ("x_test_binary", "y_test")  # the arrays of the prepared data
 EVAL_SEED = 2024  # seed of the importance samples; the same for every model of a sweep
 # Sizes of the nested subsets of the training split (prefixes of its fixed ``nested_order``);
 # those below the split's size are evaluated, and the whole split is ``train_full``.
 NESTED_SIZES = (100, 300, 1000, 3000, 10000, 30000)
+# Samples z scored against the mixture in the decomposition of the whole training split and of
+# the nested subsets (num_z of estimators.kl_decomposition): Monte Carlo errors of a few
+# hundredths of a nat (the _se keys), at a fraction of the N x N cost.
+FULL_SPLIT_SAMPLES = 10_000
+NESTED_SAMPLES = 2_000
 MINIBATCH_METHODS = ("mws", "mss")
 # Generation and prior holes. Their draws come from their own streams, [EVAL_SEED,
 # GENERATION_STREAM, k], so the metrics above do not move; M = 10,000 keeps the Monte Carlo
@@ -40,6 +53,7 @@ MINIBATCH_METHODS = ("mws", "mss")
 GENERATION_SAMPLES = 10_000  # decoded and labelled codes, from the prior and from the ex-post
 HOLE_SAMPLES = 10_000  # prior samples of ``estimators.prior_holes``
 EXPOST_COMPONENTS = 10  # of the ex-post Gaussian mixture (full covariances)
+EXPOST_FIT_CODES = 10_000  # training codes (a seeded random subset) the mixture is fitted to
 GRID_SAMPLES = 16  # decoded samples of each kind kept in samples.npz
 GENERATION_STREAM = 17
 
@@ -121,7 +135,8 @@ def split_metrics(vae, x: np.ndarray, labels: np.ndarray, iw_samples: int,
 
 def training_split_metrics(vae, arrays: dict, test_posterior: dict,
                            return_posterior: bool = False):
-    """The whole training split, its nested subsets, and the held-out bracket of the test split.
+    """The training split: a subset of the test split's size, the whole split, its nested
+    subsets, and the held-out bracket of the test split.
 
     Args:
       vae: a trained ``klgap.model.VAE``.
@@ -130,36 +145,49 @@ def training_split_metrics(vae, arrays: dict, test_posterior: dict,
       return_posterior: also return the training split's posteriors.
 
     Returns:
-      The records of ``train_full`` and of every ``train_n<N>`` (without the run's identifying
-      keys), and the ``heldout_<key>`` values to add to the test record (the fit set is the whole
-      training split; the eval samples are the test decomposition's); with
-      ``return_posterior``, third, the training split's ``mu`` and ``sigma``, (N, D) each.
+      The records of ``train``, ``train_full`` and every ``train_n<N>`` (without the run's
+      identifying keys), the ``heldout_<key>`` values to add to the test record (the fit set is
+      the whole training split; the eval samples are the test decomposition's), and the
+      posteriors of ``train`` (``mu``, ``sigma``, ``labels``); with ``return_posterior``,
+      fourth, the whole training split's ``mu`` and ``sigma``, (N, D) each.
     """
     x = arrays["x_train_binary"].astype(np.float32)
     labels = arrays["y_train"]
     _, distortion, rate, mu, sigma = importance_weighted(vae, x, 1, EVAL_SEED)
-    full = {"split": "train_full", "n": len(x), "log_n": math.log(len(x)), "iw_samples": 1,
-            "elbo": float(np.mean(-distortion - rate)), "distortion": float(np.mean(distortion)),
-            "active_units": estimators.active_units(mu),
-            **flatten(estimators.kl_decomposition(mu, sigma, labels, seed=EVAL_SEED)),
-            "rate_tf": float(np.mean(rate))}
-    records = [full]
+
+    def elbo_terms(rows) -> dict:
+        return {"iw_samples": 1, "elbo": float(np.mean(-distortion[rows] - rate[rows])),
+                "distortion": float(np.mean(distortion[rows])),
+                "active_units": estimators.active_units(mu[rows]),
+                "rate_tf": float(np.mean(rate[rows]))}
+
+    def decomposition(rows, num_z: int | None, marginals: str = "auto") -> dict:
+        return {"n": len(rows), "log_n": math.log(len(rows)),
+                **flatten(estimators.kl_decomposition(mu[rows], sigma[rows], labels[rows],
+                                                      num_z=num_z, seed=EVAL_SEED,
+                                                      marginals=marginals))}
+
+    everything = np.arange(len(x))
+    same_size = arrays["nested_order"][:len(test_posterior["mu"])]
+    records = [{"split": "train", **decomposition(same_size, None), **elbo_terms(same_size)},
+               {"split": "train_full", **decomposition(everything, min(FULL_SPLIT_SAMPLES, len(x))),
+                **elbo_terms(everything)}]
     for size in NESTED_SIZES:
         if size >= len(x):
             break
-        subset = arrays["nested_order"][:size]
-        decomposition = estimators.kl_decomposition(mu[subset], sigma[subset], labels[subset],
-                                                    seed=EVAL_SEED)
-        records.append({"split": f"train_n{size}", "n": size, "log_n": math.log(size),
-                        **flatten(decomposition)})
+        records.append({"split": f"train_n{size}",
+                        **decomposition(arrays["nested_order"][:size],
+                                        min(NESTED_SAMPLES, size), marginals="none")})
     bracket = estimators.heldout_kl_decomposition(
         mu, sigma, test_posterior["mu"], test_posterior["sigma"], labels,
         test_posterior["labels"], seed=EVAL_SEED)
     heldout = {f"heldout_{key}": value for key, value in flatten(bracket).items()
                if key != "rate"}  # the test record's own rate
+    train_posterior = {"mu": mu[same_size], "sigma": sigma[same_size],
+                       "labels": labels[same_size]}
     if return_posterior:
-        return records, heldout, {"mu": mu, "sigma": sigma}
-    return records, heldout
+        return records, heldout, train_posterior, {"mu": mu, "sigma": sigma}
+    return records, heldout, train_posterior
 
 
 def decoded_means(vae, z: np.ndarray, batch_size: int = 5000) -> np.ndarray:
@@ -186,8 +214,8 @@ def generation_metrics(decode_means, mu: np.ndarray, sigma: np.ndarray,
 
     Decodes M codes z ~ p(z) = N(0, I) and M codes from the ex-post density, a Gaussian mixture
     (``num_components`` full-covariance components, scikit-learn, ``random_state=seed``) fitted
-    to the posterior means E_q[z|x] of the whole training split (Ghosh et al. 2020 fit the
-    codes' means, not samples of q(z|x)). The decoded Bernoulli means are labelled by the
+    to the posterior means E_q[z|x] of up to ``EXPOST_FIT_CODES`` examples of the training
+    split (Ghosh et al. 2020 fit the codes' means, not samples of q(z|x)). The decoded Bernoulli means are labelled by the
     classifier (``generation.label_metrics``). Label metrics are plain Monte Carlo estimates,
     not bounds; their ``_se`` is the error of the M samples given the model, the classifier and
     the fitted mixture. The prior holes use the training split's mixture q_N
@@ -214,7 +242,10 @@ def generation_metrics(decode_means, mu: np.ndarray, sigma: np.ndarray,
     latent_dim = mu.shape[1]
     z_prior = np.random.default_rng([seed, GENERATION_STREAM, 0]).standard_normal(
         (num_samples, latent_dim))  # (M, D)
-    density = generation.fit_expost_density(mu, num_components=num_components, seed=seed)
+    fit_rows = np.random.default_rng([seed, GENERATION_STREAM, 4]).permutation(len(mu))[
+        :EXPOST_FIT_CODES]
+    density = generation.fit_expost_density(mu[fit_rows], num_components=num_components,
+                                            seed=seed)
     z_expost = generation.sample_density(density, num_samples,
                                          seed=[seed, GENERATION_STREAM, 1])  # (M, D)
     images = {"prior": decode_means(z_prior), "expost": decode_means(z_expost)}  # (M, P) each
@@ -291,17 +322,15 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
     [weight] = config["weights"].values()  # the objective's one weight (klgap.layout)
     identity = {"dataset": run["dataset"], "objective": config["objective"],
                 "latent_dim": config["latent_dim"], "weight": weight, "seed": config["seed"]}
-    records, posteriors = [], {}
-    for split, (x_key, y_key) in SPLITS.items():
-        record, posteriors[split] = split_metrics(vae, arrays[x_key], arrays[y_key], iw_samples,
-                                                  minibatch_sizes)
-        records.append({**identity, "split": split, "device": device_name, **record})
-    training, heldout, train_posterior = training_split_metrics(vae, arrays, posteriors["test"],
-                                                                return_posterior=True)
+    posteriors = {}
+    test, posteriors["test"] = split_metrics(vae, *(arrays[key] for key in TEST_SPLIT),
+                                             iw_samples, minibatch_sizes)
+    records = [{**identity, "split": "test", "device": device_name, **test}]
+    training, heldout, posteriors["train"], whole = training_split_metrics(
+        vae, arrays, posteriors["test"], return_posterior=True)
     records[0].update(heldout)  # the test record
-    generated, grids = generation_metrics(lambda z: decoded_means(vae, z), train_posterior["mu"],
-                                          train_posterior["sigma"], classifier,
-                                          num_threads=threads)
+    generated, grids = generation_metrics(lambda z: decoded_means(vae, z), whole["mu"],
+                                          whole["sigma"], classifier, num_threads=threads)
     records[0].update(generated)
     records += [{**identity, "device": device_name, **record} for record in training]
     for record in records:

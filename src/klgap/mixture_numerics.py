@@ -167,7 +167,7 @@ def redraw_posteriors(mu: np.ndarray, sigma: np.ndarray, sample_index: np.ndarra
 
 def sample_terms(mixture: "DiagonalGaussianMixture", z: np.ndarray,
                   log_q_own_per_dim: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
-                  class_counts: np.ndarray, sample_class: np.ndarray, use_grid: bool,
+                  class_counts: np.ndarray, sample_class: np.ndarray, use_grid: bool | None,
                   pool_map: Callable) -> dict[str, np.ndarray]:
     """The per-sample terms whose means are the estimates of ``kl_decomposition``.
 
@@ -178,7 +178,8 @@ def sample_terms(mixture: "DiagonalGaussianMixture", z: np.ndarray,
       mu, sigma: the posteriors, (N, D).
       class_counts: components per class, (C,).
       sample_class: the class of each sample's example, (M,).
-      use_grid: evaluate the marginals by verified interpolation.
+      use_grid: evaluate the marginals by verified interpolation; None: skip them (``dimwise``
+        and ``info_and_dimwise`` are NaN).
       pool_map: a ``map`` over worker threads.
 
     Returns:
@@ -188,12 +189,16 @@ def sample_terms(mixture: "DiagonalGaussianMixture", z: np.ndarray,
     """
     log_q_own = log_q_own_per_dim.sum(axis=1)  # (M,) log q(z_i|x_i)
     log_class_sums = mixture.log_class_sums(z, shift=log_q_own, pool_map=pool_map)  # (M, C)
-    log_q_marginals = log_marginals(z, mu, sigma, log_q_own_per_dim, use_grid, pool_map)  # (M, D)
     log_q_z = special.logsumexp(log_class_sums, axis=1) - math.log(len(mu))  # (M,)
     log_q_z_given_y = (log_class_sums[np.arange(len(z)), sample_class]
                        - np.log(class_counts[sample_class]))  # (M,) log q(z_i|y_i)
     info = log_q_own - log_q_z
-    dimwise = np.sum(log_q_marginals - log_standard_normal(z), axis=1)
+    if use_grid is None:
+        dimwise = np.full(len(z), np.nan)
+    else:
+        log_q_marginals = log_marginals(z, mu, sigma, log_q_own_per_dim, use_grid,
+                                        pool_map)  # (M, D)
+        dimwise = np.sum(log_q_marginals - log_standard_normal(z), axis=1)
     return {"info": info, "dimwise": dimwise, "info_and_dimwise": info + dimwise,
             "label": log_q_z_given_y - log_q_z, "within_class": log_q_own - log_q_z_given_y}
 
