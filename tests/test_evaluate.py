@@ -47,12 +47,18 @@ def test_metrics_file_has_one_record_per_split_with_contract_keys(trained_run):
         assert record["rate"] == pytest.approx(record["mutual_info"] + record["aggregate_kl"])
     for record in records[:2]:
         for key in ("dataset", "objective", "latent_dim", "weight", "seed", "n", "log_n", "elbo",
-                    "iw_ll",
-                    "rate", "distortion", "mutual_info", "aggregate_kl", "total_correlation",
-                    "dimwise_kl", "moment_matched_kl", "label_info", "active_units",
-                    "mutual_info_se", "mss_mutual_info_b32", "mws_aggregate_kl_b100"):
+                    "rate", "distortion", "mutual_info", "aggregate_kl", "moment_matched_kl",
+                    "label_info", "active_units", "mutual_info_se"):
             assert key in record, key
-        assert "mss_mutual_info_b10000" not in record  # batch larger than N is skipped
+    test, train = records[:2]
+    for key in ("iw_ll", "mss_mutual_info_b32", "mws_aggregate_kl_b100", "total_correlation",
+                "dimwise_kl"):  # the test split's, not the training subset's
+        assert key in test and key not in train, key
+    assert "mss_mutual_info_b10000" not in test  # batch larger than N is skipped
+    assert "total_correlation" in records[2]  # train_full
+    for record in [train] + records[3:]:  # no marginals, so no total correlation
+        assert "total_correlation" not in record and "class_kl_1" in record
+    for record in records[:2]:
         assert sorted(k for k in record if k.startswith("class_kl_") and "se" not in k) == [
             f"class_kl_{c}" for c in sorted(range(10), key=str)]
         assert record["n"] == 360 and record["log_n"] == pytest.approx(np.log(360))
@@ -68,8 +74,8 @@ def test_metrics_are_consistent(trained_run):
     assert test["elbo"] == pytest.approx(-(test["rate"] + test["distortion"]), rel=1e-5)
     # the same model and fixed test bits: ELBO close to the last epoch's test ELBO
     assert test["elbo"] == pytest.approx(last_test_elbo, abs=1.0)
+    assert test["iw_ll"] > test["elbo"]  # the IW bound (K=20) is tighter
     for record in records[:2]:
-        assert record["iw_ll"] > record["elbo"]  # the IW bound (K=20) is tighter
         assert record["rate"] == pytest.approx(record["mutual_info"] + record["aggregate_kl"])
         assert 0 <= record["mutual_info"] <= record["log_n"] + 1e-9
         assert 0 <= record["active_units"] <= 2
@@ -83,7 +89,8 @@ def test_posterior_arrays(trained_run, digits_npz):
     assert np.all(test["sigma"] > 0)
     np.testing.assert_array_equal(test["labels"], arrays["y_test"])
     train_split = atomic.load_npz(rundir / "posterior_train.npz")
-    np.testing.assert_array_equal(train_split["labels"], arrays["y_train_eval"])
+    np.testing.assert_array_equal(train_split["labels"],
+                                  arrays["y_train"][arrays["nested_order"][:360]])
 
 
 def test_k1_iw_bound_is_the_elbo(trained_run, digits_npz):

@@ -59,3 +59,11 @@ def test_weights_roundtrip(vae):
     model.set_weights(other, weights)
     for key, value in model.get_weights(other).items():
         np.testing.assert_array_equal(value, weights[key])
+
+
+def test_log_likelihood_is_the_decoders_bernoulli_log_probability(vae):
+    rng = np.random.default_rng(7)
+    z = tf.constant(rng.normal(scale=3.0, size=(4, 5, vae.latent_dim)).astype(np.float32))
+    x = tf.constant((rng.random((5, 12)) < 0.4).astype(np.float32))
+    np.testing.assert_allclose(vae.log_likelihood(x, z).numpy(),
+                               vae.decode(z).log_prob(x).numpy(), rtol=1e-5)

@@ -7,8 +7,8 @@ Records of ``metrics.json``, one per ``split`` (see docs/interfaces.md):
   bracket, ``heldout_*``: the mixture of the whole training split's posteriors as q(z), at the
   test samples (``heldout_kl_decomposition``).
 - ``train``: the training examples of a subset of the test split's size (the first of the fixed
-  ``nested_order``): ELBO (one sample per example) and the in-sample decomposition, to set
-  beside the test split's at the same N.
+  ``nested_order``): ELBO (one sample per example) and the in-sample decomposition as for the
+  nested subsets below, to set beside the test split's at the same N.
 - ``train_full``: the whole training split (ELBO from one sample per example, in-sample
   decomposition scored at ``FULL_SPLIT_SAMPLES`` of its examples' z); ``train_n<N>``: the
   information, aggregate KL and class terms of nested subsets of it (scored at up to
@@ -82,7 +82,7 @@ def importance_weighted(vae, x, num_samples: int, seed: int, batch_size: int = 5
     def batch_terms(x_batch, batch_seed):
         posterior = vae.encode(x_batch)
         z = posterior.sample(num_samples, seed=batch_seed)  # (K, B, D), stateless
-        log_likelihood = vae.decode(z).log_prob(x_batch)  # (K, B)
+        log_likelihood = vae.log_likelihood(x_batch, z)  # (K, B)
         log_weight = log_likelihood + vae.prior.log_prob(z) - posterior.log_prob(z)  # (K, B)
         iw_ll = tf.reduce_logsumexp(log_weight, axis=0) - tf.math.log(float(num_samples))
         rate = tfp.distributions.kl_divergence(posterior, vae.prior)  # (B,)
@@ -168,16 +168,15 @@ def training_split_metrics(vae, arrays: dict, test_posterior: dict,
                                                       marginals=marginals))}
 
     everything = np.arange(len(x))
+    nested = {size: decomposition(arrays["nested_order"][:size], min(NESTED_SAMPLES, size),
+                                  marginals="none")
+              for size in sorted({*NESTED_SIZES, len(test_posterior["mu"])}) if size < len(x)}
     same_size = arrays["nested_order"][:len(test_posterior["mu"])]
-    records = [{"split": "train", **decomposition(same_size, None), **elbo_terms(same_size)},
+    records = [{"split": "train", **nested[len(same_size)], **elbo_terms(same_size)},
                {"split": "train_full", **decomposition(everything, min(FULL_SPLIT_SAMPLES, len(x))),
                 **elbo_terms(everything)}]
-    for size in NESTED_SIZES:
-        if size >= len(x):
-            break
-        records.append({"split": f"train_n{size}",
-                        **decomposition(arrays["nested_order"][:size],
-                                        min(NESTED_SAMPLES, size), marginals="none")})
+    records += [{"split": f"train_n{size}", **nested[size]} for size in NESTED_SIZES
+                if size in nested]
     bracket = estimators.heldout_kl_decomposition(
         mu, sigma, test_posterior["mu"], test_posterior["sigma"], labels,
         test_posterior["labels"], seed=EVAL_SEED)

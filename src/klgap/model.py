@@ -102,6 +102,16 @@ class VAE(tf.Module):
         return tfd.Independent(tfd.Bernoulli(logits=self.decoder_net(z)),
                                reinterpreted_batch_ndims=1)
 
+    def log_likelihood(self, x: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+        """log p(x|z) of binary x under the Bernoulli decoder, (...,) for z (..., D).
+
+        ``decode(z).log_prob(x)`` in closed form, sum_p [x_p l_p - softplus(l_p)] with l the
+        logits: the same value (to float32 rounding) at about two thirds of the cost of TFP's
+        Bernoulli, whose log-likelihood is most of the decoder's elementwise work.
+        """
+        logits = self.decoder_net(z)  # (..., P)
+        return tf.reduce_sum(x * logits - tf.nn.softplus(logits), axis=-1)
+
     def terms(self, x: tf.Tensor, noise: tf.Tensor) -> Terms:
         """Distortion and rate of each example, with the reparameterised sample z = mu + sigma*e.
 
@@ -114,7 +124,7 @@ class VAE(tf.Module):
         """
         posterior = self.encode(x)
         z = posterior.loc + posterior.scale.diag * noise  # (B, D)
-        distortion = -self.decode(z).log_prob(x)  # (B,)
+        distortion = -self.log_likelihood(x, z)  # (B,)
         rate = tfd.kl_divergence(posterior, self.prior)  # (B,)
         return Terms(distortion=distortion, rate=rate, z=z, loc=posterior.loc,
                      scale=posterior.scale.diag)
