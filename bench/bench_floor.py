@@ -89,6 +89,22 @@ def epoch_seconds(outdir: Path, config: dict) -> tuple[float | None, str]:
     return None, "no run records or histories"
 
 
+def evaluation_seconds(outdir: Path, config: dict) -> tuple[float | None, str]:
+    """Seconds of the evaluations themselves (``evaluation_seconds`` of the test records).
+
+    Returns:
+      (seconds, where they came from), or (None, why not).
+    """
+    tables = [outdir / dataset / "metrics.csv" for dataset in config["datasets"]]
+    if not all(path.is_file() for path in tables):
+        return None, "no metrics tables"
+    metrics = pd.concat([pd.read_csv(path) for path in tables])
+    if "evaluation_seconds" not in metrics.columns:
+        return None, "the evaluations did not record their time"
+    test = metrics[metrics["split"] == "test"]
+    return float(test["evaluation_seconds"].sum()), f"{len(test)} test records"
+
+
 def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate_note: str,
             cores: int, load: float) -> str:
     """Adds the floor figures of one output root and returns its summary.
@@ -144,7 +160,7 @@ def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate
             note=f"floor {rule_flops / 1e12:.3g} TFLOP = {rule_floor:.3g} core-seconds")
         add(f"peak_rss ({rule})", float(group["max_rss"].max()), "MB", note="largest max_rss")
     outside = 1.0 - floor_seconds / job_seconds
-    add("outside_numerical_share (job time)", outside, "",
+    add("outside_counted_products_share (job time)", outside, "",
         note="1 - floor / job time: start-up, tracing, I/O, elementwise work, slower products")
     idle = 1.0 - job_seconds / (span * cores)
     add("idle_core_share (span)", idle, "", note=f"1 - job time / (span x {cores} cores)")
@@ -155,6 +171,17 @@ def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate
         add(f"outside_epochs_share ({training_rule} jobs)", 1.0 - trained / train_jobs, "",
             note=f"1 - epoch seconds / {training_rule} job seconds; {source}"
                  + ("; run jobs also evaluate" if training_rule == "run" else ""))
+    evaluated, evaluation_source = evaluation_seconds(outdir, config)
+    for part, seconds in (("train", trained), ("evaluate", evaluated)):
+        if seconds is not None:
+            add(f"measured_over_floor ({part}, own time)", seconds / (by_rule[part] / (rate * 1e9)),
+                "x", note=f"{seconds:.0f} s of {'epochs' if part == 'train' else 'evaluations'}"
+                          f" (the runs' records) / {by_rule[part] / 1e12:.3g} TFLOP")
+    if trained is not None and evaluated is not None and training_rule == "run":
+        outside_work = 1.0 - (trained + evaluated) / train_jobs
+        add("outside_numerical_work_share (run jobs)", outside_work, "", "<= 0.1",
+            outside_work <= 0.1, note="1 - (epochs + evaluations) / run job seconds: start-up, "
+            f"loading, model building, tracing, writing; {source}; {evaluation_source}")
     return (f"{label} {ratio:.3g}x the floor over the span ({span:.0f} s vs "
             f"{floor_seconds / cores:.3g} s at {rate:.0f} GFLOP/s x {cores}), "
             f"{job_seconds / floor_seconds:.3g}x in job time, {100 * outside:.0f}% of job time "
@@ -167,8 +194,10 @@ def main() -> None:
                         help="output root of the last full sweep")
     parser.add_argument("--cores", type=int, default=2, help="cores the workflows run on")
     parser.add_argument("--no-smoke", action="store_true", help="skip the smoke run")
+    parser.add_argument("--name", default="floor",
+                        help="the CSV's name, results/bench/<name>.csv (e.g. for another sweep)")
     args = parser.parse_args()
-    report = benchlib.Report("floor")
+    report = benchlib.Report(args.name)
     others = benchlib.others_running()
     if others:
         print(f"# warning: other work is running: {others}", flush=True)

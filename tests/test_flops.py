@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from klgap import flops
+from klgap import evaluate, flops
 from klgap.errors import UserError
 
 TINY = flops.RunShape(data_dim=4, latent_dim=2, hidden=(3,), num_train=5, num_test=2, epochs=2,
@@ -44,12 +44,16 @@ def test_forward_flops_match_a_brute_force_count():
 
 def test_evaluation_parts_by_hand():
     parts = flops.evaluation_parts(TINY)
-    # test and train subset: 2 examples x (encoder 48 + K=3 decoder passes of 36); the whole
-    # training split: 5 x (48 + 36)
-    assert parts["networks"] == 2 * 2 * (48 + 3 * 36) + 5 * (48 + 36)
-    # a set of N examples: (N samples + N redrawn) x N components x (2D + 2 = 6) x 2
-    assert parts["decomposition"] == 2 * (2 * 4 * 2 * 6) + 2 * 10 * 5 * 6
+    # the test split: 2 examples x (encoder 48 + K=3 decoder passes of 36); the whole training
+    # split: 5 x (48 + 36); the decoded prior and ex-post samples: 2 x M decoder passes
+    assert parts["networks"] == (2 * (48 + 3 * 36) + 5 * (48 + 36)
+                                 + 2 * evaluate.GENERATION_SAMPLES * 36)
+    # a set of N examples with S scored z: (S samples + S redrawn) x N components x (2D + 2 = 6)
+    # x 2; the test split (N = S = 2), the whole training split (N = S = 5) and the training
+    # subset of the test split's size (N = S = 2; no nested size is below 5)
+    assert parts["decomposition"] == 2 * (4 * 2 * 6) + 2 * 10 * 5 * 6 + 2 * (4 * 2 * 6)
     assert parts["heldout"] == 2 * 2 * 5 * 6  # the test samples against the training split's
+    assert parts["prior_holes"] == 2 * evaluate.HOLE_SAMPLES * 5 * 6
     assert parts["minibatch"] == 0  # batch sizes >= the sets' size (2) are skipped
     assert flops.evaluation_flops(TINY) == sum(parts.values())
 

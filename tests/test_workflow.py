@@ -79,7 +79,7 @@ def test_lint_is_clean(tmp_path):
     assert "Lints for snakefile" not in result.stdout
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "smoke.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "smoke.yaml", "sweep_mnist.yaml"])
 def test_config_files_set_every_key(name):
     # smoke.yaml is applied on top of default.yaml: it must not inherit any paper setting.
     assert set(load_config(name)) == set(yaml.safe_load(SCHEMA.read_text())["properties"])
@@ -104,6 +104,19 @@ def test_dry_run_plans_one_job_per_run(tmp_path):
     rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
     assert re.search(r"klgap train-and-evaluate .*--classifier .*--threads \d+", result.stdout)
+
+
+def test_planned_mnist_sweep_plans_every_run_of_its_grids(tmp_path):
+    config = load_config("sweep_mnist.yaml")
+    result = snakemake(tmp_path, "-n", "-p", "--configfile", str(CONFIGS / "sweep_mnist.yaml"),
+                       "--config", f"outdir={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stdout
+    runs = expected_runs(config)
+    assert {run.objective for run in runs} == {"vae", "aggregate", "tcvae"}
+    assert job_counts(result.stdout)["run"] == len(runs)
+    rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
+    assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
+    assert "--lambda 10000 " in result.stdout and "aggregate/z10/lambda10000/seed2" in result.stdout
 
 
 def test_batched_training_plans_one_job_per_cell_with_its_seeds(tmp_path):

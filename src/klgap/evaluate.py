@@ -28,6 +28,7 @@ the whole training split's mixture; 16 decoded samples of each kind go to ``samp
 import argparse
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -321,6 +322,7 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
     [weight] = config["weights"].values()  # the objective's one weight (klgap.layout)
     identity = {"dataset": run["dataset"], "objective": config["objective"],
                 "latent_dim": config["latent_dim"], "weight": weight, "seed": config["seed"]}
+    start = time.process_time(), time.time()
     posteriors = {}
     test, posteriors["test"] = split_metrics(vae, *(arrays[key] for key in TEST_SPLIT),
                                              iw_samples, minibatch_sizes)
@@ -331,6 +333,9 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
     generated, grids = generation_metrics(lambda z: decoded_means(vae, z), whole["mu"],
                                           whole["sigma"], classifier, num_threads=threads)
     records[0].update(generated)
+    # The evaluation's own time (CPU and wall), without start-up, loading and writing.
+    records[0].update(evaluation_cpu_seconds=time.process_time() - start[0],
+                      evaluation_seconds=time.time() - start[1])
     records += [{**identity, "device": device_name, **record} for record in training]
     for record in records:
         print(f"[{rundir}] {record['split']}: rate {record['rate']:.3f} = MI "

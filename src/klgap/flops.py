@@ -124,10 +124,12 @@ def mixture_flops(num_samples: int, num_components: int, latent_dim: int) -> int
     return 2 * num_samples * num_components * (2 * latent_dim + 2)
 
 
-def decomposition_flops(num_examples: int, latent_dim: int) -> int:
-    """FLOPs of ``estimators.kl_decomposition`` of N examples: their samples and the redrawn ones."""
-    repeats = min(num_examples, mixture_numerics.REPEAT_SAMPLES)
-    return mixture_flops(num_examples + repeats, num_examples, latent_dim)
+def decomposition_flops(num_examples: int, latent_dim: int, num_z: int | None = None) -> int:
+    """FLOPs of ``estimators.kl_decomposition`` of N examples: the num_z samples scored (all N by
+    default) and the redrawn ones, each against the N components."""
+    samples = num_examples if num_z is None else num_z
+    repeats = min(samples, mixture_numerics.REPEAT_SAMPLES)
+    return mixture_flops(samples + repeats, num_examples, latent_dim)
 
 
 def minibatch_flops(num_examples: int, latent_dim: int, batch_sizes) -> int:
@@ -149,21 +151,29 @@ def evaluation_parts(shape: RunShape) -> dict[str, int]:
       shape: the run.
 
     Returns:
-      ``{"networks": encoder and decoder passes, "decomposition": in-sample decompositions,
-      "heldout": the held-out bracket, "minibatch": MWS/MSS estimators}``.
+      ``{"networks": encoder and decoder passes (K importance samples on the test split, one on
+      the training split, the decoded prior and ex-post samples), "decomposition": in-sample
+      decompositions (test; the whole training split and its subsets at their numbers of
+      scored z), "heldout": the held-out bracket, "prior_holes": prior samples against the
+      training mixture, "minibatch": MWS/MSS estimators on the test split}``.
     """
     encoder, decoder = layer_shapes(shape.data_dim, shape.latent_dim, shape.hidden)
-    per_split = shape.num_test * (forward_flops(encoder)
-                                  + shape.iw_samples * forward_flops(decoder))
+    test = shape.num_test * (forward_flops(encoder) + shape.iw_samples * forward_flops(decoder))
     whole_train = shape.num_train * (forward_flops(encoder) + forward_flops(decoder))
-    sets = [shape.num_test, shape.num_test, shape.num_train]  # test, train subset, train_full
-    sets += [size for size in evaluate.NESTED_SIZES if size < shape.num_train]
+    generated = 2 * evaluate.GENERATION_SAMPLES * forward_flops(decoder)  # prior and ex-post
+    nested = {size for size in (*evaluate.NESTED_SIZES, shape.num_test) if size < shape.num_train}
+    decompositions = (
+        decomposition_flops(shape.num_test, shape.latent_dim)  # test
+        + decomposition_flops(shape.num_train, shape.latent_dim,
+                              min(evaluate.FULL_SPLIT_SAMPLES, shape.num_train))  # train_full
+        + sum(decomposition_flops(size, shape.latent_dim, min(evaluate.NESTED_SAMPLES, size))
+              for size in nested))  # train and train_n<N>
     return {
-        "networks": 2 * per_split + whole_train,
-        "decomposition": sum(decomposition_flops(n, shape.latent_dim) for n in sets),
+        "networks": test + whole_train + generated,
+        "decomposition": decompositions,
         "heldout": mixture_flops(shape.num_test, shape.num_train, shape.latent_dim),
-        "minibatch": 2 * minibatch_flops(shape.num_test, shape.latent_dim,
-                                         shape.minibatch_sizes),
+        "prior_holes": mixture_flops(evaluate.HOLE_SAMPLES, shape.num_train, shape.latent_dim),
+        "minibatch": minibatch_flops(shape.num_test, shape.latent_dim, shape.minibatch_sizes),
     }
 
 
@@ -216,8 +226,7 @@ def config_runs(config: dict, data_dir: str | Path | None = None) -> list[tuple]
     """
     data_dir = Path(config["outdir"], "data") if data_dir is None else data_dir
     runs = []
-    for run in layout.sweep(config["datasets"], config["latent_dims"], config["betas"],
-                            config["seeds"], config.get("objective", "vae")):
+    for run in layout.sweep(config):
         size = dataset_size(run.dataset, data_dir)
         epochs = config["epochs"]
         runs.append((run, RunShape(

@@ -24,6 +24,8 @@ from klgap.errors import UserError
 RUN_PATTERN = "{objective}/z{latent_dim}/{weight_name}{weight}/seed{seed}"
 # The keys of one grid of a sweep (the configuration's main grid, or one of its experiments).
 GRID_KEYS = ("objective", "datasets", "latent_dims", "weights", "seeds")
+# What configuration snapshots written before a key existed (results/config.yaml) meant by it.
+OLDER_SNAPSHOTS = {"objective": "vae"}
 
 
 class Run(NamedTuple):
@@ -126,13 +128,16 @@ def sweep(config: dict, dataset: str | None = None) -> list[Run]:
 
     Args:
       config: the validated configuration (``objective``, ``datasets``, ``latent_dims``,
-        ``weights``, ``seeds``, ``experiments``).
+        ``weights``, ``seeds``, ``experiments``), or a snapshot of one written before some of
+        these keys existed (no experiments; objective vae; weights called betas).
       dataset: only this dataset's runs (default: every dataset's).
 
     Returns:
       The runs, in order of first appearance.
     """
-    main = {key: config[key] for key in GRID_KEYS}
+    main = {key: config.get(key, OLDER_SNAPSHOTS.get(key)) for key in GRID_KEYS}
+    if main["weights"] is None:  # a snapshot written before the key weights: it called it betas
+        main["weights"] = config["betas"]
     runs = []
     for experiment in [{}, *config.get("experiments", [])]:
         keys = {**main, **experiment}
