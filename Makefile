@@ -23,8 +23,9 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Snakemake loads profiles/default by itself, so the bare `snakemake` command behaves the same.
 SNAKEMAKE := $(BIN)/snakemake --snakefile Snakefile
 # Rules that only redraw from the aggregated tables, <outdir>/<dataset>/{summary,history,
-# latent_samples}.csv: those are the sources of `make figures`; the rules that write them
-# (aggregate, histories, latent_samples) read the run directories and are not allowed here.
+# latent_samples,sample_grids}.csv: those are the sources of `make figures`; the rules that write
+# them (aggregate, histories, latent_samples, sample_grids) read the run directories and are not
+# allowed here.
 FIGURE_RULES := config_snapshot figures tex paper
 
 .PHONY: paper sweep verify smoke figures test bench setup venv system-deps lock
@@ -38,14 +39,14 @@ paper: setup
 # the collecting rules is what makes Snakemake look behind the committed tables; they are
 # rewritten only once every run is done. Interrupted, the same command resumes.
 # From scratch where runs exist already: make sweep ARGS=--forceall.
-SWEEP_RULES := aggregate histories latent_samples
+SWEEP_RULES := aggregate histories latent_samples sample_grids
 sweep: setup
 	$(SNAKEMAKE) --cores all --forcerun $(SWEEP_RULES) $(ARGS)
 
 # One dataset's shard of the sweep (make sweep-digits, sweep-fashion_mnist, sweep-mnist): its runs
 # and its tables only, so that a part can be (re-)run alone; `make sweep` then adds the rest,
 # provenance and the paper. Same ARGS as sweep.
-SHARD_TABLES := metrics summary history latent_samples
+SHARD_TABLES := metrics summary history latent_samples sample_grids
 sweep-%: setup
 	$(SNAKEMAKE) --cores all --forcerun $(SWEEP_RULES) $(ARGS) -- \
 		$(foreach table,$(SHARD_TABLES),results/$*/$(table).csv)

@@ -1,7 +1,8 @@
 # klgap: per-example KL versus aggregate KL in VAEs, from training to the paper's PDF.
 #
 #   snakemake --cores all                                               # the paper (make paper)
-#   snakemake --cores all --forcerun aggregate histories latent_samples # the sweep (make sweep)
+#   snakemake --cores all --forcerun aggregate histories latent_samples sample_grids
+#                                                                       # the sweep (make sweep)
 #   snakemake ... --configfile workflow/config/smoke.yaml                # smoke test
 #   snakemake ... --config outdir=elsewhere 'datasets=[mnist]' data_dir=/path/to/idx
 #

@@ -1,5 +1,6 @@
 """Tests of the figures and of the tables they are drawn from besides the summaries: the collected
-training histories and the samples of 2-D aggregate posteriors, on synthetic run directories."""
+training histories, the samples of 2-D aggregate posteriors and the decoded sample grids, on
+synthetic run directories."""
 
 import math
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from docutils.core import publish_parts
 from PIL import Image
 
-from klgap import aggregate, cli, figures, histories, latent_samples, layout
+from klgap import aggregate, cli, figures, histories, latent_samples, layout, sample_grids
 
 HISTORY_COLUMNS = ["epoch", "train_elbo", "train_rate", "train_distortion", "test_elbo",
                    "test_rate", "test_distortion", "seconds"]
@@ -18,6 +19,7 @@ BETAS = [0.1, 0.5, 1.0, 4.0]
 SEEDS = [0, 1, 2]
 TEST_SIZE = 300
 CLASSES = 3
+GRID = 16  # decoded samples of each kind per run (samples.npz)
 
 
 def write_run(runs_dir: Path, run: layout.Run, rng: np.random.Generator, epochs: int = 4) -> None:
@@ -32,6 +34,19 @@ def write_run(runs_dir: Path, run: layout.Run, rng: np.random.Generator, epochs:
     sigma = rng.uniform(0.1, 1.0, size=(TEST_SIZE, run.latent_dim))
     np.savez(rundir / "posterior_test.npz", mu=mu, sigma=sigma,
              labels=rng.integers(0, CLASSES, TEST_SIZE))
+
+
+def write_samples(runs_dir: Path, run: layout.Run, rng: np.random.Generator,
+                  image_shape: tuple[int, int] = (8, 8)) -> dict[str, np.ndarray]:
+    """Writes a run's samples.npz with random grey levels, as evaluate does; returns its arrays."""
+    rundir = runs_dir / layout.run_subdir(run)
+    rundir.mkdir(parents=True, exist_ok=True)
+    pixels = image_shape[0] * image_shape[1]
+    arrays = {"prior": rng.integers(0, 256, (GRID, pixels), dtype=np.uint8),  # (G, P)
+              "expost": rng.integers(0, 256, (GRID, pixels), dtype=np.uint8),
+              "image_shape": np.array(image_shape, dtype=np.int64)}
+    np.savez(rundir / "samples.npz", **arrays)
+    return arrays
 
 
 def synthetic_records(runs: list[layout.Run], rng: np.random.Generator) -> list[dict]:
@@ -72,7 +87,13 @@ def tables(tmp_path_factory):
         write_run(runs_dir, run, rng)
     paths = {"summary": outdir / "digits" / "summary.csv",
              "history": outdir / "digits" / "history.csv",
-             "latent_samples": outdir / "digits" / "latent_samples.csv"}
+             "latent_samples": outdir / "digits" / "latent_samples.csv",
+             "sample_grids": outdir / "digits" / "sample_grids.csv"}
+    # Samples of every run but one seed 0 (its cell falls back to seed 1), and of one other
+    # objective's run, which only the sample figures draw.
+    aggregate_run = layout.Run("digits", 10, 100.0, 0, "aggregate")
+    for run in [r for r in finished if r != layout.Run("digits", 10, 1.0, 0)] + [aggregate_run]:
+        write_samples(runs_dir, run, rng)
     summary = aggregate.summarize(aggregate.tidy(synthetic_records(finished, rng)), runs)
     aggregate.write_csv(paths["summary"], summary)
     sweep_options = ["--dataset", "digits", "--runs-dir", str(runs_dir)]
@@ -81,6 +102,9 @@ def tables(tmp_path_factory):
     cli.main(["latent-samples", *sweep_options, "--weights", *map(str, BETAS),
               "--seeds", *map(str, SEEDS), "--points", "100",
               "--out", str(paths["latent_samples"])])
+    cli.main(["sample-grids", *sweep_options, "--runs",
+              *[str(layout.run_subdir(r)) for r in runs + [aggregate_run]],
+              "--out", str(paths["sample_grids"])])
     return paths
 
 
@@ -90,6 +114,7 @@ def draw(name: str, tables: dict, directory: Path) -> tuple[Path, Path]:
     cli.main(["figures", name, "--summaries", str(tables["summary"]),
               "--histories", str(tables["history"]),
               "--latent-samples", str(tables["latent_samples"]),
+              "--sample-grids", str(tables["sample_grids"]),
               "--pdf", str(pdf), "--png", str(png)])
     return pdf, png
 
@@ -259,6 +284,72 @@ def test_latent_samples_without_runs_never_replace_a_table_of_samples(tmp_path, 
                   "--weights", "1", "--seeds", "0", "--out", str(out)])
     assert "nothing was written" in capsys.readouterr().err
     assert out.read_text() == committed
+
+
+def test_sample_grids_round_trip_the_stored_grey_levels(tmp_path, capsys):
+    rng = np.random.default_rng(11)
+    runs_dir = tmp_path / "runs" / "digits"
+    runs = [layout.Run("digits", 2, 0.5, seed) for seed in (0, 1)]
+    runs += [layout.Run("digits", 2, 2.0, seed) for seed in (0, 1)]  # no samples: warned
+    runs += [layout.Run("digits", 2, 100.0, 0, "aggregate")]
+    stored = {runs[0]: write_samples(runs_dir, runs[0], rng),
+              runs[1]: write_samples(runs_dir, runs[1], rng),  # seed 1 of a cell: not chosen
+              runs[4]: write_samples(runs_dir, runs[4], rng, image_shape=(28, 28))}
+    out = tmp_path / "digits" / "sample_grids.csv"
+    cli.main(["sample-grids", "--dataset", "digits", "--runs-dir", str(runs_dir), "--runs",
+              *[str(layout.run_subdir(r)) for r in runs], "--out", str(out)])
+    assert "missing: " + str(runs_dir / "vae/z2/beta2") + "/seed*" in capsys.readouterr().err
+    table = pd.read_csv(out)
+    assert list(table.columns) == sample_grids.COLUMNS
+    assert table.groupby(["objective", "weight"])["seed"].unique().map(list).to_dict() == {
+        ("aggregate", 100.0): [0], ("vae", 0.5): [0]}
+    for run in (runs[0], runs[4]):
+        height, width = stored[run]["image_shape"]
+        for kind in sample_grids.KINDS:
+            rows = table[(table["objective"] == run.objective) & (table["weight"] == run.weight)
+                         & (table["kind"] == kind)].sort_values("sample")
+            assert list(rows["sample"]) == list(range(GRID))
+            decoded = sample_grids.images(rows)  # (G, H, W)
+            np.testing.assert_array_equal(decoded.reshape(GRID, -1), stored[run][kind])
+            assert decoded.shape == (GRID, height, width)
+    assert table["pixels"].str.startswith("eN").all()  # never read as numbers
+
+
+def test_sample_grids_without_samples_never_replace_a_table_of_samples(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    runs_dir, run = tmp_path / "runs", layout.Run("digits", 2, 1.0, 0)
+    options = ["sample-grids", "--dataset", "digits", "--runs-dir", str(runs_dir), "--runs",
+               str(layout.run_subdir(run)), "--out", str(tmp_path / "s.csv")]
+    cli.main(options)  # no samples and no table yet: the header only, and a warning
+    assert list(pd.read_csv(tmp_path / "s.csv").columns) == sample_grids.COLUMNS
+    assert "1 cells of digits have no run" in capsys.readouterr().err
+    write_samples(runs_dir, run, rng)
+    cli.main(options)
+    committed = (tmp_path / "s.csv").read_text()
+    (runs_dir / layout.run_subdir(run) / "samples.npz").unlink()
+    with pytest.raises(SystemExit):
+        cli.main(options)
+    assert "nothing was written" in capsys.readouterr().err
+    assert (tmp_path / "s.csv").read_text() == committed
+
+
+def test_sample_figures_draw_every_objective_at_the_chosen_latent_size(tables):
+    figures.set_style()
+    table = aggregate.load_tables([tables["sample_grids"]], "sample_grids")
+    figure = figures.prior_samples(table)
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    # d_z = 10: the four betas of vae (beta 1 from seed 1), then aggregate's lambda.
+    assert titles == ["vae\nβ = 0.1", "vae\nβ = 0.5", "vae\nβ = 1, seed 1", "vae\nβ = 4",
+                      "aggregate\nλ = 100"]
+    assert "$d_z = 10$" in figure.axes[0].get_ylabel()
+    image = figure.axes[0].images[0].get_array()
+    assert image.shape == (4 * 9 - 1, 4 * 9 - 1)  # 4x4 images of 8x8, one pixel apart
+    # One objective only, at the smoke configuration's latent size 2.
+    only_2d = table[(table["latent_dim"] == 2) & (table["objective"] == "vae")]
+    figure = figures.expost_samples(only_2d)
+    assert "$d_z = 2$" in figure.axes[0].get_ylabel() and len(figure.axes[0].images) == 1
+    empty = figures.prior_samples(table.iloc[:0])
+    assert "No decoded prior samples" in empty.axes[0].texts[0].get_text()
 
 
 def test_figure_files_carry_their_provenance(tmp_path, tables):

@@ -25,7 +25,7 @@ CONFIGS = REPO / "workflow" / "config"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 FIGURES = list(figure_registry.FIGURE_TABLES)
 # Per dataset, the aggregated tables that are committed and are the sources of `make figures`.
-TABLES = ["metrics", "summary", "history", "latent_samples"]
+TABLES = ["metrics", "summary", "history", "latent_samples", "sample_grids"]
 # The splits evaluated for the digits dataset (1,437 training images): test, the same-size train
 # subset, the whole training split and its nested subsets below that size.
 DIGITS_TRAIN_SIZE = 1437
@@ -99,7 +99,7 @@ def test_dry_run_plans_one_job_per_run(tmp_path):
     assert job_counts(result.stdout) == {
         "prepare": n_datasets, "classifier": n_datasets, "run": len(runs),
         "aggregate": n_datasets, "histories": n_datasets, "latent_samples": n_datasets,
-        "figures": len(FIGURES), "tex": 1, "paper": 1, "config_snapshot": 1, "provenance": 1,
+        "sample_grids": n_datasets, "figures": len(FIGURES), "tex": 1, "paper": 1, "config_snapshot": 1, "provenance": 1,
         "machine": 1, "all": 1}
     rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
@@ -190,7 +190,8 @@ def test_partial_mode_schedules_no_training(tmp_path):
     counts = job_counts(result.stdout)
     assert "run" not in counts and "evaluate" not in counts
     n_datasets = len(load_config("default.yaml")["datasets"])
-    assert counts["aggregate"] == counts["histories"] == counts["latent_samples"] == n_datasets
+    assert (counts["aggregate"] == counts["histories"] == counts["latent_samples"]
+            == counts["sample_grids"] == n_datasets)
 
 
 @pytest.mark.parametrize("override, key", [
@@ -289,7 +290,7 @@ def test_smoke_configuration_end_to_end(tmp_path):
         assert got == {(r.latent_dim, r.weight, r.seed, s)
                        for r, s in itertools.product(dataset_runs, SPLITS)}
         summary = pd.read_csv(outdir / dataset / "summary.csv")
-        assert (summary["n_runs"] == len(config["seeds"])).all()
+        assert (summary["n_runs"] == summary["n_expected"]).all()  # experiments: other seeds
         history = pd.read_csv(outdir / dataset / "history.csv")
         assert len(history) == len(dataset_runs) * config["epochs"]
         assert list(history.columns[:6]) == ["dataset", "objective", "latent_dim", "weight", "seed",
@@ -297,6 +298,11 @@ def test_smoke_configuration_end_to_end(tmp_path):
         samples = pd.read_csv(outdir / dataset / "latent_samples.csv")
         assert sorted(samples["weight"].unique()) == layout.latent_space_weights(config["weights"])
         assert (samples["seed"] == config["seeds"][0]).all()
+        grids = pd.read_csv(outdir / dataset / "sample_grids.csv")
+        cells = {(r.objective, r.latent_dim, r.weight) for r in dataset_runs}
+        assert set(grids[["objective", "latent_dim", "weight"]].itertuples(
+            index=False, name=None)) == cells
+        assert (grids["seed"] == config["seeds"][0]).all() and len(grids) == len(cells) * 2 * 16
     for figure in FIGURES:
         for extension in ("pdf", "png"):
             assert (outdir / "figures" / f"{figure}.{extension}").stat().st_size > 0

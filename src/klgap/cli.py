@@ -26,6 +26,8 @@ COMMANDS = {
     "histories": ("klgap.histories", "Collect the runs' training histories into one table."),
     "latent-samples": ("klgap.latent_samples",
                        "Sample the aggregate posteriors of 2-D runs for the latent-space figure."),
+    "sample-grids": ("klgap.sample_grids",
+                     "Collect the runs' decoded prior and ex-post samples for the sample figures."),
     "figures": ("klgap.figures", "Draw the figures from the aggregated tables."),
     "tex": ("klgap.report", "Write LaTeX macros and tables from the aggregated tables."),
     "provenance": ("klgap.provenance", "Record commits, versions, devices and wall times."),

@@ -12,10 +12,16 @@ FIGURE_TABLES: dict[str, tuple[str, ...]] = {
     "estimators": ("summary",),
     "training_curves": ("history",),
     "rate_distortion": ("summary",),
+    "prior_samples": ("sample_grids",),
+    "expost_samples": ("sample_grids",),
 }
 # Table -> (option of `klgap figures` that takes it, without the dashes; command that writes it).
 TABLE_OPTIONS = {"summary": ("summaries", "aggregate"), "history": ("histories", "histories"),
-                 "latent_samples": ("latent_samples", "latent-samples")}
+                 "latent_samples": ("latent_samples", "latent-samples"),
+                 "sample_grids": ("sample_grids", "sample-grids")}
+# Tables whose figures show every objective; the others' figures are of the beta-VAE (drawn
+# against beta), and `klgap figures` keeps only its rows.
+EVERY_OBJECTIVE = {"sample_grids"}
 
 
 def table_option(table: str) -> str:

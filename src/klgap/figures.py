@@ -2,7 +2,7 @@
 
 Each figure is a function from tables to a matplotlib figure, registered in ``FIGURES`` with the
 tables it needs (``summary``: ``summary.csv``; ``history``: ``history.csv``; ``latent_samples``:
-``latent_samples.csv``), and saved as a vector PDF (for the paper) and a PNG preview. All figures
+``latent_samples.csv``; ``sample_grids``: ``sample_grids.csv``), and saved as a vector PDF (for the paper) and a PNG preview. All figures
 share one style: seaborn's colour-blind palette, 7-8 pt text at the paper's full width (6.9 in),
 information in nats, and over seeds the mean with its t-based 95% interval (``ci95_low/high``).
 """
@@ -25,7 +25,8 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle, Patch  # noqa: E402
 
-from klgap import aggregate, atomic, figure_registry, layout  # noqa: E402
+from klgap import aggregate, atomic, figure_registry, layout, objectives  # noqa: E402
+from klgap import sample_grids as sample_grids_module  # noqa: E402
 from klgap.errors import UserError  # noqa: E402
 
 FULL_WIDTH = 6.9  # inches: a figure across the page
@@ -627,6 +628,146 @@ def robust_ylim(ax: plt.Axes, curves: pd.DataFrame) -> None:
     ax.set_ylim(low - margin, high + margin)
 
 
+# --- figures from the decoded samples -----------------------------------------------------------
+
+# The latent size whose samples are drawn, where a dataset's table has it.
+SAMPLES_LATENT_DIM = 10
+# Panels (objective and weight) per row of the sample figures at most; more wrap to further rows
+# of equal length.
+SAMPLE_COLUMNS = 10
+WEIGHT_SYMBOLS = {"beta": "β", "lambda": "λ"}
+
+
+def samples_latent_dim(table: pd.DataFrame) -> int:
+    """Chooses the latent size drawn for one dataset: d_z = 10 if present, else the largest of
+    those with the most objectives."""
+    latent_dims = sorted(int(d) for d in table["latent_dim"].unique())
+    if SAMPLES_LATENT_DIM in latent_dims:
+        return SAMPLES_LATENT_DIM
+    return max(latent_dims, key=lambda d: (table.loc[table["latent_dim"] == d, "objective"]
+                                           .nunique(), d))
+
+
+def mosaic(images: np.ndarray, columns: int = 4) -> np.ndarray:
+    """Tiles images into one array, one NaN pixel between them (drawn white).
+
+    Args:
+      images: uint8 grey levels, (G, H, W), G a multiple of ``columns``.
+      columns: images per row.
+
+    Returns:
+      Floats 0..255 with NaN gaps, (rows (H + 1) - 1, columns (W + 1) - 1).
+    """
+    count, height, width = images.shape
+    rows = math.ceil(count / columns)
+    tiled = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), np.nan)
+    for index, image in enumerate(images):
+        row, col = divmod(index, columns)
+        tiled[row * (height + 1):row * (height + 1) + height,
+              col * (width + 1):col * (width + 1) + width] = image
+    return tiled
+
+
+def weight_label(objective: str, weight: float) -> str:
+    """Names a cell by objective and, below it, its weight, e.g. ``vae`` and ``β = 1``."""
+    name = objectives.weight_name(objective)
+    return f"{objective}\n{WEIGHT_SYMBOLS.get(name, name)} = {layout.format_weight(weight)}"
+
+
+def sample_mosaics(sample_grids: pd.DataFrame, kind: str) -> plt.Figure:
+    """Draws one kind of decoded samples (``prior`` or ``expost``) as a 4x4 mosaic per cell.
+
+    Args:
+      sample_grids: the concatenated ``sample_grids.csv`` tables.
+      kind: which samples.
+
+    Returns:
+      The figure: per dataset a row (wrapped beyond ``SAMPLE_COLUMNS`` panels) of the cells at its
+      latent size (``samples_latent_dim``), objectives in ``klgap.objectives`` order, weights
+      ascending; a cell's lowest seed.
+    """
+    table = sample_grids[sample_grids["kind"] == kind]
+    if table.empty:
+        return empty_figure(f"No decoded {kind} samples yet: evaluate the runs (samples.npz) "
+                            "and run sample_grids.")
+    order = {name: index for index, name in enumerate(objectives.OBJECTIVES)}
+    rows = []  # (dataset, latent_dim, [(objective, weight, seed, its rows)])
+    for dataset in dict.fromkeys(table["dataset"]):
+        of_dataset = table[table["dataset"] == dataset]
+        latent_dim = samples_latent_dim(of_dataset)
+        chosen = of_dataset[of_dataset["latent_dim"] == latent_dim]
+        panels_of = []
+        for (objective, weight), cell in sorted(
+                chosen.groupby(["objective", "weight"]),
+                key=lambda item: (order.get(item[0][0], len(order)), item[0][0], item[0][1])):
+            seed = int(cell["seed"].min())
+            panels_of.append((objective, weight, seed,
+                              cell[cell["seed"] == seed].sort_values("sample")))
+        per_row = math.ceil(len(panels_of) / math.ceil(len(panels_of) / SAMPLE_COLUMNS))
+        for first in range(0, len(panels_of), per_row):
+            rows.append((dataset, latent_dim, first == 0, panels_of[first:first + per_row]))
+    columns = max(len(row[3]) for row in rows)
+    width = FULL_WIDTH / max(columns, 4)
+    figure, axes = panels(len(rows), columns, width, width + 0.3)
+    colour_map = plt.get_cmap("gray").with_extremes(bad="white")
+    for r, (dataset, latent_dim, first_row, cells_of_row) in enumerate(rows):
+        for c in range(columns):
+            ax = axes[r, c]
+            if c >= len(cells_of_row):
+                ax.set_axis_off()
+                continue
+            objective, weight, seed, cell = cells_of_row[c]
+            ax.imshow(mosaic(sample_grids_module.images(cell)), cmap=colour_map, vmin=0,
+                      vmax=255, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            ax.set_title(weight_label(objective, weight) + (f", seed {seed}" if seed else ""),
+                         fontsize=7)
+            if c == 0 and first_row:
+                ax.set_ylabel(f"{dataset_name(dataset)}\n$d_z = {latent_dim}$")
+    return figure
+
+
+def prior_samples(sample_grids: pd.DataFrame) -> plt.Figure:
+    """Decoded samples from the prior, per objective and weight.
+
+    Each panel shows the decoder's Bernoulli means E[x|z] (grey levels, black = 0) at 16 codes
+    z ~ p(z) = N(0, I), of one run: seed 0 (another seed only where seed 0 has no samples; its
+    title then names it). Rows: datasets (more than ten panels wrap), at one latent size each
+    (d_z = 10 where the sweep has it, else the largest latent size with the most objectives),
+    named at the left; columns: the objectives, then their weights ascending (β of vae and
+    tcvae, λ of aggregate).
+
+    Args:
+      sample_grids: the concatenated ``sample_grids.csv`` tables.
+
+    Returns:
+      The figure.
+    """
+    return sample_mosaics(sample_grids, "prior")
+
+
+def expost_samples(sample_grids: pd.DataFrame) -> plt.Figure:
+    """Decoded samples from the ex-post density, per objective and weight.
+
+    As the prior samples' figure, but the 16 codes are drawn from the ex-post density (Ghosh et
+    al. 2020): a 10-component full-covariance Gaussian mixture fitted to the posterior means of
+    (up to 10,000) training examples. Each panel shows the decoder's Bernoulli means E[x|z] of
+    seed 0 (another seed only where seed 0 has no samples; its title then names it), at d_z = 10
+    where the sweep has it, else the largest latent size with the most objectives.
+
+    Args:
+      sample_grids: the concatenated ``sample_grids.csv`` tables.
+
+    Returns:
+      The figure.
+    """
+    return sample_mosaics(sample_grids, "expost")
+
+
 class Figure(NamedTuple):
     """A figure of the paper: how to draw it, and the tables it is drawn from."""
 
@@ -752,6 +893,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="history.csv files written by histories")
     parser.add_argument("--latent-samples", type=Path, nargs="+",
                         help="latent_samples.csv files written by latent-samples")
+    parser.add_argument("--sample-grids", type=Path, nargs="+",
+                        help="sample_grids.csv files written by sample-grids")
     parser.add_argument("--pdf", type=Path, required=True, help="output PDF")
     parser.add_argument("--png", type=Path, required=True, help="output PNG preview")
     parser.add_argument("--commit", default="unknown",
@@ -783,7 +926,9 @@ def main(args: argparse.Namespace) -> None:
         if not paths:
             raise UserError(f"figure {args.figure} is drawn from {table} tables: give "
                             f"--{option.replace('_', '-')}")
-        tables[table] = aggregate.only_vae(load_tables(paths, table))  # drawn against beta
+        tables[table] = load_tables(paths, table)
+        if table not in figure_registry.EVERY_OBJECTIVE:
+            tables[table] = aggregate.only_vae(tables[table])  # drawn against beta
     set_style()
     provenance = Provenance(args.commit, args.config_hash, args.rule, command_line(args))
     save(figure.draw(**tables), args.pdf, args.png, file_metadata(args.figure, provenance))

@@ -1,6 +1,7 @@
 # Aggregation: per dataset, small tables from the runs, committed so that `make figures` can
 # redraw everything without the run directories: the metrics (a row per run and split) and their
-# summary over seeds, the training histories, and samples of the 2-D aggregate posteriors.
+# summary over seeds, the training histories, samples of the 2-D aggregate posteriors, and the
+# decoded prior and ex-post samples of each cell's first seed.
 # Each command is told the whole expected sweep, so runs without outputs are reported, not dropped.
 
 
@@ -58,6 +59,22 @@ rule latent_samples:
         " --runs-dir {params.runs_dir:q} --objective {params.objective}"
         " --latent-dim {params.latent_dim} --weights {params.weights}"
         " --seeds {params.seeds} --out {output:q} > {log:q} 2>&1"
+
+
+rule sample_grids:
+    input:
+        sample_grid_files,
+    output:
+        out("{dataset}/sample_grids.csv"),
+    log:
+        out("logs/sample_grids/{dataset}.log"),
+    params:
+        runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
+        runs=expected_runs,
+    localrule: True
+    shell:
+        "python -m klgap sample-grids --dataset {wildcards.dataset} --runs-dir {params.runs_dir:q}"
+        " --runs {params.runs} --out {output:q} > {log:q} 2>&1"
 
 
 # The tables and the configuration are committed beside provenance.json, and a checkout gives

@@ -202,6 +202,24 @@ def latent_posterior_files(wildcards):
     return paths
 
 
+def sample_grid_files(wildcards):
+    """Lists the samples.npz files that sample_grids reads, for one dataset.
+
+    Per (objective, latent_dim, weight) cell of the sweep, the first seed's; in `partial` mode
+    the first seed that has one (as `klgap sample-grids` chooses), or none.
+    """
+    cells = {}
+    for run in sweep(wildcards.dataset):
+        cells.setdefault((run.objective, run.latent_dim, run.weight), []).append(
+            layout.run_dir(config["outdir"], run) / "samples.npz")
+    paths = []
+    for candidates in cells.values():
+        if config["partial"]:
+            candidates = [path for path in candidates if path.exists()]
+        paths.extend(str(path) for path in candidates[:1])
+    return paths
+
+
 def latent_space_weights(dataset):
     """The weights whose 2-D latent spaces latent_samples draws (klgap.layout chooses)."""
     return layout.latent_space_weights(
@@ -223,7 +241,7 @@ def figures_drawn():
 def aggregated_tables():
     """Lists every aggregated table of the configuration (the sources of `make figures`)."""
     return [out(dataset, f"{table}.csv") for dataset in config["datasets"]
-            for table in ["metrics", "summary", "history"]
+            for table in ["metrics", "summary", "history", "sample_grids"]
             + (["latent_samples"] if has_latent_space(dataset) else [])]
 
 
