@@ -19,7 +19,7 @@ def test_command_and_run_config_defaults_are_the_schema_defaults():
                    "--latent-dim", "2", "--epochs", "1"])
     together = parse(["train-together", "--data", "d.npz", "--rundirs", "r", "--seeds", "0",
                       "--betas", "1", "--latent-dim", "2", "--epochs", "1"])
-    evaluate = parse(["evaluate", "--data", "d.npz", "--rundir", "r"])
+    evaluate = parse(["evaluate", "--data", "d.npz", "--rundir", "r", "--classifier", "c.npz"])
     config = runconfig.RunConfig(data="d.npz", rundir="r", latent_dim=2, seed=0, epochs=1)
     for key in ("objective", "batch_size", "learning_rate", "hidden"):
         default = config_schema.default(key)

@@ -30,3 +30,11 @@ def test_run_directories_name_the_objectives_weight_and_read_back():
                    "nope/z2/beta1/seed0"):
         with pytest.raises(UserError):
             layout.parse_run_subdir("digits", subdir)
+
+
+def test_snapshots_from_before_the_weights_key_read_as_today():
+    snapshot = {"datasets": ["digits"], "latent_dims": [2], "betas": [0.5, 2.0], "seeds": [0]}
+    assert layout.upgrade_snapshot(snapshot) == {"datasets": ["digits"], "latent_dims": [2],
+                                                 "weights": [0.5, 2.0], "seeds": [0]}
+    assert layout.sweep(snapshot) == layout.grid(["digits"], [2], [0.5, 2.0], [0])
+    assert "betas" in snapshot  # not changed in place

@@ -126,7 +126,7 @@ def test_tex_refuses_an_empty_provenance():
 
 
 def test_provenance_copies_the_sweeps_machine_rate(tmp_path):
-    runs = layout.sweep(["digits"], [2], [1.0], [0])
+    runs = layout.grid(["digits"], [2], [1.0], [0])
     table = write_sweep(tmp_path, runs, with_records=1)
     machine = {"date_utc": "2026-01-01T00:00:00Z", "cpu": provenance.cpu_description(CPUINFO),
                "matmul_gflops_per_thread": 91.5}

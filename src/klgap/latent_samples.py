@@ -46,10 +46,9 @@ def choose_runs(runs_dir: Path, dataset: str, latent_dim: int, weights: list[flo
     for weight in layout.latent_space_weights(weights):
         candidates = [layout.Run(dataset, int(latent_dim), weight, int(seed), objective)
                       for seed in seeds]
-        found = [run for run in candidates
-                 if (runs_dir / layout.run_subdir(run) / POSTERIOR_FILE).exists()]
+        found = layout.first_run_with(runs_dir, candidates, POSTERIOR_FILE)
         if found:
-            chosen.append(found[0])
+            chosen.append(found)
         else:
             missing.append(weight)
     return chosen, missing

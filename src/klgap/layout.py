@@ -106,6 +106,22 @@ def run_dir(outdir: str | Path, run: Run) -> Path:
     return runs_dir(outdir, run.dataset) / run_subdir(run)
 
 
+def upgrade_snapshot(config: dict) -> dict:
+    """A configuration (snapshot) in today's keys: ``betas``, the beta-VAE's grid before the main
+    grid had an objective, becomes ``weights``.
+
+    Args:
+      config: a configuration, e.g. a committed ``results/config.yaml``.
+
+    Returns:
+      A new dict; other keys unchanged.
+    """
+    upgraded = dict(config)
+    if "betas" in upgraded:
+        upgraded.setdefault("weights", upgraded.pop("betas"))
+    return upgraded
+
+
 def grid(datasets, latent_dims, weights, seeds, objective: str = "vae") -> list[Run]:
     """Lists the runs of one grid, in a fixed order (dataset, latent_dim, weight, seed).
 
@@ -135,9 +151,8 @@ def sweep(config: dict, dataset: str | None = None) -> list[Run]:
     Returns:
       The runs, in order of first appearance.
     """
+    config = upgrade_snapshot(config)
     main = {key: config.get(key, OLDER_SNAPSHOTS.get(key)) for key in GRID_KEYS}
-    if main["weights"] is None:  # a snapshot written before the key weights: it called it betas
-        main["weights"] = config["betas"]
     runs = []
     for experiment in [{}, *config.get("experiments", [])]:
         keys = {**main, **experiment}
@@ -146,6 +161,18 @@ def sweep(config: dict, dataset: str | None = None) -> list[Run]:
         runs += grid(datasets, keys["latent_dims"], keys["weights"], keys["seeds"],
                      keys["objective"])
     return list(dict.fromkeys(runs))
+
+
+def first_run_with(runs_dir: Path, candidates: list[Run], file_name: str) -> Run | None:
+    """Returns the first of the candidate runs whose directory holds ``file_name``, or None.
+
+    Args:
+      runs_dir: ``<outdir>/runs/<dataset>``.
+      candidates: runs in order of preference (e.g. the seeds of one cell).
+      file_name: the file a run must have (e.g. ``samples.npz``).
+    """
+    return next((run for run in candidates
+                 if (Path(runs_dir) / run_subdir(run) / file_name).is_file()), None)
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser, per_run_file: str) -> None:

@@ -75,8 +75,7 @@ def short_commit(commit: str) -> str:
 def configuration_values(config: dict) -> dict[str, str]:
     """Values of ``\\klgapValue`` that describe the configuration (``epochs/<dataset>``, ...)."""
     epochs = config["epochs"]
-    # The beta-VAE's grid: the main grid's weights (snapshots before that key called it betas).
-    betas = config["weights"] if "weights" in config else config["betas"]
+    betas = layout.upgrade_snapshot(config)["weights"]  # the beta-VAE's grid
     values = {
         "betas": listing(layout.format_weight(b) for b in betas),
         "num_betas": str(len(betas)),

@@ -84,10 +84,9 @@ def choose_runs(runs_dir: Path, runs: list[layout.Run]) -> tuple[list[layout.Run
         cells.setdefault((run.objective, int(run.latent_dim), float(run.weight)), []).append(run)
     chosen, missing = [], []
     for cell, candidates in cells.items():
-        found = [run for run in candidates
-                 if (runs_dir / layout.run_subdir(run) / SAMPLES_FILE).is_file()]
+        found = layout.first_run_with(runs_dir, candidates, SAMPLES_FILE)
         if found:
-            chosen.append(found[0])
+            chosen.append(found)
         else:
             missing.append(cell)
     return chosen, missing

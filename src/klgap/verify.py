@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from klgap import aggregate, atomic, layout, provenance
 from klgap.errors import UserError
@@ -138,9 +139,13 @@ def verdict(table: pd.DataFrame, threshold: float) -> tuple[bool, str]:
 
 def retrain(results: Path, outdir: Path, runs: tuple[layout.Run, ...], extra: list[str]) -> None:
     """Trains and evaluates the sample with the committed configuration, through Snakemake."""
-    config = results / "config.yaml"
-    if not config.is_file():
-        raise UserError(f"{config} not found: restore it with `git checkout {config}`.")
+    snapshot = results / "config.yaml"
+    if not snapshot.is_file():
+        raise UserError(f"{snapshot} not found: restore it with `git checkout {snapshot}`.")
+    # The committed configuration, in the keys the workflow reads today.
+    config = outdir / "committed_config.yaml"
+    atomic.write_text(config, yaml.safe_dump(layout.upgrade_snapshot(
+        yaml.safe_load(snapshot.read_text()))))
     snakemake = Path(sys.executable).parent / "snakemake"
     repository = Path(__file__).resolve().parents[2]
     targets = [str(layout.run_dir(outdir, run) / "metrics.json") for run in runs]
