@@ -374,8 +374,10 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minibatch-sizes", type=int, nargs="*",
                         default=config_schema.default("minibatch_sizes"),
                         help=config_schema.description("minibatch_sizes"))
-    parser.add_argument("--classifier", required=True,
-                        help="the dataset's label classifier (.npz, from `klgap classifier`)")
+    parser.add_argument("--classifier", default=None,
+                        help="the dataset's label classifier (.npz, from `klgap classifier`); "
+                             "without it, the generated samples are not labelled (no "
+                             "prior_/expost_ label metrics); the workflow always gives it")
 
 
 def main(args: argparse.Namespace) -> None:

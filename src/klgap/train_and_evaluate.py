@@ -24,9 +24,10 @@ def main(args: argparse.Namespace) -> None:
     from klgap import classifier, data
 
     # A missing or foreign classifier stops the job before any training, not after it.
-    arrays = data.load(args.data)
-    classifier.load_classifier(args.classifier, str(arrays["dataset"]),
-                               int(arrays["x_train"].shape[1]))
+    if args.classifier is not None:
+        arrays = data.load(args.data)
+        classifier.load_classifier(args.classifier, str(arrays["dataset"]),
+                                   int(arrays["x_train"].shape[1]))
     train.main(args)
     evaluate.evaluate(args.data, args.rundir, args.iw_samples, args.minibatch_sizes, args.threads,
                       args.classifier)
