@@ -73,8 +73,9 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
         None (default): every example gets one.
       seed: seed of the samples (and of the subsample).
       marginals: how the per-dimension marginals log q(z_ij) are evaluated: "grid" (verified
-        interpolation, see the module docstring), "exact" (every sample against every
-        component) or "auto" ("exact" for small problems, else "grid"); "none" skips them, and
+        interpolation, see the module docstring; "exact" in a dimension whose narrowest
+        posterior is too sharp for it, ``mixture_numerics.grid_resolves``), "exact" (every
+        sample against every component) or "auto" ("exact" for small problems, else "grid"); "none" skips them, and
         with them total_correlation and dimwise_kl (most of the cost when only the information
         and the aggregate KL are wanted).
       num_threads: worker threads; None: the CPUs available to this process.

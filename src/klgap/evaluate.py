@@ -10,7 +10,8 @@ Records of ``metrics.json``, one per ``split`` (see docs/interfaces.md):
   ``nested_order``): ELBO (one sample per example) and the in-sample decomposition as for the
   nested subsets below, to set beside the test split's at the same N.
 - ``train_full``: the whole training split (ELBO from one sample per example, in-sample
-  decomposition scored at ``FULL_SPLIT_SAMPLES`` of its examples' z); ``train_n<N>``: the
+  decomposition scored at ``FULL_SPLIT_SAMPLES`` of its examples' z, without the total
+  correlation: the test split has it); ``train_n<N>``: the
   information, aggregate KL and class terms of nested subsets of it (scored at up to
   ``NESTED_SAMPLES`` z; no total correlation), so that they can be followed against their
   ceiling log N. Scoring a
@@ -177,7 +178,8 @@ def training_split_metrics(vae, arrays: dict, test_posterior: dict,
               for size in sorted({*NESTED_SIZES, len(test_posterior["mu"])}) if size < len(x)}
     same_size = arrays["nested_order"][:len(test_posterior["mu"])]
     records = [{"split": "train", **nested[len(same_size)], **elbo_terms(same_size)},
-               {"split": "train_full", **decomposition(everything, min(FULL_SPLIT_SAMPLES, len(x))),
+               {"split": "train_full", **decomposition(everything, min(FULL_SPLIT_SAMPLES, len(x)),
+                                                       marginals="none"),
                 **elbo_terms(everything)}]
     records += [{"split": f"train_n{size}", **nested[size]} for size in NESTED_SIZES
                 if size in nested]

@@ -39,6 +39,9 @@ _ROW_TILE = 128  # samples per tile of the N x M table
 _COLUMN_TILE = 2048  # components per tile
 _BASE_GRID_CELLS = 32
 _MAX_GRID_LEVELS = 40  # refinements of the base grid before the remaining points go exact
+# The narrowest component the grid interpolates, in mean spacings of the points
+# (``grid_resolves``): cells end up holding about 4 points.
+GRID_MIN_WIDTH_IN_SPACINGS = 8.0
 # Random streams derived from the user's seed.
 SAMPLE_STREAM, SHUFFLE_STREAM, REPEAT_STREAM, PRIOR_STREAM = 1, 2, 3, 4
 # Examples whose terms are drawn twice to measure the Monte Carlo error (relative error of the
@@ -396,12 +399,29 @@ def log_marginals(z: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
     """log q(z_ij) = log mean_n N(z_ij; mu_nj, s_nj^2) for every sample and dimension, (M, D)."""
 
     def one_dimension(d: int) -> np.ndarray:
-        if use_grid:
+        if use_grid and grid_resolves(z[:, d], sigma[:, d]):
             return _log_mixture_1d_grid(z[:, d], mu[:, d], sigma[:, d])
         return _log_mixture_1d_exact(z[:, d], mu[:, d], sigma[:, d], log_q_own_per_dim[:, d])
 
     columns = pool_map(one_dimension, range(z.shape[1]))
     return np.stack(columns, axis=1) - math.log(len(mu))
+
+
+def grid_resolves(points: np.ndarray, sigma: np.ndarray) -> bool:
+    """Whether the grid can interpolate a 1-D mixture at these points.
+
+    Its cells end up holding a few points each, and a cell's check at its midpoint cannot see a
+    component much narrower than the cell: each sample sits on its own example's component, and a
+    component narrower than the points' spacing makes a spike there that the grid would miss
+    (log q(z_ij) then comes out tens of nats too low). So the narrowest component must be at
+    least ``GRID_MIN_WIDTH_IN_SPACINGS`` mean spacings of the points wide.
+
+    Args:
+      points: (M,) evaluation points.
+      sigma: (N,) the components' standard deviations.
+    """
+    spacing = (float(points.max()) - float(points.min())) / max(len(points) - 1, 1)
+    return float(sigma.min()) >= GRID_MIN_WIDTH_IN_SPACINGS * spacing
 
 
 def _log_mixture_1d_exact(points: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
