@@ -467,3 +467,11 @@ def test_job_times_against_loop():
         assert row.total_s == pytest.approx(entry["total_s"])
         assert row.mean_s == pytest.approx(entry["total_s"] / entry["jobs"])
         assert row.cpu_s == pytest.approx(entry["cpu_s"])
+
+
+def test_final_slopes_of_histories_without_the_information_curves():
+    history, slopes = make_history(6)
+    older = history.drop(columns=["test_mutual_info", "test_aggregate_kl"])
+    result = findings.final_slopes(older)
+    assert list(result.columns) == ["test_elbo", "test_rate", "test_distortion"]
+    pd.testing.assert_frame_equal(result, findings.final_slopes(history)[result.columns])

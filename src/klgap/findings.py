@@ -15,7 +15,9 @@ CELL = ["dataset", "latent_dim", "weight"]
 SHARE_MIN_RATE = 0.5
 # The training curves' final slope is measured over this many last epochs.
 FINAL_EPOCHS = 5
-CURVES = ("test_elbo", "test_rate", "test_distortion")
+# The test curves whose final slopes are measured; the information and the aggregate KL are in
+# histories written since they were added (issue 18), and taken where present.
+CURVES = ("test_elbo", "test_rate", "test_distortion", "test_mutual_info", "test_aggregate_kl")
 # Metric names of the minibatch estimators: mws_mutual_info_b256 -> ("mws", "mutual_info", 256).
 MINIBATCH_METRIC = re.compile(r"^(mws|mss)_(mutual_info|aggregate_kl|total_correlation|dimwise_kl)"
                               r"_b(\d+)$")
@@ -112,17 +114,19 @@ def final_slopes(history: pd.DataFrame, epochs: int = FINAL_EPOCHS) -> pd.DataFr
         a run with fewer epochs uses all it has (and gives NaN with a single epoch).
 
     Returns:
-      One row per cell, a column per curve of CURVES: the mean over seeds of that slope, nats per
-      epoch.
+      One row per cell, a column per curve of CURVES that the history has: the mean over seeds of
+      that slope, nats per epoch.
     """
+    present = [curve for curve in CURVES if curve in history.columns]
+
     def slope(run: pd.DataFrame) -> pd.Series:
-        curves = run.sort_values("epoch")[list(CURVES)]
+        curves = run.sort_values("epoch")[present]
         window = min(epochs, len(curves) - 1)
         if window < 1:
-            return pd.Series(np.nan, index=list(CURVES))
+            return pd.Series(np.nan, index=present)
         return (curves.iloc[-1] - curves.iloc[-1 - window]) / window
 
-    runs = history.groupby(CELL + ["seed"])[["epoch", *CURVES]]
+    runs = history.groupby(CELL + ["seed"])[["epoch", *present]]
     return runs.apply(slope).groupby(level=CELL).mean()
 
 

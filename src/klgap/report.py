@@ -152,7 +152,7 @@ def sweep_values(summary: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]
         values["num_minibatch_cells"] = str(len(estimates) // estimates["estimator"].nunique())
     values["final_epochs"] = str(findings.FINAL_EPOCHS)
     for dataset, slopes in findings.final_slopes(history).groupby(level="dataset"):
-        for curve in findings.CURVES:
+        for curve in slopes.columns:
             values[f"final_slope/{dataset}/{curve}"] = number(slopes[curve].abs().max())
     return values
 
