@@ -384,3 +384,26 @@ def test_report_captions_are_valid_restructured_text(name):
     html = publish_parts(figures.caption_rst(name, provenance), writer="html",
                          settings_overrides={"halt_level": 2})["body"]
     assert figures.caption(name).split()[0] in html and "a_b.pdf" in html
+
+
+def test_information_against_log_n_draws_the_nested_subsets_means():
+    rng = np.random.default_rng(9)
+    rows = []
+    for beta in (0.5, 1.0, 4.0):
+        for split, n in (("train_n100", 100), ("train_n1000", 1000), ("train_full", 1437)):
+            means = {"log_n": np.log(n), "mutual_info": min(np.log(n), rng.uniform(1, 6)),
+                     "aggregate_kl": rng.uniform(0, 3)}
+            rows += [{"dataset": "digits", "objective": "vae", "latent_dim": 2, "weight": beta,
+                      "split": split, "metric": metric, "mean": value,
+                      "ci95_low": value - 0.1, "ci95_high": value + 0.1}
+                     for metric, value in means.items()]
+    summary = pd.DataFrame(rows)
+    figure = figures.information_vs_n(summary)
+    drawn = {tuple(np.round(line.get_ydata(), 9)) for line in figure.axes[0].lines}
+    for (beta, metric), cell in summary[summary["metric"] != "log_n"].groupby(["weight", "metric"]):
+        order = np.argsort([np.log(n) for n in (100, 1000, 1437)])
+        assert tuple(np.round(cell["mean"].to_numpy()[order], 9)) in drawn, (beta, metric)
+    figures.plt.close(figure)
+    empty = figures.information_vs_n(summary[summary["split"] == "train_full"].assign(split="test"))
+    assert "No nested subsets" in empty.axes[0].texts[0].get_text()
+    figures.plt.close(empty)

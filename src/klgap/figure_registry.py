@@ -7,6 +7,7 @@ workflow (``workflow/rules/common.smk``) read. Light on purpose: the workflow im
 FIGURE_TABLES: dict[str, tuple[str, ...]] = {
     "rate_split": ("summary",),
     "mi_aggkl": ("summary",),
+    "information_vs_n": ("summary",),
     "latent_space": ("latent_samples",),
     "class_kl": ("summary",),
     "estimators": ("summary",),

@@ -305,6 +305,60 @@ def mi_aggkl(summary: pd.DataFrame) -> plt.Figure:
     return figure
 
 
+def information_vs_n(summary: pd.DataFrame) -> plt.Figure:
+    """I_q(x; z) and KL(q(z) || p(z)) in-sample against log N, on nested subsets of the training
+    split and the whole of it.
+
+    One panel per dataset (rows) and latent size (columns); colour is beta (dark = small; the
+    smallest, the one nearest 1 and the largest); circles and solid lines are the information,
+    squares and dashed lines the aggregate KL, means over seeds with t-based 95% intervals. The
+    grey diagonal is the ceiling I = log N: an information on it says more about N than about the
+    model, and so does the aggregate KL = rate - log N beside it.
+
+    Args:
+      summary: the concatenated summaries (splits ``train_n<N>`` and ``train_full``).
+
+    Returns:
+      The figure.
+    """
+    nested = summary[summary["split"].str.startswith("train_n")
+                     | (summary["split"] == "train_full")]
+    if not len(nested):
+        return empty_figure("No nested subsets of the training split in these tables "
+                            "(evaluations since issue 16 have them).")
+    require(nested, ["mutual_info", "aggregate_kl", "log_n"])
+    datasets, latent_dims = cells(nested)
+    colours = beta_colours(layout.latent_space_weights(nested["weight"]))
+    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
+    for row, dataset in enumerate(datasets):
+        for col, latent_dim in enumerate(latent_dims):
+            ax = axes[row, col]
+            rows = nested[(nested["dataset"] == dataset) & (nested["latent_dim"] == latent_dim)]
+            for beta, colour in colours.items():
+                cell = rows[np.isclose(rows["weight"], beta)]
+                log_n = cell[cell["metric"] == "log_n"].set_index("split")["mean"]
+                for metric, style in (("mutual_info", {"marker": "o", "linestyle": "-"}),
+                                      ("aggregate_kl", {"marker": "s", "linestyle": "--"})):
+                    values = cell[cell["metric"] == metric].set_index("split")
+                    values = values.assign(log_n=log_n).sort_values("log_n")
+                    plot_interval(ax, values["log_n"], values["mean"], values["ci95_low"],
+                                  values["ci95_high"], colour, **style)
+            ceiling = np.sort(rows.loc[rows["metric"] == "log_n", "mean"].unique())
+            ax.plot(ceiling, ceiling, color="0.6", linewidth=0.8, zorder=0)
+            ax.set_ylim(bottom=0)
+            ax.set_title(panel_title(dataset, latent_dim))
+            ax.set_ylabel("nats" if col == 0 else "")
+            ax.set_xlabel("log N" if row == len(datasets) - 1 else "")
+    handles = [Line2D([], [], color=colour, label=rf"$\beta = {layout.format_weight(beta)}$")
+               for beta, colour in colours.items()]
+    handles += [Line2D([], [], color="0.3", marker="o", label=LABELS["mutual_info"]),
+                Line2D([], [], color="0.3", marker="s", linestyle="--",
+                       label=LABELS["aggregate_kl"]),
+                Line2D([], [], color="0.6", label="ceiling I = log N")]
+    legend_below(figure, handles, ncol=3)
+    return figure
+
+
 def class_kl(summary: pd.DataFrame) -> plt.Figure:
     """Class-conditional aggregates KL(q(z|y=c) || p(z)) beside KL(q(z) || p(z)) and I_q(y; z).
 
