@@ -60,7 +60,9 @@ def test_killed_workflow_resumes_without_redoing_finished_jobs(tmp_path):
     """SIGKILLs the whole smoke workflow twice at random moments; the same command then finishes."""
     outdir = tmp_path / "out"
     rng = np.random.default_rng(7)
-    for evaluated in (1, 2):  # kill twice, each time at a random moment after progress
+    # Kill twice, each time at a random moment after progress: once a second (then a third) run
+    # is evaluated, so that one job is surely complete (a run's job trains and evaluates it).
+    for evaluated in (2, 3):
         process = subprocess.Popen(snakemake_command(outdir), cwd=tmp_path, env=environment(),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
@@ -75,7 +77,8 @@ def test_killed_workflow_resumes_without_redoing_finished_jobs(tmp_path):
     # The training jobs Snakemake would not redo: every run minus those it plans again.
     plan = subprocess.run(snakemake_command(outdir, "-n", "-p"), cwd=tmp_path, env=environment(),
                           capture_output=True, text=True, timeout=300)
-    planned = set(re.findall(r"klgap train .*--rundir (\S+)", plan.stdout + plan.stderr))
+    planned = set(re.findall(r"klgap train(?:-and-evaluate)? .*--rundir (\S+)",
+                             plan.stdout + plan.stderr))
     finished = {path: path.stat().st_mtime_ns for path in outdir.glob("runs/**/run.json")
                 if str(path.parent) not in planned}
     assert finished, "the workflow was killed before any run finished training"

@@ -153,11 +153,14 @@ def add_shape_arguments(parser: argparse.ArgumentParser) -> None:
                         help="TensorFlow intra-op threads (default: all cores)")
 
 
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """Returns the run's configuration from the parsed ``train`` options."""
+    return RunConfig(data=args.data, rundir=args.rundir, latent_dim=args.latent_dim,
+                     objective=args.objective, weights=objective_weights(args),
+                     seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
+                     learning_rate=args.learning_rate, hidden=args.hidden, threads=args.threads)
+
+
 def main(args: argparse.Namespace) -> None:
     """Runs ``train``."""
-    config = RunConfig(data=args.data, rundir=args.rundir, latent_dim=args.latent_dim,
-                       objective=args.objective, weights=objective_weights(args),
-                       seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
-                       learning_rate=args.learning_rate, hidden=args.hidden,
-                       threads=args.threads)
-    train(config)
+    train(run_config(args))
