@@ -17,8 +17,11 @@ from test_workflow import (CONFIGS, REPO, SPLITS, expected_runs, load_config, pl
 
 SLURM_LOCAL = REPO / "scripts" / "slurm-local.sh"
 PROFILES = REPO / "profiles"
-# The rules whose jobs are submitted to Slurm; the others are local rules.
+# The rule of the training and evaluation jobs, submitted to Slurm with the profile's resources.
 SUBMITTED_RULES = ["run"]
+# Also submitted (not local rules): one label classifier per dataset, and the machine's matmul
+# rate, measured where the jobs run.
+SUBMITTED_ONCE_PER_DATASET, SUBMITTED_ONCE = ["classifier"], ["machine"]
 # Settings of the test cluster, not of the profile: it has no accounting database (so no
 # accounts, and `squeue`, which lists finished jobs for an hour here, tells the job states), and
 # its jobs are short, so the first status check comes after 5 s instead of 40.
@@ -93,11 +96,14 @@ def test_smoke_configuration_through_slurm(tmp_path, slurm_cluster, monkeypatch)
         assert (summary["n_runs"] == summary["n_expected"]).all()  # experiments: other seeds
     assert (outdir / "tex" / "table_rate.tex").stat().st_size > 0
 
-    # Every training and evaluation job went through Slurm, and only those: the job ids the
-    # plugin reports per rule are exactly the jobs that the cluster completed.
+    # Every training and evaluation job (and the classifier and machine jobs) went through
+    # Slurm, and only those: the job ids the plugin reports per rule are exactly the jobs that
+    # the cluster completed.
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S+/rule_(\w+)/",
                            result.stdout)
-    assert sorted(rule for _, rule in submitted) == sorted(SUBMITTED_RULES * len(runs))
+    expected = (SUBMITTED_RULES * len(runs) + SUBMITTED_ONCE
+                + SUBMITTED_ONCE_PER_DATASET * len(config["datasets"]))
+    assert sorted(rule for _, rule in submitted) == sorted(expected)
     jobs = completed_slurm_jobs(slurm_cluster)
     assert sorted(jobs["JobID"]) == sorted(job_id for job_id, _ in submitted), jobs
     assert (jobs["State"] == "COMPLETED").all(), jobs
