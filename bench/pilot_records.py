@@ -20,17 +20,18 @@ CURVES = ("test_elbo", "test_rate", "test_mutual_info", "test_aggregate_kl")
 
 def run_rows(label: str, outdir: Path) -> list[dict]:
     """One row per run of an output root."""
+    from klgap import provenance
+
+    jobs = provenance.read_benchmarks(outdir / "benchmarks")
     rows = []
     for record in sorted((outdir / "runs").glob("*/*/*/*/*/run.json")):
         rundir = record.parent
         run = str(rundir.relative_to(outdir / "runs"))
         row = {"pilot": label, "run": run,
                "epoch_seconds": json.loads(record.read_text())["train_seconds_all_epochs"]}
-        for job in sorted((outdir / "benchmarks").glob(f"*/{run}.tsv")):
-            rule = job.relative_to(outdir / "benchmarks").parts[0]
-            bench = pd.read_csv(job, sep="\t").iloc[0]
-            row.update({f"{rule}_wall_s": bench["s"], f"{rule}_cpu_s": bench["cpu_time"],
-                        f"{rule}_max_rss_mb": bench["max_rss"]})
+        for job in jobs[jobs["job"] == run].itertuples():
+            row.update({f"{job.rule}_wall_s": job.s, f"{job.rule}_cpu_s": job.cpu_time,
+                        f"{job.rule}_max_rss_mb": job.max_rss})
         metrics = rundir / "metrics.json"
         if metrics.is_file():
             row["evaluation_seconds"] = json.loads(metrics.read_text())[0].get("evaluation_seconds")
