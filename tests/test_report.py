@@ -131,12 +131,16 @@ def test_numbers_and_table(tmp_path, summary_csv):
     summary = pd.read_csv(summary_csv)
     rate = summary[(summary["weight"] == 0.5) & (summary["split"] == "test")
                    & (summary["metric"] == "rate")].iloc[0]
-    assert rf"\@namedef{{klgap@fashion_mnist@2@0.5@test@rate@mean}}{{{rate['mean']:.2f}}}" in text
-    rows = [line for line in table.read_text().splitlines() if line.startswith("fashion")]
+    assert rf"\@namedef{{klgap@vae@fashion_mnist@2@0.5@test@rate@mean}}{{{rate['mean']:.2f}}}" in text
+    lines = table.read_text().splitlines()
+    rows = [line for line in lines if r"\pm" in line]
     assert len(rows) == 2
     assert rows[1].endswith(r"2/3 \\")
+    # A heading row per dataset names its test split's N and log N.
+    heading = next(line for line in lines if r"\emph{fashion\_mnist}" in line)
+    assert f"$\\log N = {math.log(N_TEST):.2f}$" in heading
     # Every row has as many cells as the header.
-    header = next(line for line in table.read_text().splitlines() if line.startswith("dataset"))
+    header = next(line for line in lines if line.startswith("$d_z$"))
     assert all(row.count("&") == header.count("&") for row in rows)
 
     # Named values, against references computed here from the inputs.
@@ -175,7 +179,7 @@ def test_numbers_and_table(tmp_path, summary_csv):
 
     # Minibatch: the excess of mws is -0.001 everywhere, printed without a sign.
     assert values["mws_mi_excess_min"] == "0.00" and values["mws_mi_excess_max"] == "0.00"
-    assert r"\@namedef{klgap@fashion_mnist@2@0.5@test@mws_mi_excess_b64@mean}{0.00}" in text
+    assert r"\@namedef{klgap@vae@fashion_mnist@2@0.5@test@mws_mi_excess_b64@mean}{0.00}" in text
     assert values["num_minibatch_cells"] == "2"
 
     # Provenance and job times.
@@ -276,3 +280,64 @@ def test_figure_sources_table_lists_every_figure_with_rule_command_and_tables(tm
         r" & \texttt{<dataset>/summary.csv}, \texttt{<dataset>/history.csv} \\"]
     with pytest.raises(UserError, match="NAME=TABLE"):
         report.parse_figure_sources(["rate_split"])
+
+
+def objectives_summary(rng: np.random.Generator) -> pd.DataFrame:
+    """A summary of a synthetic sweep with a beta-VAE and an aggregate run at the same weight."""
+    runs = [layout.Run("mnist", 10, 10.0, seed, objective)
+            for objective in ("vae", "aggregate") for seed in (0, 1)]
+    records = [{**run._asdict(), "split": "test", "n": 20.0, "log_n": math.log(20.0),
+                "rate": rng.uniform(5, 9), "distortion": rng.uniform(80, 90),
+                "mutual_info": rng.uniform(1, 3), "aggregate_kl": rng.uniform(0, 4),
+                "prior_holes_fraction": rng.uniform(0, 1)} for run in runs]
+    return aggregate.summarize(aggregate.tidy(records), runs)
+
+
+def test_lookups_and_tables_keep_objectives_apart():
+    rng = np.random.default_rng(23)
+    summary = objectives_summary(rng)
+    lines = "\n".join(report.lookup_definitions(summary))
+    for objective in ("vae", "aggregate"):
+        rows = summary[(summary["objective"] == objective) & (summary["metric"] == "rate")]
+        assert (rf"\@namedef{{klgap@{objective}@mnist@10@10@test@rate@mean}}"
+                rf"{{{rows['mean'].iloc[0]:.2f}}}") in lines
+    table = report.objectives_table_tex(summary)
+    rows = [line for line in table.splitlines() if "= 10$" in line]
+    assert [row.split(" & ")[0] for row in rows] == [r"$\beta$-VAE", "MMD"]
+    holes = summary[(summary["objective"] == "aggregate")
+                    & (summary["metric"] == "prior_holes_fraction")]["mean"].iloc[0]
+    assert rows[1].split(" & ")[-1] == f"{holes:.3f} \\\\"
+    assert report.objectives_table_tex(aggregate.only_vae(summary)) == ""
+
+
+def test_class_sizes_come_from_a_whole_split_of_latent_samples():
+    rng = np.random.default_rng(29)
+    summary = objectives_summary(rng)
+    labels = rng.integers(0, 3, size=20)
+    samples = pd.DataFrame({"dataset": "mnist", "objective": "vae", "latent_dim": 2,
+                            "weight": np.repeat([1.0, 8.0], 20), "seed": 0,
+                            "label": np.tile(labels, 2)})
+    values = report.class_count_values(samples, summary)
+    for label in range(3):
+        count = int((labels == label).sum())
+        assert values[f"n_class/mnist/{label}"] == str(count)
+        assert values[f"logn_class/mnist/{label}"] == f"{math.log(count):.2f}"
+        assert values[f"log_inv_share/mnist/{label}"] == f"{math.log(20 / count):.2f}"
+    assert report.class_count_values(samples.iloc[5:], summary) == {}  # not the whole split
+
+
+def test_convergence_table_has_a_row_per_cell_of_every_objective():
+    rows = []
+    for objective, weight, slope in (("vae", 1.0, 0.25), ("aggregate", 100.0, -1.5)):
+        for epoch in range(1, 9):
+            rows.append({"dataset": "mnist", "objective": objective, "latent_dim": 10,
+                         "weight": weight, "seed": 0, "epoch": epoch,
+                         **{curve: slope * epoch for curve in findings.CURVES}})
+    table = report.convergence_table_tex(pd.DataFrame(rows))
+    cells = [line for line in table.splitlines() if line.startswith("mnist")]
+    assert len(cells) == 2
+    assert cells[0].split(" & ")[4:] == ["8", "0.25", "0.25", "0.25", "0.25 \\\\"]
+    assert cells[1].split(" & ")[4:] == ["8", "-1.50", "-1.50", "-1.50", "-1.50 \\\\"]
+    values = report.convergence_values(pd.DataFrame(rows))
+    assert values["final_slope/mnist/test_elbo"] == "1.50"
+    assert values["final_slope/vae/mnist/test_elbo"] == "0.25"

@@ -60,14 +60,15 @@ def sample_aggregate_posterior(mu: np.ndarray, sigma: np.ndarray, points: int,
 
     Args:
       mu, sigma: posterior means and standard deviations, (N, D) each.
-      points: how many examples to draw (all N if fewer).
+      points: how many examples to draw (all N if None or fewer).
       sample_seed: seeds the choice of examples and the noise.
 
     Returns:
       The chosen examples' rows (K,) and their samples of z (K, D), K = min(points, N).
     """
     rng = np.random.default_rng(sample_seed)
-    examples = rng.choice(len(mu), size=min(points, len(mu)), replace=False)  # (K,)
+    size = len(mu) if points is None else min(points, len(mu))
+    examples = rng.choice(len(mu), size=size, replace=False)  # (K,)
     noise = rng.standard_normal((len(examples), mu.shape[1]))  # (K, D)
     return examples, mu[examples] + sigma[examples] * noise
 
@@ -124,7 +125,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weights of the sweep (smallest, nearest to 1 and largest are drawn)")
     parser.add_argument("--seeds", type=int, nargs="+", required=True,
                         help="seeds of the sweep (the first one evaluated is drawn)")
-    parser.add_argument("--points", type=int, default=2000, help="examples drawn per run")
+    parser.add_argument("--points", type=int, default=None,
+                        help="examples drawn per run (default: all of the test split, so that "
+                             "the table also gives its class sizes)")
     parser.add_argument("--sample-seed", type=int, default=0,
                         help="seeds the choice of examples and the noise")
     parser.add_argument("--out", required=True, type=Path, help="the table (.csv)")
@@ -137,7 +140,7 @@ def main(args: argparse.Namespace) -> None:
       UserError: no run was evaluated and ``--out`` already holds samples (never replaced by an
         empty table).
     """
-    if args.points < 1:
+    if args.points is not None and args.points < 1:
         raise UserError(f"--points must be positive, got {args.points}")
     runs, missing = choose_runs(args.runs_dir, args.dataset, args.latent_dim, args.weights,
                                 args.seeds, args.objective)

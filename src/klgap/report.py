@@ -21,14 +21,35 @@ from klgap import atomic, data, estimators, findings, layout
 from klgap.aggregate import load_summaries, load_tables, only_vae
 from klgap.errors import UserError
 
-# Columns of the generated table: metric -> header.
+# Columns of Table 1 (the beta-VAE, test split): metric -> header. Older tables lack some.
 TABLE_METRICS = {
     "elbo": "ELBO",
     "iw_ll": r"$\log p(x)$ (IW)",
     "rate": "rate",
     "mutual_info": r"$I_q(x;z)$",
     "aggregate_kl": r"$\mathrm{KL}(q(z)\|p(z))$",
+    "heldout_aggregate_kl_lower": r"held-out $\ge$",
+    "label_info": r"$I_q(y;z)$",
 }
+# Columns of the table of objectives (test split, means over seeds): metric -> header.
+OBJECTIVE_METRICS = {
+    "distortion": "distortion",
+    "rate": "rate",
+    "mutual_info": r"$I_q(x;z)$",
+    "aggregate_kl": r"$\mathrm{KL}(q(z)\|p)$",
+    "heldout_aggregate_kl_lower": r"held-out $\ge$",
+    "total_correlation": "TC",
+    "dimwise_kl": "dim-wise",
+    "prior_label_kl": "prior labels",
+    "prior_holes_fraction": "holes",
+    "expost_label_kl": "ex-post labels",
+}
+# Metrics of the convergence table: curve of the history -> header.
+CONVERGENCE_CURVES = {"test_elbo": "ELBO", "test_rate": "rate", "test_mutual_info": r"$I_q(x;z)$",
+                      "test_aggregate_kl": r"$\mathrm{KL}(q(z)\|p)$"}
+# How each objective is named in the tables, and its weight's symbol.
+OBJECTIVE_LABELS = {"vae": (r"$\beta$-VAE", r"\beta"), "aggregate": ("MMD", r"\lambda"),
+                    "tcvae": (r"$\beta$-TCVAE", r"\beta")}
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
@@ -102,16 +123,15 @@ def configuration_values(config: dict) -> dict[str, str]:
     return values
 
 
-def sweep_values(summary: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]:
+def sweep_values(summary: pd.DataFrame) -> dict[str, str]:
     """Values of ``\\klgapValue`` computed from the results (``findings.py`` has the definitions).
 
     Args:
-      summary: the concatenated summaries.
-      history: the concatenated training histories.
+      summary: the concatenated summaries of the beta-VAE.
 
     Returns:
       Name -> LaTeX text, e.g. ``n/digits/test``, ``share_min/fashion_mnist``,
-      ``collapse_beta/digits/2``, ``final_slope/fashion_mnist/test_elbo``.
+      ``collapse_beta/digits/2``.
     """
     test = findings.cell_means(summary, "test")
     values = {}
@@ -150,10 +170,6 @@ def sweep_values(summary: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]
             values[f"{estimator}_mi_excess_max"] = number(rows["mutual_info_excess"].max())
             values[f"{estimator}_negative_aggkl"] = str(int((rows["aggregate_kl"] < 0).sum()))
         values["num_minibatch_cells"] = str(len(estimates) // estimates["estimator"].nunique())
-    values["final_epochs"] = str(findings.FINAL_EPOCHS)
-    for dataset, slopes in findings.final_slopes(history).groupby(level="dataset"):
-        for curve in slopes.columns:
-            values[f"final_slope/{dataset}/{curve}"] = number(slopes[curve].abs().max())
     return values
 
 
@@ -178,46 +194,113 @@ def provenance_values(provenance: dict, benchmarks: pd.DataFrame) -> dict[str, s
 
 
 def lookup_definitions(summary: pd.DataFrame) -> list[str]:
-    """``\\@namedef`` lines for ``\\klgapMean``/``\\klgapSD`` of every cell and metric.
+    """``\\@namedef`` lines for ``\\klgapObj``/``\\klgapMean``/``\\klgapSD`` of every cell and metric.
 
     Besides the summary's metrics, the per-cell quantities of ``findings.derived_metrics`` are
     defined (means only; their sd is not defined and so prints ``??``).
+
+    Args:
+      summary: the concatenated summaries of every objective.
+
+    Returns:
+      Lines keyed ``klgap@<objective>@<dataset>@<latent dim>@<weight>@<split>@<metric>@<mean|sd>``.
     """
     lines = []
     for row in summary.itertuples(index=False):
-        key = f"{row.dataset}@{row.latent_dim}@{layout.format_weight(row.weight)}@{row.split}@{row.metric}"
+        key = (f"{row.objective}@{row.dataset}@{row.latent_dim}@{layout.format_weight(row.weight)}"
+               f"@{row.split}@{row.metric}")
         lines.append(rf"\@namedef{{klgap@{key}@mean}}{{{number(row.mean)}}}")
         lines.append(rf"\@namedef{{klgap@{key}@sd}}{{{number(row.sd)}}}")
-    for split in summary["split"].unique():
-        derived = findings.derived_metrics(findings.cell_means(summary, split))
-        for (dataset, latent_dim, beta), row in derived.iterrows():
+    for (objective, split), rows in summary.groupby(["objective", "split"], sort=False):
+        derived = findings.derived_metrics(findings.cell_means(rows, split))
+        for (dataset, latent_dim, weight), row in derived.iterrows():
             for metric, value in row.items():
-                key = f"{dataset}@{latent_dim}@{layout.format_weight(beta)}@{split}@{metric}"
+                key = (f"{objective}@{dataset}@{latent_dim}@{layout.format_weight(weight)}"
+                       f"@{split}@{metric}")
                 digits = 0 if metric.endswith("share") else 2
                 lines.append(rf"\@namedef{{klgap@{key}@mean}}{{{number(value, digits)}}}")
     return lines
 
 
+def class_count_values(latent_samples: pd.DataFrame, summary: pd.DataFrame) -> dict[str, str]:
+    """Values of ``\\klgapValue`` about the classes of each test split.
+
+    The counts are those of one drawn run's samples when they cover the whole test split
+    (``klgap latent-samples`` draws every example by default); a subset gives no values.
+
+    Args:
+      latent_samples: the concatenated ``latent_samples.csv`` tables.
+      summary: the concatenated summaries (for the test split's size ``n``).
+
+    Returns:
+      ``n_class/<dataset>/<c>``, ``logn_class/<dataset>/<c>`` (log n_c, the ceiling of the
+      information within class c) and ``log_inv_share/<dataset>/<c>`` (log N / n_c, the most that
+      KL(q(z|y=c) || q(z)) can be).
+    """
+    values = {}
+    test_n = summary[(summary["split"] == "test") & (summary["metric"] == "n")]
+    for dataset, samples in latent_samples.groupby("dataset"):
+        sizes = test_n[test_n["dataset"] == dataset]["mean"]
+        first = samples.groupby(["objective", "latent_dim", "weight", "seed"]).ngroup() == 0
+        labels = samples[first]["label"]
+        if sizes.empty or len(labels) != int(sizes.iloc[0]):
+            continue
+        for label, count in labels.value_counts().sort_index().items():
+            values[f"n_class/{dataset}/{label}"] = integer(count)
+            values[f"logn_class/{dataset}/{label}"] = number(math.log(count))
+            values[f"log_inv_share/{dataset}/{label}"] = number(math.log(len(labels) / count))
+    return values
+
+
+def convergence_values(history: pd.DataFrame) -> dict[str, str]:
+    """Values of ``\\klgapValue`` about the final slopes of the test curves, every objective.
+
+    Returns:
+      ``final_slope/<dataset>/<curve>`` (the largest |slope| over the dataset's cells of every
+      objective) and ``final_slope/<objective>/<dataset>/<curve>``, in nats per epoch.
+    """
+    values = {"final_epochs": str(findings.FINAL_EPOCHS)}
+    slopes = {objective: findings.final_slopes(rows)
+              for objective, rows in history.groupby("objective", sort=False)}
+    for objective, table in slopes.items():
+        for dataset, rows in table.groupby(level="dataset"):
+            for curve in rows.columns:
+                values[f"final_slope/{objective}/{dataset}/{curve}"] = number(
+                    rows[curve].abs().max())
+    every = pd.concat(slopes.values())
+    for dataset, rows in every.groupby(level="dataset"):
+        for curve in rows.columns:
+            values[f"final_slope/{dataset}/{curve}"] = number(rows[curve].abs().max())
+    return values
+
+
 def numbers_tex(summary: pd.DataFrame, history: pd.DataFrame, config: dict, provenance: dict,
-                benchmarks: pd.DataFrame, commit: str, config_label: str, config_hash: str) -> str:
+                benchmarks: pd.DataFrame, commit: str, config_label: str, config_hash: str,
+                latent_samples: pd.DataFrame | None = None) -> str:
     """Writes the macros of the paper.
 
     Args:
-      summary: the concatenated summaries.
-      history: the concatenated training histories.
+      summary: the concatenated summaries, every objective (the named values and counts are of
+        the beta-VAE's; the look-ups cover every objective).
+      history: the concatenated training histories, every objective.
       config: the validated configuration (``<outdir>/config.yaml``).
       provenance: ``<outdir>/provenance.json``.
       benchmarks: ``<outdir>/benchmarks.csv``.
       commit: the git commit the paper is built from (``-dirty`` if modified).
       config_label: which configuration files and overrides were used.
       config_hash: the short hash of the validated configuration.
+      latent_samples: the concatenated ``latent_samples.csv`` tables (for the class sizes), or
+        None.
 
     Returns:
       The text of ``numbers.tex``: named macros (``\\klgapCommit``, ``\\klgapNumRuns``, ...),
-      ``\\klgapValue{name}`` for the values of ``configuration_values``, ``sweep_values`` and
-      ``provenance_values``, and ``\\klgapMean``/``\\klgapSD`` look-ups of every cell.
+      ``\\klgapValue{name}`` for the values of ``configuration_values``, ``sweep_values``,
+      ``convergence_values``, ``class_count_values`` and ``provenance_values``, and look-ups of
+      every cell: ``\\klgapObj{objective}{dataset}{latent dim}{weight}{split}{metric}``, and for
+      the beta-VAE ``\\klgapMean`` and ``\\klgapSD`` without the objective.
     """
-    finished, expected = count_runs(summary)
+    every_objective, summary = summary, only_vae(summary)
+    finished, expected = count_runs(every_objective)
     macros = {
         "klgapCommit": escape(short_commit(commit)),
         "klgapConfigLabel": escape(config_label),
@@ -228,51 +311,137 @@ def numbers_tex(summary: pd.DataFrame, history: pd.DataFrame, config: dict, prov
         "klgapNumMissingRuns": str(expected - finished),
         "klgapNumSeeds": str(int(summary["n_expected"].max())),
     }
-    values = {**configuration_values(config), **sweep_values(summary, history),
-              **provenance_values(provenance, benchmarks)}
+    values = {**configuration_values(config), **sweep_values(summary),
+              **convergence_values(history), **provenance_values(provenance, benchmarks)}
+    if latent_samples is not None:
+        values.update(class_count_values(latent_samples, every_objective))
     lines = ["% Generated by `klgap tex`; do not edit.", r"\makeatletter"]
     lines += [rf"\newcommand{{\{name}}}{{{value}}}" for name, value in macros.items()]
     lines += [
         r"\newcommand{\klgap@missing}[1]{\textbf{??}\PackageWarning{klgap}{no value for #1}}",
         r"\DeclareRobustCommand{\klgapValue}[1]{\@ifundefined{klgap@value@#1}{\klgap@missing{#1}}"
         r"{\@nameuse{klgap@value@#1}}}",
-        r"\newcommand{\klgap@lookup}[6]{\@ifundefined{klgap@#1@#2@#3@#4@#5@#6}"
-        r"{\klgap@missing{#1 z=#2 beta=#3 #4 #5 #6}}{\@nameuse{klgap@#1@#2@#3@#4@#5@#6}}}",
-        r"\DeclareRobustCommand{\klgapMean}[5]{\klgap@lookup{#1}{#2}{#3}{#4}{#5}{mean}}",
-        r"\DeclareRobustCommand{\klgapSD}[5]{\klgap@lookup{#1}{#2}{#3}{#4}{#5}{sd}}",
+        r"\newcommand{\klgap@lookup}[7]{\@ifundefined{klgap@#1@#2@#3@#4@#5@#6@#7}"
+        r"{\klgap@missing{#1 #2 z=#3 weight=#4 #5 #6 #7}}{\@nameuse{klgap@#1@#2@#3@#4@#5@#6@#7}}}",
+        r"\DeclareRobustCommand{\klgapObj}[6]{\klgap@lookup{#1}{#2}{#3}{#4}{#5}{#6}{mean}}",
+        r"\DeclareRobustCommand{\klgapMean}[5]{\klgap@lookup{vae}{#1}{#2}{#3}{#4}{#5}{mean}}",
+        r"\DeclareRobustCommand{\klgapSD}[5]{\klgap@lookup{vae}{#1}{#2}{#3}{#4}{#5}{sd}}",
     ]
     lines += [rf"\@namedef{{klgap@value@{name}}}{{{value}}}" for name, value in values.items()]
-    lines += lookup_definitions(summary)
+    lines += lookup_definitions(every_objective)
     lines.append(r"\makeatother")
     return "\n".join(lines) + "\n"
 
 
+def mean_sd(cells: pd.DataFrame, index, metric: str) -> str:
+    """One table cell: ``$mean \\pm sd$`` of a metric in a pivoted cell table."""
+    return f"${number(cells.loc[index, ('mean', metric)])} \\pm {number(cells.loc[index, ('sd', metric)])}$"
+
+
+def dataset_heading(summary: pd.DataFrame, dataset: str, columns: int) -> str:
+    """A row naming a dataset and its test split's N and log N, across ``columns`` columns."""
+    rows = summary[(summary["dataset"] == dataset) & (summary["split"] == "test")]
+    n = rows[rows["metric"] == "n"]["mean"]
+    log_n = rows[rows["metric"] == "log_n"]["mean"]
+    size = (f": $N = {integer(n.iloc[0])}$, $\\log N = {number(log_n.iloc[0])}$"
+            if len(n) and len(log_n) else "")
+    return rf"\multicolumn{{{columns}}}{{l}}{{\emph{{{escape(dataset)}}}{size}}} \\"
+
+
 def table_tex(summary: pd.DataFrame) -> str:
-    """Writes the table of the test split: mean +- sd over seeds per dataset, latent size, beta.
+    """Writes Table 1, the test split of the beta-VAE: mean +- sd over seeds per cell.
 
     Args:
-      summary: the concatenated summaries.
+      summary: the concatenated summaries of the beta-VAE.
 
     Returns:
-      A ``tabular`` (booktabs), to be wrapped in a ``table`` by the paper.
+      A ``tabular`` (booktabs), to be wrapped in a ``table`` by the paper; a heading row per
+      dataset gives its N and log N.
     """
     test = summary[(summary["split"] == "test") & summary["metric"].isin(list(TABLE_METRICS))]
     columns = [m for m in TABLE_METRICS if m in set(test["metric"])]
-    header = ["dataset", "$d_z$", r"$\beta$"] + [TABLE_METRICS[m] for m in columns] + ["seeds"]
-    lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
+    header = ["$d_z$", r"$\beta$"] + [TABLE_METRICS[m] for m in columns] + ["seeds"]
+    lines = [r"\begin{tabular}{" + "r" * len(header) + "}", r"\toprule",
              " & ".join(header) + r" \\"]
     for dataset, rows in test.groupby("dataset", sort=False):
-        lines.append(r"\midrule")
+        lines += [r"\midrule", dataset_heading(summary, dataset, len(header))]
         cells = rows.pivot_table(index=["latent_dim", "weight"], columns="metric",
                                  values=["mean", "sd"], dropna=False)
         counts = rows.drop_duplicates(["latent_dim", "weight"]).set_index(["latent_dim", "weight"])
         for latent_dim, beta in cells.index:
-            values = [f"${number(cells.loc[(latent_dim, beta), ('mean', m)])} \\pm "
-                      f"{number(cells.loc[(latent_dim, beta), ('sd', m)])}$" for m in columns]
+            values = [mean_sd(cells, (latent_dim, beta), m) for m in columns]
             count = counts.loc[(latent_dim, beta)]
             seeds = f"{int(count['n_runs'])}/{int(count['n_expected'])}"
-            lines.append(" & ".join([escape(dataset), str(latent_dim), layout.format_weight(beta)]
+            lines.append(" & ".join([str(latent_dim), layout.format_weight(beta)]
                                     + values + [seeds]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "% Generated by `klgap tex`; do not edit.\n" + "\n".join(lines) + "\n"
+
+
+def objectives_table_tex(summary: pd.DataFrame) -> str:
+    """Writes the table of every objective: test split, means over seeds, per cell.
+
+    Only datasets and latent sizes where an objective other than the beta-VAE ran are listed.
+
+    Args:
+      summary: the concatenated summaries of every objective.
+
+    Returns:
+      A ``tabular`` (booktabs); an empty string when only the beta-VAE ran.
+    """
+    test = summary[(summary["split"] == "test") & summary["metric"].isin(list(OBJECTIVE_METRICS))]
+    others = test[test["objective"] != "vae"][["dataset", "latent_dim"]].drop_duplicates()
+    if others.empty:
+        return ""
+    columns = [m for m in OBJECTIVE_METRICS if m in set(test["metric"])]
+    header = ["objective", "weight"] + [OBJECTIVE_METRICS[m] for m in columns]
+    lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
+             " & ".join(header) + r" \\"]
+    for dataset, latent_dim in others.itertuples(index=False):
+        rows = test[(test["dataset"] == dataset) & (test["latent_dim"] == latent_dim)]
+        heading = dataset_heading(summary, dataset, len(header)).replace(
+            r"}} \\", rf", $d_z = {latent_dim}$}}}} \\", 1)
+        lines += [r"\midrule", heading]
+        means = rows.pivot_table(index=["objective", "weight"], columns="metric", values="mean")
+        for objective in OBJECTIVE_LABELS:
+            if objective not in means.index.get_level_values("objective"):
+                continue
+            name, symbol = OBJECTIVE_LABELS[objective]
+            for weight, row in means.loc[objective].iterrows():
+                cells = [number(row[m], 3 if m == "prior_holes_fraction" else 2) for m in columns]
+                lines.append(" & ".join([name, f"${symbol} = {layout.format_weight(weight)}$"]
+                                        + cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "% Generated by `klgap tex`; do not edit.\n" + "\n".join(lines) + "\n"
+
+
+def convergence_table_tex(history: pd.DataFrame) -> str:
+    """Writes the table of final slopes: per cell, how fast each test curve still moved.
+
+    Args:
+      history: the concatenated histories of every objective.
+
+    Returns:
+      A ``tabular`` (booktabs) of the mean over seeds of (value at the last epoch - value
+      ``findings.FINAL_EPOCHS`` earlier) / that many epochs, in nats per epoch.
+    """
+    curves = [c for c in CONVERGENCE_CURVES if c in history.columns]
+    header = ["dataset", "objective", "$d_z$", "weight", "epochs"] + [
+        CONVERGENCE_CURVES[c] for c in curves]
+    lines = [r"\begin{tabular}{ll" + "r" * (len(header) - 2) + "}", r"\toprule",
+             " & ".join(header) + r" \\", r"\midrule"]
+    for objective in OBJECTIVE_LABELS:
+        rows = history[history["objective"] == objective]
+        if rows.empty:
+            continue
+        slopes = findings.final_slopes(rows)
+        epochs = rows.groupby(findings.CELL)["epoch"].max()
+        name, symbol = OBJECTIVE_LABELS[objective]
+        for (dataset, latent_dim, weight), row in slopes.iterrows():
+            cells = [number(row[c]) for c in curves]
+            lines.append(" & ".join(
+                [escape(dataset), name, str(latent_dim), f"${symbol} = {layout.format_weight(weight)}$",
+                 str(int(epochs.loc[(dataset, latent_dim, weight)]))] + cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "% Generated by `klgap tex`; do not edit.\n" + "\n".join(lines) + "\n"
 
@@ -329,6 +498,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the figures drawn, with their tables (for --figure-sources)")
     parser.add_argument("--figure-sources", type=Path, default=None,
                         help="output: table of each figure's rule, command and tables (.tex)")
+    parser.add_argument("--latent-samples", type=Path, nargs="+", default=[],
+                        help="latent_samples.csv files (the class sizes of the test splits)")
+    parser.add_argument("--objectives-table", type=Path, default=None,
+                        help="output: table of every objective (.tex)")
+    parser.add_argument("--convergence-table", type=Path, default=None,
+                        help="output: table of the final slopes of the test curves (.tex)")
 
 
 def check_inputs(summary: pd.DataFrame, history: pd.DataFrame, provenance: dict,
@@ -351,17 +526,27 @@ def check_inputs(summary: pd.DataFrame, history: pd.DataFrame, provenance: dict,
 
 def main(args: argparse.Namespace) -> None:
     """Writes ``numbers.tex`` and the table."""
-    # The text and Table 1 are about the beta-VAE; the other objectives have figures of their own.
-    summary = only_vae(load_summaries(args.summaries))
-    history = only_vae(load_tables(args.histories, "history"))
+    # Table 1 and the named values are about the beta-VAE; the look-ups, the objectives' and the
+    # convergence table cover every objective.
+    summary = load_summaries(args.summaries)
+    history = load_tables(args.histories, "history")
     config = yaml.safe_load(args.config.read_text())
     provenance = json.loads(args.provenance.read_text())
     benchmarks = pd.read_csv(args.benchmarks)
-    check_inputs(summary, history, provenance, benchmarks)
+    check_inputs(only_vae(summary), history, provenance, benchmarks)
+    latent_samples = (load_tables(args.latent_samples, "latent_samples")
+                      if args.latent_samples else None)
     atomic.write_text(args.numbers, numbers_tex(summary, history, config, provenance, benchmarks,
-                                                args.commit, args.config_label, args.config_hash))
-    atomic.write_text(args.table, table_tex(summary))
+                                                args.commit, args.config_label, args.config_hash,
+                                                latent_samples))
+    atomic.write_text(args.table, table_tex(only_vae(summary)))
     print(f"wrote {args.numbers} and {args.table}")
+    if args.objectives_table is not None:
+        atomic.write_text(args.objectives_table, objectives_table_tex(summary))
+        print(f"wrote {args.objectives_table}")
+    if args.convergence_table is not None:
+        atomic.write_text(args.convergence_table, convergence_table_tex(history))
+        print(f"wrote {args.convergence_table}")
     if args.figure_sources is not None:
         if not args.figures:
             raise UserError("--figure-sources needs --figures NAME=TABLE[,TABLE...]")

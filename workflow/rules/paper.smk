@@ -18,12 +18,15 @@ rule tex:
     input:
         summaries=expand(out("{dataset}/summary.csv"), dataset=config["datasets"]),
         histories=expand(out("{dataset}/history.csv"), dataset=config["datasets"]),
+        latent_samples=expand(out("{dataset}/latent_samples.csv"), dataset=config["datasets"]),
         config=out("config.yaml"),
         provenance=out("provenance.json"),
         benchmarks=out("benchmarks.csv"),
     output:
         numbers=out("tex/numbers.tex"),
         table=out("tex/table_rate.tex"),
+        objectives_table=out("tex/table_objectives.tex"),
+        convergence_table=out("tex/table_convergence.tex"),
         figure_sources=out("tex/figure_sources.tex"),
     log:
         out("logs/tex.log"),
@@ -35,10 +38,13 @@ rule tex:
     localrule: True
     shell:
         "python -m klgap tex --summaries {input.summaries:q} --histories {input.histories:q}"
+        " --latent-samples {input.latent_samples:q}"
         " --config {input.config:q} --provenance {input.provenance:q}"
         " --benchmarks {input.benchmarks:q} --commit {params.commit:q}"
         " --config-label {params.config_label:q} --config-hash {params.config_hash}"
         " --numbers {output.numbers:q} --table {output.table:q}"
+        " --objectives-table {output.objectives_table:q}"
+        " --convergence-table {output.convergence_table:q}"
         " --figures {params.figures} --figure-sources {output.figure_sources:q} > {log:q} 2>&1"
 
 
@@ -49,6 +55,8 @@ rule paper:
         script=SCRIPTS / "build_paper.sh",
         numbers=out("tex/numbers.tex"),
         table=out("tex/table_rate.tex"),
+        objectives_table=out("tex/table_objectives.tex"),
+        convergence_table=out("tex/table_convergence.tex"),
         figure_sources=out("tex/figure_sources.tex"),
         figures=expand(out("figures/{figure}.pdf"), figure=figures_drawn()),
     output:
