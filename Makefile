@@ -75,7 +75,7 @@ status: $(VENV)/.installed
 
 test: setup
 	@PYTHON=$(PYTHON) bash scripts/system-deps.sh --slurm
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest --durations=15 $(ARGS)
 
 # Each benchmark writes results/bench/<name>.csv and prints a line "SUMMARY <name>: ...".
 # sweep_shares reads the workflow's per-job table of the paper run, results/benchmarks.csv;
