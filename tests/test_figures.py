@@ -407,3 +407,264 @@ def test_information_against_log_n_draws_the_nested_subsets_means():
     empty = figures.information_vs_n(summary[summary["split"] == "train_full"].assign(split="test"))
     assert "No nested subsets" in empty.axes[0].texts[0].get_text()
     figures.plt.close(empty)
+
+
+def summary_rows(dataset: str, objective: str, latent_dim: int, weight: float, split: str,
+                 means: dict[str, float], half_width: float = 0.1) -> list[dict]:
+    """Summary rows of one cell and split: each metric's mean, its interval mean +- half_width."""
+    return [{"dataset": dataset, "objective": objective, "latent_dim": latent_dim,
+             "weight": weight, "split": split, "metric": metric, "n_expected": 3, "n_runs": 3,
+             "n": 3, "mean": value, "sd": half_width, "ci95_low": value - half_width,
+             "ci95_high": value + half_width, "missing_seeds": ""}
+            for metric, value in means.items()]
+
+
+def line_data(ax) -> dict[tuple, tuple]:
+    """The lines of a panel in data coordinates: rounded y values -> rounded x values."""
+    return {tuple(np.round(np.asarray(line.get_ydata(), float), 6)):
+            tuple(np.round(np.asarray(line.get_xdata(), float), 6))
+            for line in ax.lines if line.get_transform() == ax.transData}
+
+
+# Three objectives' weights, as in the paper's counterfactual (two of each here).
+OBJECTIVE_WEIGHTS = {"vae": [0.5, 1.0], "aggregate": [10.0, 100.0], "tcvae": [2.0, 4.0]}
+
+
+def objectives_summary(rng: np.random.Generator) -> pd.DataFrame:
+    """MNIST: every objective at d_z = 10, the beta-VAE also at d_z = 2; digits: the beta-VAE."""
+    rows = []
+    cells = [("mnist", objective, 10, weight) for objective, weights in OBJECTIVE_WEIGHTS.items()
+             for weight in weights]
+    cells += [("mnist", "vae", 2, 1.0), ("digits", "vae", 10, 1.0)]
+    for dataset, objective, latent_dim, weight in cells:
+        mutual_info, aggregate_kl = rng.uniform(2, 9), rng.uniform(0, 30)
+        rows += summary_rows(dataset, objective, latent_dim, weight, "test", {
+            "rate": mutual_info + aggregate_kl, "mutual_info": mutual_info,
+            "aggregate_kl": aggregate_kl, "distortion": rng.uniform(80, 110),
+            "log_n": math.log(10_000), "prior_label_kl": rng.uniform(0.001, 2),
+            "prior_holes_fraction": rng.uniform(0, 1)})
+    return pd.DataFrame(rows)
+
+
+def test_objectives_draw_every_objective_against_the_rate():
+    figures.set_style()
+    summary = objectives_summary(np.random.default_rng(4))
+    figure = figures.objectives(summary)
+    axes = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(axes) == 4  # one row: MNIST at d_z = 10 (digits has the beta-VAE only)
+    assert "MNIST, $d_z = 10$" in axes[0].get_ylabel()
+    test = summary[(summary["dataset"] == "mnist") & (summary["latent_dim"] == 10)]
+    means = test.set_index(["objective", "weight", "metric"])["mean"]
+    for objective, weights in OBJECTIVE_WEIGHTS.items():
+        rates = tuple(np.round([means[objective, w, "rate"] for w in weights], 6))
+        for ax, metric in zip(axes, ["distortion", "mutual_info", "prior_label_kl",
+                                     "prior_holes_fraction"]):
+            path = tuple(np.round([means[objective, w, metric] for w in weights], 6))
+            assert line_data(ax).get(path) == rates, (objective, metric)
+        kl = tuple(np.round([means[objective, w, "aggregate_kl"] for w in weights], 6))
+        assert line_data(axes[1]).get(kl) == rates  # (b) has both terms of the rate
+    written = sorted(text.get_text() for text in axes[0].texts)
+    assert written == sorted(["0.5", "1", "10", "100", "2", "4"])  # the weights, in panel (a)
+    assert axes[2].get_yscale() == "log"
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert legend[:3] == ["vae (β)", "aggregate (λ)", "tcvae (β)"]
+    figures.plt.close(figure)
+
+
+def test_objectives_without_other_objectives_or_generation_metrics_say_so():
+    figures.set_style()
+    summary = objectives_summary(np.random.default_rng(5))
+    only_vae = figures.objectives(summary[summary["objective"] == "vae"])
+    assert "No objective besides the beta-VAE" in only_vae.axes[0].texts[0].get_text()
+    older = figures.objectives(summary[summary["metric"] != "prior_label_kl"])
+    assert "no prior_label_kl" in older.axes[2].texts[0].get_text()
+    figures.plt.close("all")
+
+
+def test_figures_comparing_objectives_are_given_every_objective(tmp_path, monkeypatch):
+    summary_path, latent_path = tmp_path / "summary.csv", tmp_path / "latent_samples.csv"
+    objectives_summary(np.random.default_rng(6)).to_csv(summary_path, index=False)
+    pd.DataFrame([{"dataset": "mnist", "objective": objective, "latent_dim": 2, "weight": 1.0,
+                   "seed": 0, "example": 0, "label": 1, "z1": 0.0, "z2": 0.0}
+                  for objective in ("vae", "aggregate")]).to_csv(latent_path, index=False)
+    given = {}
+
+    def record(name):
+        def draw(**tables):
+            given[name] = {table: set(rows["objective"]) for table, rows in tables.items()}
+            return figures.empty_figure(name)
+        return draw
+
+    for name in ("objectives", "ones", "rate_split", "latent_space"):
+        monkeypatch.setitem(figures.FIGURES, name,
+                            figures.Figure(record(name), figures.FIGURES[name].tables))
+        cli.main(["figures", name, "--summaries", str(summary_path), "--latent-samples",
+                  str(latent_path), "--pdf", str(tmp_path / f"{name}.pdf"),
+                  "--png", str(tmp_path / f"{name}.png")])
+    assert given == {"objectives": {"summary": {"vae", "aggregate", "tcvae"}},
+                     "ones": {"latent_samples": {"vae", "aggregate"}},
+                     "rate_split": {"summary": {"vae"}},
+                     "latent_space": {"latent_samples": {"vae"}}}
+
+
+def latent_codes(rng: np.random.Generator, runs: list[tuple[str, float]],
+                 points: int = 2000) -> pd.DataFrame:
+    """2-D codes of digits runs (objective, weight): three classes around their own centres
+    (all within 3.5 of the origin), and two codes far outside, too few to widen the window."""
+    rows = []
+    for objective, weight in runs:
+        labels = rng.integers(0, CLASSES, points)
+        codes = rng.normal(size=(points, 2)) * 0.5 + np.array([[-1, 0], [1, 1], [0, -1.5]])[labels]
+        codes[:2] = [[40, 0], [0, -40]]
+        rows += [{"dataset": "digits", "objective": objective, "latent_dim": 2, "weight": weight,
+                  "seed": 0, "example": i, "label": int(label), "z1": z1, "z2": z2}
+                 for i, (label, (z1, z2)) in enumerate(zip(labels, codes))]
+    return pd.DataFrame(rows, columns=latent_samples.COLUMNS)
+
+
+def test_ones_draw_class_one_on_top_of_every_code():
+    figures.set_style()
+    table = latent_codes(np.random.default_rng(7), [("aggregate", 100.0), ("vae", 8.0),
+                                                    ("vae", 0.5)])
+    figure = figures.ones(table)
+    axes = [ax for ax in figure.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == ["vae\nβ = 0.5", "vae\nβ = 8",
+                                               "aggregate\nλ = 100"]
+    radius = figures.latent_window(table)
+    for ax, (objective, weight) in zip(axes, [("vae", 0.5), ("vae", 8.0), ("aggregate", 100.0)]):
+        run = table[(table["objective"] == objective) & (table["weight"] == weight)]
+        every, ones = ax.collections[-2:]
+        ones_codes = run.loc[run["label"] == 1, ["z1", "z2"]].to_numpy()
+        np.testing.assert_allclose(ones.get_offsets(), np.clip(ones_codes, -radius, radius))
+        assert len(every.get_offsets()) == len(run) and ones.get_zorder() > every.get_zorder()
+        outside = int((run[["z1", "z2"]].abs() > radius).any(axis=1).sum())
+        clipped = outside + int((run.loc[run["label"] == 1, ["z1", "z2"]].abs() > radius)
+                                .any(axis=1).sum())
+        assert f"{clipped} clipped to the edge" in [text.get_text() for text in ax.texts]
+    figures.plt.close(figure)
+
+
+def test_latent_space_labels_classes_and_counts_clipped_codes():
+    figures.set_style()
+    table = latent_codes(np.random.default_rng(8), [("vae", 1.0)])
+    figure = figures.latent_space(table)
+    ax = figure.axes[0]
+    radius = figures.latent_window(table)
+    texts = {text.get_text(): text for text in ax.texts}
+    outside = int((table[["z1", "z2"]].abs() > radius).any(axis=1).sum())
+    assert outside == 2 and f"{outside} clipped to the edge" in texts
+    np.testing.assert_allclose(np.abs(ax.collections[-1].get_offsets()).max(), radius)
+    for label, codes in table.groupby("label"):
+        np.testing.assert_allclose(texts[str(label)].get_position(),
+                                   codes[["z1", "z2"]].median(), atol=1e-9)
+        assert texts[str(label)].get_color() == figures.CLASS_PALETTE[label]
+    assert len(set(figures.CLASS_PALETTE)) == 10
+    figures.plt.close(figure)
+
+
+def bracket_summary(with_bracket: bool) -> pd.DataFrame:
+    """Digits at d_z = 2: in-sample estimates on the test split; with the N-bracket also on the
+    whole training split, and held-out bounds (beta 0.5's far off scale)."""
+    rows = []
+    for beta, mutual_info, aggregate_kl in ((0.5, 5.0, 3.0), (1.0, 4.0, 1.0), (8.0, 0.1, 0.0)):
+        rows += summary_rows("digits", "vae", 2, beta, "test", {
+            "mutual_info": mutual_info, "aggregate_kl": aggregate_kl, "log_n": math.log(360),
+            **({"heldout_mutual_info_upper": 60.0 if beta == 0.5 else mutual_info + 1,
+                "heldout_aggregate_kl_lower": -7.0 if beta == 0.5 else aggregate_kl - 0.5}
+               if with_bracket else {})})
+        if with_bracket:
+            rows += summary_rows("digits", "vae", 2, beta, "train_full", {
+                "mutual_info": mutual_info + 0.5, "aggregate_kl": aggregate_kl - 0.5,
+                "log_n": math.log(1437)})
+    return pd.DataFrame(rows)
+
+
+def test_mi_aggkl_draws_the_n_bracket_with_bounds_off_scale_written():
+    figures.set_style()
+    figure = figures.mi_aggkl(bracket_summary(with_bracket=True))
+    ax = figure.axes[0]
+    lines = {tuple(np.round(line.get_ydata(), 6)): line for line in ax.lines
+             if line.get_transform() == ax.transData}
+    assert lines[(5.0, 4.0, 0.1)].get_linestyle() == "-"  # I, test split
+    assert lines[(5.5, 4.5, 0.6)].get_linestyle() == "--"  # I, whole training split
+    top = ax.get_ylim()[1]
+    assert top == pytest.approx(1.15 * math.log(1437))  # the in-sample range and log N
+    upper = lines[tuple(np.round([top, 5.0, 1.1], 6))]  # beta 0.5's bound on the edge
+    assert upper.get_linestyle() == ":" and upper.get_marker() == "v"
+    assert lines[(0.0, 0.5, 0.0)].get_marker() == "^"  # KL's lower bound, two below zero
+    written = {text.get_text() for text in ax.texts}
+    assert {"60.0", "-7.0", "-0.5"} <= written and "0.5" not in written
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert "in-sample, whole training split" in legend and "held-out upper bound on I" in legend
+    figures.plt.close(figure)
+    older = figures.mi_aggkl(bracket_summary(with_bracket=False))
+    legend = [text.get_text() for text in older.legends[0].get_texts()]
+    assert "in-sample, test split" in legend
+    assert not any("whole training" in label or "held-out" in label for label in legend)
+    figures.plt.close(older)
+
+
+def class_summary(rng: np.random.Generator) -> pd.DataFrame:
+    """Digits at d_z = 2: C = 3 class divergences, the aggregate KL and I(y; z) per beta."""
+    rows = []
+    for beta in (0.5, 1.0, 8.0):
+        rows += summary_rows("digits", "vae", 2, beta, "test", {
+            "aggregate_kl": rng.uniform(0, 2), "label_info": rng.uniform(0, math.log(CLASSES)),
+            **{f"class_kl_{c}": rng.uniform(0, 4) for c in range(CLASSES)}})
+    return pd.DataFrame(rows)
+
+
+def test_class_kl_draws_the_classes_range_median_and_class_one():
+    figures.set_style()
+    summary = class_summary(np.random.default_rng(10))
+    figure = figures.class_kl(summary)
+    ax = figure.axes[0]
+    classes = summary[summary["metric"].str.startswith("class_kl_")].pivot(
+        index="weight", columns="metric", values="mean")
+    aggregate_kl = summary[summary["metric"] == "aggregate_kl"].sort_values("weight")["mean"]
+    lines = line_data(ax)
+    assert tuple(np.round(classes.median(axis=1), 6)) in lines
+    assert tuple(np.round(classes["class_kl_1"], 6)) in lines
+    assert tuple(np.round(aggregate_kl + math.log(CLASSES), 6)) in lines  # the class mean's ceiling
+    band = ax.collections[0].get_paths()[0].vertices  # fill_between: up the top, down the bottom
+    np.testing.assert_allclose(sorted(set(np.round(band[:, 1], 6))),
+                               sorted(set(np.round(np.r_[classes.min(axis=1),
+                                                         classes.max(axis=1)], 6))))
+    legend = figure.legends[0]
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert len(labels) == 7 and any("class 1" in label for label in labels)
+    assert len(figure.legends) == 1  # no legend of ten class colours any more
+    figures.plt.close(figure)
+
+
+def test_estimators_draw_each_estimates_excess_over_the_exact_information(tables):
+    figures.set_style()
+    summary = aggregate.only_vae(aggregate.load_tables([tables["summary"]], "summary"))
+    figure = figures.estimators(summary)
+    ax = figure.axes[0]  # digits, d_z = 2
+    cell = summary[(summary["latent_dim"] == 2) & (summary["split"] == "test")]
+    means = cell.pivot(index="weight", columns="metric", values="mean")
+    lines = line_data(ax)
+    for method in ("mws", "mss"):
+        for batch_size in (16, 64):
+            excess = means[f"{method}_mutual_info_b{batch_size}"] - means["mutual_info"]
+            assert tuple(np.round(excess, 6)) in lines, (method, batch_size)
+    shortfall = means["aggregate_kl"] - means["moment_matched_kl"]
+    assert tuple(np.round(shortfall, 6)) in lines
+    levels = {round(float(line.get_ydata()[0]), 6) for line in ax.lines
+              if line.get_transform() != ax.transData}  # horizontal reference lines
+    assert levels == {0.0, round(math.log(16), 6), round(math.log(64), 6),
+                      round(math.log(TEST_SIZE), 6)}
+    figures.plt.close(figure)
+
+
+@pytest.mark.parametrize("near_end, label_end", [("right", "left"), ("left", "right")])
+def test_log_n_label_goes_to_the_end_where_the_curves_are_farther(near_end, label_end):
+    figure, ax = figures.plt.subplots()
+    x = np.array([1.0, 2.0, 3.0])
+    ax.plot(x, [1.0, 2.0, 3.0] if near_end == "right" else [3.0, 2.0, 1.0])
+    ax.plot(x, [0.0, 0.0, 0.0])
+    figures.log_n_line(ax, pd.DataFrame({"metric": ["log_n"], "mean": [3.0]}))
+    label = ax.texts[0]
+    assert label.get_text() == "log N, N = 20" and label.get_horizontalalignment() == label_end
+    figures.plt.close(figure)

@@ -79,7 +79,7 @@ def test_lint_is_clean(tmp_path):
     assert "Lints for snakefile" not in result.stdout
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "smoke.yaml", "sweep_mnist.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "smoke.yaml"])
 def test_config_files_set_every_key(name):
     # smoke.yaml is applied on top of default.yaml: it must not inherit any paper setting.
     assert set(load_config(name)) == set(yaml.safe_load(SCHEMA.read_text())["properties"])
@@ -106,10 +106,9 @@ def test_dry_run_plans_one_job_per_run(tmp_path):
     assert re.search(r"klgap train-and-evaluate .*--classifier .*--threads \d+", result.stdout)
 
 
-def test_planned_mnist_sweep_plans_every_run_of_its_grids(tmp_path):
-    config = load_config("sweep_mnist.yaml")
-    result = snakemake(tmp_path, "-n", "-p", "--configfile", str(CONFIGS / "sweep_mnist.yaml"),
-                       "--config", f"outdir={tmp_path / 'out'}")
+def test_paper_sweep_plans_every_run_of_its_grids(tmp_path):
+    config = load_config("default.yaml")
+    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout
     runs = expected_runs(config)
     assert {run.objective for run in runs} == {"vae", "aggregate", "tcvae"}
@@ -168,10 +167,13 @@ def test_figures_dry_run_needs_only_the_aggregated_tables(tmp_path):
 
 def test_dry_run_without_2d_runs_has_no_latent_space(tmp_path):
     result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}",
-                       "latent_dims=[10]")
+                       "latent_dims=[10]", "experiments=[]")
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
-    assert counts["figures"] == len(FIGURES) - 1 and "latent_samples" not in counts
+    from_samples = [name for name, tables in figure_registry.FIGURE_TABLES.items()
+                    if "latent_samples" in tables]
+    assert from_samples and counts["figures"] == len(FIGURES) - len(from_samples)
+    assert "latent_samples" not in counts
 
 
 def test_command_line_overrides_datasets_data_dir_and_outdir(tmp_path):

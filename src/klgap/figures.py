@@ -2,9 +2,12 @@
 
 Each figure is a function from tables to a matplotlib figure, registered in ``FIGURES`` with the
 tables it needs (``summary``: ``summary.csv``; ``history``: ``history.csv``; ``latent_samples``:
-``latent_samples.csv``; ``sample_grids``: ``sample_grids.csv``), and saved as a vector PDF (for the paper) and a PNG preview. All figures
-share one style: seaborn's colour-blind palette, 7-8 pt text at the paper's full width (6.9 in),
-information in nats, and over seeds the mean with its t-based 95% interval (``ci95_low/high``).
+``latent_samples.csv``; ``sample_grids``: ``sample_grids.csv``), and saved as a vector PDF (for
+the paper) and a PNG preview. All figures share one style: seaborn's colour-blind palette (classes:
+matplotlib's ten categorical colours, ``CLASS_PALETTE``), 7-8 pt text at the paper's full width
+(6.9 in), information in nats, and over seeds the mean with its t-based 95% interval
+(``ci95_low/high``). Figures of the beta-VAE are given its rows only; those that compare the
+objectives (``figure_registry.EVERY_OBJECTIVE_FIGURES``) every objective's.
 """
 
 import argparse
@@ -22,19 +25,30 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless back
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle, Patch  # noqa: E402
 
-from klgap import aggregate, atomic, figure_registry, layout, objectives  # noqa: E402
+from klgap import aggregate, atomic, figure_registry, layout  # noqa: E402
+from klgap import objectives as training_objectives  # noqa: E402 (figure `objectives` below)
 from klgap import sample_grids as sample_grids_module  # noqa: E402
 from klgap.errors import UserError  # noqa: E402
+from klgap.estimators import HOLE_RATIO  # noqa: E402
 
 FULL_WIDTH = 6.9  # inches: a figure across the page
 COLUMN_WIDTH = 3.3  # inches: a figure in one column
 CATEGORICAL = sns.color_palette("colorblind")
 COLOURS = {"mutual_info": CATEGORICAL[0], "aggregate_kl": CATEGORICAL[1], "rate": "0.15",
-           "label_info": "0.1", "moment_matched_kl": CATEGORICAL[2], "exact": "0.1",
+           "label_info": CATEGORICAL[4], "moment_matched_kl": CATEGORICAL[2], "exact": "0.1",
            "log_n": "0.4", "missing": CATEGORICAL[3]}
+# Classes: matplotlib's ten well-separated categorical colours, with red (the strongest) moved
+# to class 1, whose codes the figure ``ones`` picks out.
+CLASS_PALETTE = [matplotlib.colormaps["tab10"](i) for i in (0, 3, 2, 1, 4, 5, 6, 7, 8, 9)]
+GREY_CODES = "0.78"  # the codes of every class, where one class is picked out
+ONE_CLASS = 1  # the class of figure ``ones``
+# Objective -> (colour, marker) in the figures that compare objectives.
+OBJECTIVE_STYLES = {"vae": (CATEGORICAL[0], "o"), "aggregate": (CATEGORICAL[3], "s"),
+                    "tcvae": (CATEGORICAL[2], "^")}
 LABELS = {
     "rate": r"rate $\mathbb{E}_x\,\mathrm{KL}(q(z|x)\,\|\,p(z))$",
     "mutual_info": r"$I_q(x;z)$",
@@ -153,8 +167,14 @@ def plot_interval(ax: plt.Axes, x, mean, low, high, colour, label: str | None = 
     if band:
         ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
     else:
-        error = np.nan_to_num(np.vstack([mean - low, high - mean]), nan=0.0)
-        ax.errorbar(x, mean, yerr=error, fmt="none", ecolor=colour, elinewidth=0.8, capsize=0)
+        ax.errorbar(x, mean, yerr=interval_errors(mean, low, high), fmt="none", ecolor=colour,
+                    elinewidth=0.8, capsize=0)
+
+
+def interval_errors(mean, low, high) -> np.ndarray:
+    """Error-bar lengths below and above means, (2, n); NaN bounds (one seed) give none."""
+    mean, low, high = (np.asarray(v, float) for v in (mean, low, high))
+    return np.nan_to_num(np.vstack([mean - low, high - mean]), nan=0.0)
 
 
 def plot_metric(ax: plt.Axes, cell: pd.DataFrame, metric: str, colour, label: str | None = None,
@@ -166,24 +186,57 @@ def plot_metric(ax: plt.Axes, cell: pd.DataFrame, metric: str, colour, label: st
 
 
 def log_n_line(ax: plt.Axes, cell: pd.DataFrame) -> None:
-    """Draws log N, the ceiling of I_q(x; z), as a dotted line labelled with N."""
+    """Draws log N, the ceiling of I_q(x; z), as a dotted line labelled with N.
+
+    Draw it after the curves: its label goes to the end of the panel where they are farther
+    from the line (``quieter_end``).
+    """
     log_n = cell.loc[cell["metric"] == "log_n", "mean"].dropna()
     if log_n.empty:
         return
     value = float(log_n.iloc[0])
+    end = quieter_end(ax, value)
     ax.axhline(value, color=COLOURS["log_n"], linestyle=":", linewidth=1)
     bottom, top = ax.get_ylim()
     if top < value + 0.12 * (value - bottom):  # room for the label above the line
         ax.set_ylim(bottom, value + 0.12 * (value - bottom))
-    ax.annotate(f"log N, N = {round(math.exp(value)):,}", xy=(0.98, value),
-                xycoords=("axes fraction", "data"), xytext=(0, 1.5), textcoords="offset points",
-                ha="right", va="bottom", fontsize=6, color=COLOURS["log_n"],
+    ax.annotate(f"log N, N = {round(math.exp(value)):,}",
+                xy=(0.98 if end == "right" else 0.02, value), xycoords=("axes fraction", "data"),
+                xytext=(0, 1.5), textcoords="offset points", ha=end, va="bottom", fontsize=6,
+                color=COLOURS["log_n"],
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5})
+
+
+def quieter_end(ax: plt.Axes, value: float) -> str:
+    """Which half of a panel, ``left`` or ``right``, has its curves farther above a height, where
+    a label on a line at that height goes.
+
+    Args:
+      ax: the panel, with its curves (lines in data coordinates) drawn.
+      value: the height.
+
+    Returns:
+      ``right`` unless the left half's nearest point on or above the height is farther from it.
+    """
+    ax.autoscale_view()
+    to_axes = ax.transData + ax.transAxes.inverted()  # data -> fractions of the panel
+    level = to_axes.transform((ax.get_xlim()[0], value))[1]
+    nearest = {"left": math.inf, "right": math.inf}
+    for line in ax.lines:
+        if line.get_transform() != ax.transData:
+            continue  # horizontal and vertical reference lines
+        points = np.column_stack(line.get_data()).astype(float)  # (n, 2)
+        points = to_axes.transform(points[np.isfinite(points).all(axis=1)])
+        for x, y in points:
+            if y - level > -0.02:  # on or above the line (a point's radius below counts too)
+                side = "left" if x < 0.5 else "right"
+                nearest[side] = min(nearest[side], abs(y - level))
+    return "left" if nearest["left"] > nearest["right"] else "right"
 
 
 def note_missing(figure: plt.Figure, summary: pd.DataFrame) -> None:
     """Notes above the panels how many runs are missing (failed or pending), if any."""
-    runs = summary.drop_duplicates(["dataset", "latent_dim", "weight"])
+    runs = summary.drop_duplicates(["dataset", "objective", "latent_dim", "weight"])
     finished, expected = int(runs["n_runs"].sum()), int(runs["n_expected"].sum())
     if finished < expected:
         figure.suptitle(MISSING_NOTE.format(finished=finished, expected=expected),
@@ -205,11 +258,78 @@ def beta_colours(betas) -> dict[float, tuple]:
 
 
 def class_colours(labels) -> dict[int, tuple]:
-    """Maps class labels to the colour-blind palette (ten colours; more classes wrap to husl)."""
+    """Maps class labels 0..9 to ``CLASS_PALETTE`` (class c, colour c); more classes to husl."""
     labels = sorted(set(int(label) for label in labels))
-    palette = (sns.color_palette("colorblind", len(labels)) if len(labels) <= 10
-               else sns.color_palette("husl", len(labels)))
-    return dict(zip(labels, palette))
+    if labels and 0 <= labels[0] and labels[-1] < len(CLASS_PALETTE):
+        return {label: CLASS_PALETTE[label] for label in labels}
+    return dict(zip(labels, sns.color_palette("husl", len(labels))))
+
+
+def objective_style(objective: str) -> tuple[tuple, str]:
+    """The colour and marker of an objective (``OBJECTIVE_STYLES``; others grey diamonds)."""
+    return OBJECTIVE_STYLES.get(objective, ("0.4", "D"))
+
+
+def paired(cell: pd.DataFrame, x_metric: str, y_metric: str) -> pd.DataFrame:
+    """Two metrics of a summary cell side by side, per weight (weights lacking either left out).
+
+    Returns:
+      Columns ``weight``, then ``mean, ci95_low, ci95_high`` of each, suffixed ``_x``, ``_y``.
+    """
+    return pd.merge(against_beta(cell, x_metric), against_beta(cell, y_metric), on="weight",
+                    suffixes=("_x", "_y"))
+
+
+def plot_pairs(ax: plt.Axes, points: pd.DataFrame, colour, **marker_style) -> None:
+    """Draws paired means (``paired``) as markers with their 95% intervals in both directions.
+
+    Args:
+      ax: the panel.
+      points: a table from ``paired``.
+      colour: of markers and bars.
+      **marker_style: passed to ``ax.errorbar`` (e.g. ``marker``, ``markerfacecolor``).
+    """
+    ax.errorbar(points["mean_x"], points["mean_y"],
+                xerr=interval_errors(points["mean_x"], points["ci95_low_x"], points["ci95_high_x"]),
+                yerr=interval_errors(points["mean_y"], points["ci95_low_y"], points["ci95_high_y"]),
+                color=colour, linestyle="none", elinewidth=0.8, capsize=0, **marker_style)
+
+
+def label_weights(ax: plt.Axes, points: pd.DataFrame) -> None:
+    """Writes each point's weight beside it (points from ``paired``)."""
+    for _, point in points.iterrows():
+        ax.annotate(layout.format_weight(point["weight"]), (point["mean_x"], point["mean_y"]),
+                    xytext=(3, 2), textcoords="offset points", fontsize=5.5, color="0.3")
+
+
+def clip_to_window(values, low: float, high: float,
+                   tolerance: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Moves values outside [low, high] onto its nearer edge.
+
+    Args:
+      values: the values.
+      low, high: the window.
+      tolerance: how far outside a value may lie and still count as inside (it is clipped).
+
+    Returns:
+      The clipped values and a mask of those that were outside (NaN stays NaN, not outside).
+    """
+    values = np.asarray(values, float)
+    outside = (values < low - tolerance) | (values > high + tolerance)
+    return np.clip(values, low, high), outside
+
+
+def note_no_runs(ax: plt.Axes) -> None:
+    """Says in an empty panel that the tables have no run of its cell."""
+    ax.text(0.5, 0.5, "no runs in these tables", transform=ax.transAxes, ha="center",
+            va="center", fontsize=7, color="0.4")
+
+
+def corner_note(ax: plt.Axes, text: str) -> None:
+    """Writes a short note in the lower right corner of a panel."""
+    ax.text(0.98, 0.02, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=5.5,
+            color="0.3", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8,
+                               "pad": 0.5})
 
 
 def panel_title(dataset: str, latent_dim: int) -> str:
@@ -263,12 +383,45 @@ def rate_split(summary: pd.DataFrame) -> plt.Figure:
     return figure
 
 
-def mi_aggkl(summary: pd.DataFrame) -> plt.Figure:
-    """I_q(x; z) and KL(q(z) || p(z)) against beta, on the test and the train split.
+class Estimate(NamedTuple):
+    """One estimate of a quantity in the N-bracket figure: which split's metric, and its look."""
 
-    One panel per dataset (rows) and latent size (columns); lines are means over seeds, bands
-    their t-based 95% intervals; solid lines with circles are the test split, dashed lines with
-    hollow squares the train subset of the same size N. The dotted line is log N.
+    split: str
+    metric: str
+    label: str  # in the legend
+    style: dict  # passed to ``ax.plot``
+    bound: bool  # a held-out bound, which may lie far outside the in-sample estimates' range
+
+
+# The N-bracket of each quantity, in drawing order (the test split's filled circles on top).
+N_BRACKET = {quantity: (
+    Estimate("train_full", quantity, "whole training split",
+             {"linestyle": "--", "marker": "s", "markersize": 5, "markerfacecolor": "none",
+              "linewidth": 1.0}, False),
+    Estimate("test", heldout_metric, f"held-out {side} bound on {symbol}",
+             {"linestyle": ":", "marker": marker, "markersize": 4.5, "linewidth": 1.3}, True),
+    Estimate("test", quantity, "test split", {"linestyle": "-", "marker": "o"}, False))
+    for quantity, heldout_metric, side, marker, symbol in (
+        ("mutual_info", "heldout_mutual_info_upper", "upper", "v", "I"),
+        ("aggregate_kl", "heldout_aggregate_kl_lower", "lower", "^", "KL"))}
+OFF_SCALE_LABEL = "hollow: a bound off scale, its value written"
+
+
+def mi_aggkl(summary: pd.DataFrame) -> plt.Figure:
+    """The N-bracket: I_q(x; z) and KL(q(z) || p(z)) in-sample at two sizes N and held out.
+
+    One panel per dataset (rows) and latent size (columns), against beta. Blue: the mutual
+    information; orange: the aggregate KL. Solid lines with filled circles: in-sample on the
+    test split (the mixture of its N posteriors); dashed lines with hollow squares: in-sample on
+    the whole training split (split ``train_full``); dotted lines with triangles: held-out
+    bounds, the training split's mixture evaluated at the test split's codes (metrics
+    ``heldout_mutual_info_upper``, an upper bound on the information, triangles down, and
+    ``heldout_aggregate_kl_lower``, a lower bound on the aggregate KL, triangles up, of the test
+    split's rows). Lines are means over seeds; bands and bars their t-based 95% intervals. The
+    y-range is that of the in-sample estimates and log N: a bound outside it is drawn as a hollow
+    marker on the edge with its value written beside it. Dotted grey lines: log N of the test
+    split and of the whole training split, the ceilings of the in-sample information. Tables
+    without the whole training split or the held-out bounds show what they have.
 
     Args:
       summary: the concatenated summaries.
@@ -278,31 +431,113 @@ def mi_aggkl(summary: pd.DataFrame) -> plt.Figure:
     """
     require(summary, ["mutual_info", "aggregate_kl", "log_n"])
     datasets, latent_dims = cells(summary)
-    # Train first, as larger hollow squares, so that the test circles on top stay visible.
-    splits = {"train": {"linestyle": "--", "marker": "s", "markersize": 5,
-                        "markerfacecolor": "none", "linewidth": 0.9},
-              "test": {"linestyle": "-", "marker": "o"}}
     figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
+    drawn = set()  # what some panel drew (``n_bracket_panel``)
     for row, dataset in enumerate(datasets):
         for col, latent_dim in enumerate(latent_dims):
             ax = axes[row, col]
-            for split, style in splits.items():
-                cell = cell_of(summary, dataset, latent_dim, split)
-                for metric in ("mutual_info", "aggregate_kl"):
-                    plot_metric(ax, cell, metric, COLOURS[metric], **style)
-            test = cell_of(summary, dataset, latent_dim)
-            log_n_line(ax, test)
-            ax.set_ylim(bottom=0)
+            drawn |= n_bracket_panel(ax, summary, dataset, latent_dim)
             ax.set_title(panel_title(dataset, latent_dim))
             ax.set_ylabel("nats" if col == 0 else "")
-            beta_axis(ax, test["weight"], label=row == len(datasets) - 1)
-    handles = [Line2D([], [], color=COLOURS[metric], label=LABELS[metric], **splits["test"])
-               for metric in ("mutual_info", "aggregate_kl")]
-    handles += [Line2D([], [], color="0.3", label=f"{split} split", **splits[split])
-                for split in ("test", "train")]
+            beta_axis(ax, summary["weight"], label=row == len(datasets) - 1)
+    # Colours name the quantities; grey styles the in-sample estimates; bounds are one of each.
+    handles = [Line2D([], [], color=COLOURS[quantity], label=LABELS[quantity])
+               for quantity in N_BRACKET]
+    in_sample = [e for e in N_BRACKET["mutual_info"] if not e.bound][::-1]  # test, whole
+    handles += [Line2D([], [], color="0.3", label=f"in-sample, {e.label}", **e.style)
+                for e in in_sample if any((q, e.label) in drawn for q in N_BRACKET)]
+    handles += [Line2D([], [], color=COLOURS[quantity], label=e.label, **e.style)
+                for quantity, bracket in N_BRACKET.items() for e in bracket
+                if e.bound and (quantity, e.label) in drawn]
+    handles.append(log_n_handle())
+    if OFF_SCALE_LABEL in drawn:
+        handles.append(Line2D([], [], color="0.3", marker="^", markerfacecolor="white",
+                              linestyle="none", label=OFF_SCALE_LABEL))
     note_missing(figure, summary)
-    legend_below(figure, handles + [log_n_handle()], ncol=5)
+    legend_below(figure, handles, ncol=4)
     return figure
+
+
+def n_bracket_panel(ax: plt.Axes, summary: pd.DataFrame, dataset: str, latent_dim: int) -> set:
+    """Draws one panel of the N-bracket figure (``mi_aggkl``).
+
+    Args:
+      ax: the panel.
+      summary: the concatenated summaries.
+      dataset, latent_dim: the panel's cell.
+
+    Returns:
+      What it drew: ``(quantity, estimate label)`` pairs, and ``OFF_SCALE_LABEL`` if a bound
+      was off scale.
+    """
+    series = [(quantity, estimate,
+               against_beta(cell_of(summary, dataset, latent_dim, estimate.split),
+                            estimate.metric))
+              for quantity, bracket in N_BRACKET.items() for estimate in bracket]
+    series = [(quantity, estimate, values) for quantity, estimate, values in series if len(values)]
+    if not series:
+        note_no_runs(ax)
+        return set()
+    log_n_cells = [cell_of(summary, dataset, latent_dim, split) for split in ("test", "train_full")]
+    in_sample = [values[["mean", "ci95_high"]].to_numpy().ravel()
+                 for _, estimate, values in series if not estimate.bound]
+    in_sample += [cell.loc[cell["metric"] == "log_n", "mean"].to_numpy() for cell in log_n_cells]
+    heights = np.concatenate(in_sample)
+    top = 1.15 * float(np.nanmax(heights)) if np.isfinite(heights).any() else 1.0
+    ax.set_ylim(0, top)
+    drawn = set()
+    for quantity, estimate, values in series:
+        colour = COLOURS[quantity]
+        if estimate.bound:
+            if plot_bound(ax, values, 0, top, colour, **estimate.style):
+                drawn.add(OFF_SCALE_LABEL)
+        else:
+            plot_interval(ax, values["weight"], values["mean"], values["ci95_low"],
+                          values["ci95_high"], colour, **estimate.style)
+        drawn.add((quantity, estimate.label))
+    ax.set_ylim(0, top)  # the in-sample bands stay inside
+    for cell in log_n_cells:
+        log_n_line(ax, cell)
+    return drawn
+
+
+def plot_bound(ax: plt.Axes, values: pd.DataFrame, low: float, high: float, colour,
+               **line_style) -> bool:
+    """Draws a bound against the weight within [low, high]: values outside on the nearer edge,
+    as hollow markers with their value written beside them.
+
+    Args:
+      ax: the panel.
+      values: ``weight, mean, ci95_low, ci95_high`` (``against_beta``).
+      low, high: the panel's y-range.
+      colour: of line, markers and bars.
+      **line_style: passed to ``ax.plot`` (with a ``marker``).
+
+    Returns:
+      Whether some value was outside the range (by more than 1% of it).
+    """
+    mean, outside = clip_to_window(values["mean"], low, high, tolerance=0.01 * (high - low))
+    interval = [np.where(outside, np.nan, clip_to_window(values[bound], low, high)[0])
+                for bound in ("ci95_low", "ci95_high")]
+    plot_interval(ax, values["weight"], mean, *interval, colour, band=False, clip_on=False,
+                  **line_style)
+    if not outside.any():
+        return False
+    ax.plot(values["weight"][outside], mean[outside], linestyle="none",
+            marker=line_style.get("marker", "o"), markersize=line_style.get("markersize"),
+            markerfacecolor="white", markeredgecolor=colour, clip_on=False, zorder=4)
+    for weight, value, edge in zip(values["weight"][outside], values["mean"][outside],
+                                   mean[outside]):
+        at_top = edge >= high
+        ax.annotate(format_nats(value), (weight, edge), xytext=(3, -2 if at_top else 2),
+                    textcoords="offset points", ha="left", va="top" if at_top else "bottom",
+                    fontsize=5.5, color=colour)
+    return True
+
+
+def format_nats(value: float) -> str:
+    """Formats a value in nats for a label: no decimals from 100 on, else one."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
 def information_vs_n(summary: pd.DataFrame) -> plt.Figure:
@@ -362,12 +597,15 @@ def information_vs_n(summary: pd.DataFrame) -> plt.Figure:
 def class_kl(summary: pd.DataFrame) -> plt.Figure:
     """Class-conditional aggregates KL(q(z|y=c) || p(z)) beside KL(q(z) || p(z)) and I_q(y; z).
 
-    One panel per dataset (rows) and latent size (columns), against beta, test split. Thin lines:
-    the divergence of each class's aggregate posterior q(z|y=c) from the prior (means over
-    seeds; colours as in the latent-space figure). Black lines with bands (t-based 95% intervals
-    over seeds): the aggregate KL (solid) and the label information I_q(y; z) (dashed); their
-    sum is the class-weighted mean of the thin lines. The dotted line is log C, C classes, the
-    ceiling of I_q(y; z).
+    One panel per dataset (rows) and latent size (columns), against beta, test split. Grey band:
+    the range (minimum to maximum) over the C classes of the divergence of each class's
+    aggregate posterior q(z|y=c) from the prior (means over seeds); thin grey line: their median
+    over classes; red line with diamonds: class 1 (red as in the latent-space figures). Black,
+    thick, with circles: the aggregate KL; purple, dashed, with hollow squares: the label
+    information I_q(y; z); both with bands of t-based 95% intervals over seeds. Their sum is the
+    class-weighted mean of the class divergences, so the black dash-dotted line, the aggregate
+    KL + log C, is the ceiling of that mean (I_q(y; z) <= H(y) <= log C = log(1/pi_y) for
+    balanced classes). Dotted grey: log C, the ceiling of I_q(y; z).
 
     Args:
       summary: the concatenated summaries.
@@ -382,50 +620,86 @@ def class_kl(summary: pd.DataFrame) -> plt.Figure:
     if not class_metrics:
         raise UserError("the summaries have no class_kl_<c> metrics; re-run evaluate and "
                         "aggregate")
-    colours = class_colours(class_metrics)
     log_classes = math.log(len(class_metrics))
     datasets, latent_dims = cells(summary)
     figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
     for row, dataset in enumerate(datasets):
         for col, latent_dim in enumerate(latent_dims):
             ax, cell = axes[row, col], cell_of(summary, dataset, latent_dim)
-            for label, metric in sorted(class_metrics.items()):
-                values = against_beta(cell, metric)
-                ax.plot(values["weight"], values["mean"], color=colours[label], linewidth=0.7,
-                        alpha=0.9)
-            plot_metric(ax, cell, "aggregate_kl", COLOURS["exact"], linewidth=2, marker="o")
-            plot_metric(ax, cell, "label_info", COLOURS["label_info"], linewidth=1.5, marker="s",
-                        linestyle="--", markerfacecolor="white")
-            ax.axhline(log_classes, color=COLOURS["log_n"], linestyle=":", linewidth=1)
-            ax.set_ylim(bottom=0)
             ax.set_title(panel_title(dataset, latent_dim))
             ax.set_ylabel("nats" if col == 0 else "")
-            beta_axis(ax, cell["weight"], label=row == len(datasets) - 1)
-    handles = [Line2D([], [], color=COLOURS["exact"], linewidth=2, marker="o",
-                      label=LABELS["aggregate_kl"]),
-               Line2D([], [], color=COLOURS["label_info"], linewidth=1.5, marker="s",
-                      linestyle="--", markerfacecolor="white", label=LABELS["label_info"]),
-               Line2D([], [], color=COLOURS["log_n"], linestyle=":", linewidth=1,
-                      label=rf"$\log C$, C = {len(class_metrics)} classes"),
-               Line2D([], [], color="0.6", linewidth=0.7,
-                      label=LABELS["class_kl"] + ", a line per class c")]
+            beta_axis(ax, summary["weight"], label=row == len(datasets) - 1)
+            if cell.empty:
+                note_no_runs(ax)
+                continue
+            classes = class_means(cell, class_metrics)
+            ax.fill_between(classes.index, classes.min(axis=1), classes.max(axis=1),
+                            linewidth=0, **CLASS_KL_STYLES["range"])
+            ax.vlines(classes.index, classes.min(axis=1), classes.max(axis=1), linewidth=3,
+                      **CLASS_KL_STYLES["range"])  # the range where a weight stands alone
+            ax.plot(classes.index, classes.median(axis=1), **CLASS_KL_STYLES["median"])
+            if ONE_CLASS in classes:
+                ax.plot(classes.index, classes[ONE_CLASS], **CLASS_KL_STYLES["one"])
+            aggregate_kl = against_beta(cell, "aggregate_kl")
+            ax.plot(aggregate_kl["weight"], aggregate_kl["mean"] + log_classes,
+                    **CLASS_KL_STYLES["ceiling"])
+            for metric in ("label_info", "aggregate_kl"):
+                style = dict(CLASS_KL_STYLES[metric])
+                plot_metric(ax, cell, metric, style.pop("color"), zorder=3, **style)
+            ax.axhline(log_classes, **CLASS_KL_STYLES["log_c"])
+            ax.set_ylim(bottom=0)
+    class_kl = LABELS["class_kl"]
+    labels = {"range": f"{class_kl}: range over the classes c",
+              "median": f"{class_kl}: median over the classes",
+              "one": class_kl.replace("y{=}c", f"y{{=}}{ONE_CLASS}") + f": class {ONE_CLASS}",
+              "aggregate_kl": LABELS["aggregate_kl"],
+              "label_info": LABELS["label_info"],
+              "ceiling": LABELS["aggregate_kl"] + r"$\,+\,\log C$: ceiling of the class mean",
+              "log_c": rf"$\log C$, C = {len(class_metrics)} classes: ceiling of "
+                       + LABELS["label_info"]}
+    handles = [Patch(label=labels["range"], **CLASS_KL_STYLES["range"])]
+    handles += [Line2D([], [], label=labels[name], **CLASS_KL_STYLES[name])
+                for name in ("median", "one", "aggregate_kl", "ceiling", "label_info", "log_c")]
     note_missing(figure, summary)
-    legend_below(figure, handles, ncol=4)
-    figure.legend(handles=[Line2D([], [], color=colours[label], linewidth=1.5, label=str(label))
-                           for label in sorted(class_metrics)],
-                  loc="outside right center", frameon=False, title="class c", handlelength=1.5)
+    legend_below(figure, handles, ncol=2)
     return figure
 
 
-def estimators(summary: pd.DataFrame) -> plt.Figure:
-    """Estimators of I_q(x; z) and KL(q(z) || p(z)) compared, against beta, test split.
+# The look of each element of figure ``class_kl``.
+CLASS_KL_STYLES = {
+    "range": {"color": "0.84"},
+    "median": {"color": "0.45", "linewidth": 0.9, "marker": "_", "markersize": 6},
+    "one": {"color": CLASS_PALETTE[ONE_CLASS], "linewidth": 1.2, "marker": "D", "markersize": 3},
+    "aggregate_kl": {"color": COLOURS["exact"], "linewidth": 2.2, "marker": "o"},
+    "label_info": {"color": COLOURS["label_info"], "linewidth": 1.3, "linestyle": "--",
+                   "marker": "s", "markerfacecolor": "white"},
+    "ceiling": {"color": COLOURS["exact"], "linewidth": 0.9, "linestyle": (0, (3, 1.5, 1, 1.5)),
+                "marker": "x", "markersize": 3},  # a dense dash-dot, recognizable in the legend
+    "log_c": {"color": COLOURS["log_n"], "linewidth": 1, "linestyle": ":"},
+}
 
-    Columns: dataset and latent size. Top row: the mutual information from the exact mixture over
-    all N posteriors (black, band: t-based 95% interval over seeds) and from Chen et al.'s
-    minibatch weighted (MWS, dashed, blues) and stratified (MSS, dash-dotted, oranges) sampling at
-    each minibatch size B (darker = larger B; error bars over seeds); the dotted line is log N.
-    Bottom row: the aggregate KL, exact and from the same minibatch estimators, and the
-    closed-form moment-matched Gaussian lower bound (green).
+
+def class_means(cell: pd.DataFrame, class_metrics: dict[int, str]) -> pd.DataFrame:
+    """The class divergences of a summary cell: means over seeds, a row per weight (ascending)
+    and a column per class label (weights with no class's mean left out)."""
+    rows = cell[cell["metric"].isin(class_metrics.values())]
+    table = rows.pivot_table(index="weight", columns="metric", values="mean")
+    table = table.rename(columns={metric: label for label, metric in class_metrics.items()})
+    return table.dropna(how="all").sort_index()
+
+
+def estimators(summary: pd.DataFrame) -> plt.Figure:
+    """How far Chen et al.'s minibatch estimators of I_q(x; z) are from the exact one.
+
+    One panel per dataset (rows) and latent size (columns), against beta, test split. Each
+    curve is the mean over seeds of an estimate minus the exact I_q(x; z) (the mixture over all
+    N posteriors, the black zero line): minibatch weighted sampling (MWS, dashed, blues, down
+    triangles) and stratified sampling (MSS, dash-dotted, oranges, up triangles) at each
+    minibatch size M (darker = larger M). Each minibatch estimate of KL(q(z) || p(z)) is the
+    rate minus that of I_q(x; z), so a curve is also how far the KL estimate falls short of the
+    exact KL. Green diamonds: the shortfall of the closed-form moment-matched Gaussian lower
+    bound on the aggregate KL. Dotted blue lines: log M, in the colour of M (MWS's excess where
+    the posteriors do not overlap); dotted grey: log N (its excess where they all coincide).
 
     Args:
       summary: the concatenated summaries.
@@ -440,39 +714,45 @@ def estimators(summary: pd.DataFrame) -> plt.Figure:
     methods = {"mws": ("MWS", plt.get_cmap("Blues"), "--", "v"),
                "mss": ("MSS", plt.get_cmap("Oranges"), "-.", "^")}
     datasets, latent_dims = cells(summary)
-    columns = [(dataset, latent_dim) for dataset in datasets for latent_dim in latent_dims]
-    figure, axes = panels(2, len(columns), COLUMN_WIDTH / 2 + 0.1, 1.9, sharex="col")
-    handles = [Line2D([], [], color=COLOURS["exact"], marker="o", label="exact (all N)")]
-    for col, (dataset, latent_dim) in enumerate(columns):
-        cell = cell_of(summary, dataset, latent_dim)
-        for row, quantity in enumerate(("mutual_info", "aggregate_kl")):
-            ax = axes[row, col]
-            plot_metric(ax, cell, quantity, COLOURS["exact"], marker="o", zorder=3)
-            for method, (name, colour_map, linestyle, marker) in methods.items():
+    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
+    for row, dataset in enumerate(datasets):
+        for col, latent_dim in enumerate(latent_dims):
+            ax, cell = axes[row, col], cell_of(summary, dataset, latent_dim)
+            ax.set_title(panel_title(dataset, latent_dim))
+            ax.set_ylabel("estimate − exact, nats" if col == 0 else "")
+            beta_axis(ax, summary["weight"], label=row == len(datasets) - 1)
+            if cell.empty:
+                note_no_runs(ax)
+                continue
+            ax.axhline(0, color=COLOURS["exact"], linewidth=1.2)
+            for shade, batch_size in zip(shades, batch_sizes):
+                if f"mws_mutual_info_b{batch_size}" in set(cell["metric"]):
+                    ax.axhline(math.log(batch_size), color=methods["mws"][1](shade),
+                               linestyle=":", linewidth=0.8)
+            shortfall = paired(cell, "aggregate_kl", "moment_matched_kl")
+            ax.plot(shortfall["weight"], shortfall["mean_x"] - shortfall["mean_y"],
+                    color=COLOURS["moment_matched_kl"], marker="D", markersize=2.5, linewidth=1)
+            for method, (_, colour_map, linestyle, marker) in methods.items():
                 for shade, batch_size in zip(shades, batch_sizes):
-                    metric = f"{method}_{quantity}_b{batch_size}"
-                    if metric in set(cell["metric"]):
-                        plot_metric(ax, cell, metric, colour_map(shade), band=False,
-                                    linestyle=linestyle, marker=marker, linewidth=1)
-                    if col == 0 and row == 0:
-                        handles.append(Line2D([], [], color=colour_map(shade), marker=marker,
-                                              linestyle=linestyle, linewidth=1,
-                                              label=f"{name}, B = {batch_size}"))
-            if quantity == "mutual_info":
-                log_n_line(ax, cell)
-                ax.set_title(panel_title(dataset, latent_dim), fontsize=7)
-            else:
-                plot_metric(ax, cell, "moment_matched_kl", COLOURS["moment_matched_kl"],
-                            marker="D", markersize=2.5)
-                ax.axhline(0, color="0.6", linewidth=0.6)
-            ax.set_ylabel((LABELS[quantity] + ", nats") if col == 0 else "")
-            beta_axis(ax, cell["weight"], label=row == 1)
-            ax.tick_params(axis="x", labelsize=6)
-    # The legend fills column by column: exact and bounds, then MWS, then MSS.
-    handles[1:1] = [Line2D([], [], color=COLOURS["moment_matched_kl"], marker="D",
-                           markersize=2.5, label=LABELS["moment_matched_kl"]), log_n_handle()]
+                    excess = paired(cell, f"{method}_mutual_info_b{batch_size}", "mutual_info")
+                    ax.plot(excess["weight"], excess["mean_x"] - excess["mean_y"],
+                            color=colour_map(shade), linestyle=linestyle, marker=marker,
+                            linewidth=1)
+            log_n_line(ax, cell)
+    handles = [Line2D([], [], color=COLOURS["exact"], linewidth=1.2,
+                      label=r"exact $I_q(x;z)$ (all N posteriors)"),
+               Line2D([], [], color=COLOURS["moment_matched_kl"], marker="D", markersize=2.5,
+                      linewidth=1, label=r"moment-matched: exact KL $-$ its lower bound"),
+               Line2D([], [], color=COLOURS["log_n"], linestyle=":", linewidth=1,
+                      label=r"$\log N$ (MWS's excess where all posteriors coincide)"),
+               Line2D([], [], color=methods["mws"][1](shades[len(shades) // 2]), linestyle=":",
+                      linewidth=0.8, label=r"$\log M$ (MWS's excess where none overlap)")]
+    handles += [Line2D([], [], color=colour_map(shade), marker=marker, linestyle=linestyle,
+                       linewidth=1, label=f"{name}, M = {batch_size}")
+                for name, colour_map, linestyle, marker in methods.values()
+                for shade, batch_size in zip(shades, batch_sizes)]
     note_missing(figure, summary)
-    legend_below(figure, handles, ncol=1 + len(methods))
+    legend_below(figure, handles, ncol=3)
     return figure
 
 
@@ -500,28 +780,19 @@ def rate_distortion(summary: pd.DataFrame) -> plt.Figure:
         ax = axes[0, col]
         frames = []
         for index, latent_dim in enumerate(latent_dims):
-            cell = cell_of(summary, dataset, latent_dim)
-            both = pd.merge(against_beta(cell, "rate"), against_beta(cell, "distortion"),
-                            on="weight", suffixes=("_rate", "_dist"))
+            both = paired(cell_of(summary, dataset, latent_dim), "rate", "distortion")
             frames.append(both)
-            style = {"marker": markers[index % 4]}
-            ax.plot(both["mean_rate"], both["mean_dist"], color="0.35", linewidth=0.9,
+            ax.plot(both["mean_x"], both["mean_y"], color="0.35", linewidth=0.9,
                     linestyle=styles[index % 4], zorder=1)
-            for _, point in both.iterrows():
-                xerr = np.nan_to_num([[point["mean_rate"] - point["ci95_low_rate"]],
-                                      [point["ci95_high_rate"] - point["mean_rate"]]])
-                yerr = np.nan_to_num([[point["mean_dist"] - point["ci95_low_dist"]],
-                                      [point["ci95_high_dist"] - point["mean_dist"]]])
-                ax.errorbar(point["mean_rate"], point["mean_dist"], xerr=xerr, yerr=yerr,
-                            color=colours[point["weight"]], elinewidth=0.8, markersize=4,
-                            markeredgecolor="white", markeredgewidth=0.4, zorder=2, **style)
-                ax.annotate(layout.format_weight(point["weight"]),
-                            (point["mean_rate"], point["mean_dist"]), xytext=(3, 2),
-                            textcoords="offset points", fontsize=5.5, color="0.3")
+            for row in range(len(both)):
+                plot_pairs(ax, both.iloc[[row]], colours[both["weight"].iloc[row]],
+                           marker=markers[index % 4], markersize=4, markeredgecolor="white",
+                           markeredgewidth=0.4, zorder=2)
+            label_weights(ax, both)
         ax.margins(x=0.1, y=0.08)  # room for the beta labels
         points = pd.concat(frames)
         if len(points):
-            equal_elbo_lines(ax, points["mean_rate"] + points["mean_dist"])
+            equal_elbo_lines(ax, points["mean_x"] + points["mean_y"])
         ax.set_title(dataset_name(dataset))
         ax.set_xlabel("rate, nats")
         ax.set_ylabel("distortion, nats" if col == 0 else "")
@@ -547,6 +818,161 @@ def equal_elbo_lines(ax: plt.Axes, negative_elbos: pd.Series) -> None:
     ax.set_ylim(y_limits)
 
 
+def objectives(summary: pd.DataFrame) -> plt.Figure:
+    """The counterfactual: the beta-VAE beside objectives that act on the aggregate posterior.
+
+    Rows: the datasets whose summaries have an objective besides the beta-VAE, at d_z = 10
+    (else the latent size with the most objectives), test split. Colour and marker name the
+    objective: vae (blue circles, its beta grid), aggregate (vermilion squares, its lambda grid:
+    the MMD penalty on q(z)) and tcvae (green triangles, its beta grid: the total-correlation
+    penalty). Points are means over seeds, with t-based 95% intervals in both directions where a
+    cell has several seeds; thin lines join one objective's weights in ascending order. Every
+    panel's x-axis is the rate E_x KL(q(z|x) || p(z)), nats, shared along a row, so a point has
+    the same abscissa in all four panels. (a) The rate-distortion plane, each point labelled with
+    its weight; grey dashed lines of equal ELBO. (b) The rate's two terms: I_q(x; z) (filled
+    markers, solid lines) and KL(q(z) || p(z)) (hollow markers, dashed lines); the grey
+    diagonal is their sum, the rate; dotted: log N, the ceiling of I_q(x; z). (c) The KL
+    divergence of the classifier's label distribution over decoded prior samples z ~ p(z) from
+    the uniform distribution (metric ``prior_label_kl``, log scale; lower is better). (d) The
+    fraction of prior samples in holes of the training split's aggregate posterior q_N (metric
+    ``prior_holes_fraction``: q_N(z) / p(z) below the ratio in the axis label; lower is
+    better).
+
+    Args:
+      summary: the concatenated summaries, every objective.
+
+    Returns:
+      The figure.
+    """
+    require(summary, ["rate", "distortion", "mutual_info", "aggregate_kl", "log_n"])
+    compared = compared_objectives(summary)
+    if compared.empty:
+        return empty_figure("No objective besides the beta-VAE in these summaries (none in the "
+                            "sweep, or not aggregated yet).")
+    datasets = list(dict.fromkeys(compared["dataset"]))
+    figure, axes = panels(len(datasets), 4, FULL_WIDTH / 4, 2.1, sharex="row")
+    for row, dataset in enumerate(datasets):
+        cell = compared[compared["dataset"] == dataset]
+        information_panel(axes[row, 1], cell)
+        for ax, metric in zip(axes[row, 2:], GENERATION_METRICS):
+            generation_panel(ax, cell, metric)
+        rate_distortion_panel(axes[row, 0], cell)  # last: it fixes the row's shared rate axis
+        axes[row, 0].set_ylabel(f"{panel_title(dataset, int(cell['latent_dim'].iloc[0]))}\n"
+                                "distortion, nats")
+        for ax in axes[row]:
+            ax.set_xlabel("rate, nats" if row == len(datasets) - 1 else "")
+    for ax, title in zip(axes[0], OBJECTIVE_PANEL_TITLES):
+        ax.set_title(title)
+    handles = [Line2D([], [], color=objective_style(objective)[0],
+                      marker=objective_style(objective)[1], linewidth=0.8,
+                      label=f"{objective} ({weight_symbol(objective)})")
+               for objective in sorted(compared["objective"].unique(), key=objective_rank)]
+    handles += [Line2D([], [], color="0.8", linestyle="--", linewidth=0.6,
+                       label="(a) equal ELBO"),
+                Line2D([], [], color="0.3", marker="o", linewidth=0.8,
+                       label="(b) " + LABELS["mutual_info"]),
+                Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="--",
+                       linewidth=0.8, label="(b) " + LABELS["aggregate_kl"]),
+                Line2D([], [], color="0.6", linewidth=0.8, label="(b) their sum, the rate"),
+                log_n_handle()]
+    note_missing(figure, compared)
+    legend_below(figure, handles, ncol=4)
+    return figure
+
+
+OBJECTIVE_PANEL_TITLES = ("(a) rate–distortion", "(b) terms of the rate",
+                          "(c) generated labels", "(d) prior holes")
+# Panels (c) and (d) of figure ``objectives``: metric -> y-axis label.
+GENERATION_METRICS = {
+    "prior_label_kl": "KL(labels ‖ uniform), nats",
+    "prior_holes_fraction": rf"fraction with $q_N(z) < {HOLE_RATIO:g}\,p(z)$",
+}
+
+
+def compared_objectives(summary: pd.DataFrame) -> pd.DataFrame:
+    """The test-split rows of the datasets that have an objective besides the beta-VAE, each at
+    its latent size of ``shown_latent_dim`` (an empty table if there is none)."""
+    parts = []
+    for dataset in dict.fromkeys(summary["dataset"]):
+        test = summary[(summary["dataset"] == dataset) & (summary["split"] == "test")]
+        if (test["objective"] != aggregate.DEFAULT_OBJECTIVE).any():
+            parts.append(test[test["latent_dim"] == shown_latent_dim(test)])
+    return pd.concat(parts) if parts else summary.iloc[:0]
+
+
+def objective_paths(ax: plt.Axes, cell: pd.DataFrame, y_metric: str, hollow: bool = False,
+                    linestyle: str = "-") -> pd.DataFrame:
+    """Draws a metric against the rate, a path of points per objective (weights ascending).
+
+    Args:
+      ax: the panel.
+      cell: the summary rows of one dataset and latent size, every objective.
+      y_metric: the metric on the y-axis.
+      hollow: white-filled markers (else filled).
+      linestyle: of the lines joining an objective's points.
+
+    Returns:
+      The points drawn (``paired``), with their ``objective``.
+    """
+    drawn = []
+    for objective in sorted(cell["objective"].unique(), key=objective_rank):
+        colour, marker = objective_style(objective)
+        points = paired(cell[cell["objective"] == objective], "rate", y_metric)
+        ax.plot(points["mean_x"], points["mean_y"], color=colour, linewidth=0.8,
+                linestyle=linestyle, zorder=1)
+        plot_pairs(ax, points, colour, marker=marker, markersize=4.5, zorder=2,
+                   markerfacecolor="white" if hollow else colour,
+                   markeredgecolor=colour if hollow else "white", markeredgewidth=0.6)
+        drawn.append(points.assign(objective=objective))
+    return pd.concat(drawn) if drawn else pd.DataFrame(columns=["mean_x", "mean_y"])
+
+
+def rate_distortion_panel(ax: plt.Axes, cell: pd.DataFrame) -> None:
+    """Panel (a) of figure ``objectives``: distortion against rate, weights written."""
+    points = objective_paths(ax, cell, "distortion")
+    label_weights(ax, points)
+    ax.margins(x=0.12, y=0.1)  # room for the weights
+    if len(points):
+        equal_elbo_lines(ax, points["mean_x"] + points["mean_y"])
+
+
+def information_panel(ax: plt.Axes, cell: pd.DataFrame) -> None:
+    """Panel (b) of figure ``objectives``: I_q(x; z) and KL(q(z) || p(z)) against the rate."""
+    objective_paths(ax, cell, "mutual_info")
+    objective_paths(ax, cell, "aggregate_kl", hollow=True, linestyle="--")
+    ax.axline((0, 0), slope=1, color="0.6", linewidth=0.8, zorder=0)
+    ax.set_ylim(bottom=0)
+    log_n_line(ax, cell)
+    ax.set_ylabel("nats")
+
+
+def generation_panel(ax: plt.Axes, cell: pd.DataFrame, metric: str) -> None:
+    """Panels (c) and (d) of figure ``objectives``: a generation metric against the rate (a
+    note instead where the summaries lack it)."""
+    ax.set_ylabel(GENERATION_METRICS[metric])
+    if not (cell["metric"] == metric).any():
+        ax.text(0.5, 0.5, f"no {metric} in these summaries", transform=ax.transAxes,
+                ha="center", va="center", fontsize=6, wrap=True)
+        return
+    objective_paths(ax, cell, metric)
+    if metric.endswith("_fraction"):
+        ax.set_ylim(-0.04, 1.04)
+    else:
+        ax.set_yscale("log")  # near-uniform labels and a collapse onto one class (log C) both
+
+
+def objective_rank(objective: str) -> tuple[int, str]:
+    """Sorts objectives in ``klgap.objectives`` order, unknown ones after, by name."""
+    order = list(training_objectives.OBJECTIVES)
+    return (order.index(objective) if objective in order else len(order), objective)
+
+
+def weight_symbol(objective: str) -> str:
+    """The symbol of an objective's weight, e.g. β of ``vae``, λ of ``aggregate``."""
+    name = training_objectives.weight_name(objective)
+    return WEIGHT_SYMBOLS.get(name, name)
+
+
 # --- figures from the other tables --------------------------------------------------------------
 
 
@@ -554,9 +980,12 @@ def latent_space(latent_samples: pd.DataFrame) -> plt.Figure:
     """Samples of the 2-D aggregate posterior q(z), coloured by class, over the prior.
 
     Rows: datasets; columns: the smallest beta, the one nearest to 1 and the largest. Each point
-    is one z ~ q(z|x_n) for a random test example x_n (so the points sample q(z)); circles are the
-    1, 2 and 3 sigma contours of the prior p(z) = N(0, I). It shows whether each class occupies
-    only part of the prior's ball while all classes together fill it.
+    is one z ~ q(z|x_n) for a random test example x_n (so the points sample q(z)), coloured by
+    its class y (matplotlib's ten categorical colours, class 1 red); each class's label is
+    written at the median of its codes. Dashed circles are the 1, 2 and 3 sigma contours of the
+    prior p(z) = N(0, I). All panels share one square window (``latent_window``); codes outside
+    it are drawn on its edge, and a panel that has such codes says how many. It shows whether
+    each class occupies only part of the prior's ball while all classes together fill it.
 
     Args:
       latent_samples: the concatenated ``latent_samples.csv`` tables.
@@ -569,35 +998,147 @@ def latent_space(latent_samples: pd.DataFrame) -> plt.Figure:
     datasets = list(dict.fromkeys(latent_samples["dataset"]))
     betas = sorted(latent_samples["weight"].unique())
     colours = class_colours(latent_samples["label"])
-    radius = max(3.5, float(np.quantile(np.abs(latent_samples[["z1", "z2"]].to_numpy()), 0.999)))
+    radius = latent_window(latent_samples)
     figure, axes = panels(len(datasets), len(betas), 2.2, 2.2, sharex=True, sharey=True)
     for row, dataset in enumerate(datasets):
         for col, beta in enumerate(betas):
             ax = axes[row, col]
             points = latent_samples[(latent_samples["dataset"] == dataset)
                                     & (latent_samples["weight"] == beta)]
-            for sigmas in (1, 2, 3):
-                ax.add_patch(Circle((0, 0), sigmas, fill=False, color="0.25", linewidth=0.7,
-                                    linestyle="--", zorder=3))
-                ax.text(sigmas * 0.71, sigmas * 0.71, f"{sigmas}σ", fontsize=6, color="0.25",
-                        ha="left", va="bottom", zorder=3)
-            ax.scatter(points["z1"], points["z2"], c=[colours[int(y)] for y in points["label"]],
-                       s=2, alpha=0.6, linewidths=0, rasterized=True)
+            prior_circles(ax)
+            outside = scatter_clipped(ax, points, radius, s=2, alpha=0.6,
+                                      c=[colours[int(y)] for y in points["label"]])
+            label_classes(ax, points, colours, radius)
+            note_clipped(ax, outside)
             if points.empty:
                 ax.text(0.5, 0.5, "no evaluated run", transform=ax.transAxes, ha="center")
             seed = f", seed {int(points['seed'].iloc[0])}" if len(points) else ""
             ax.set_title(rf"$\beta = {layout.format_weight(beta)}${seed}")
-            ax.set_xlim(-radius, radius)
-            ax.set_ylim(-radius, radius)
-            ax.set_aspect("equal")
-            ax.grid(False)  # the prior's circles are the reference
-            ax.set_xlabel("$z_1$" if row == len(datasets) - 1 else "")
-            ax.set_ylabel(f"{dataset_name(dataset)}\n$z_2$" if col == 0 else "")
+            latent_axes(ax, radius, bottom=row == len(datasets) - 1,
+                        left_label=dataset_name(dataset) if col == 0 else None)
     handles = [Line2D([], [], color=colour, marker="o", linestyle="none", markersize=4,
                       label=str(label)) for label, colour in colours.items()]
     figure.legend(handles=handles, loc="outside lower center", ncol=len(handles),
                   frameon=False, title="class y", handletextpad=0.1, columnspacing=0.9)
     return figure
+
+
+def ones(latent_samples: pd.DataFrame) -> plt.Figure:
+    """Where the codes of class 1 (the digit 1) sit inside the 2-D aggregate posterior q(z).
+
+    Rows: datasets; columns: the runs of each dataset's ``latent_samples.csv`` (the beta-VAE's
+    smallest beta, the one nearest to 1 and the largest, then any other objective's 2-D runs in
+    the table), objectives in ``klgap.objectives`` order, weights ascending. Light grey points:
+    one code z ~ q(z|x_n) for each of a random subset of test examples x_n, all classes (a
+    sample of q(z)); red points, drawn on top: the codes of the examples of class 1 (the digit
+    1; in Fashion-MNIST, trousers). Dashed circles are the 1, 2 and 3 sigma contours of the
+    prior p(z) = N(0, I). All panels share one square window (``latent_window``); codes outside
+    it are drawn on its edge, and a panel that has such codes says how many.
+
+    Args:
+      latent_samples: the concatenated ``latent_samples.csv`` tables (every objective).
+
+    Returns:
+      The figure.
+    """
+    if latent_samples.empty:
+        return empty_figure("No evaluated run with a 2-D latent space yet.")
+    datasets = list(dict.fromkeys(latent_samples["dataset"]))
+    runs = {dataset: by_objective_and_weight(latent_samples[latent_samples["dataset"] == dataset])
+            for dataset in datasets}
+    columns = max(len(cells_of_dataset) for cells_of_dataset in runs.values())
+    radius = latent_window(latent_samples)
+    figure, axes = panels(len(datasets), columns, 1.75, 1.95, sharex=True, sharey=True)
+    for row, dataset in enumerate(datasets):
+        for col in range(columns):
+            ax = axes[row, col]
+            if col >= len(runs[dataset]):
+                ax.set_axis_off()
+                continue
+            (objective, weight), points = runs[dataset][col]
+            prior_circles(ax)
+            outside = scatter_clipped(ax, points, radius, s=2, alpha=0.5, color=GREY_CODES)
+            outside += scatter_clipped(ax, points[points["label"] == ONE_CLASS], radius, s=3,
+                                       alpha=0.8, color=CLASS_PALETTE[ONE_CLASS], zorder=2)
+            note_clipped(ax, outside)
+            seed = int(points["seed"].min())
+            ax.set_title(weight_label(objective, weight) + (f", seed {seed}" if seed else ""),
+                         fontsize=7)
+            latent_axes(ax, radius, bottom=row == len(datasets) - 1,
+                        left_label=dataset_name(dataset) if col == 0 else None)
+    legend_below(figure, [
+        Line2D([], [], color=GREY_CODES, marker="o", linestyle="none", markersize=4,
+               label="codes of every class"),
+        Line2D([], [], color=CLASS_PALETTE[ONE_CLASS], marker="o", linestyle="none",
+               markersize=4, label=f"codes of class {ONE_CLASS}"),
+        Line2D([], [], color="0.25", linestyle="--", linewidth=0.7,
+               label=r"prior $p(z)$: 1, 2, 3$\sigma$ circles")], ncol=3)
+    return figure
+
+
+def by_objective_and_weight(table: pd.DataFrame) -> list[tuple[tuple[str, float], pd.DataFrame]]:
+    """Splits a table by objective (``objective_rank`` order) and weight (ascending)."""
+    return sorted(table.groupby(["objective", "weight"]),
+                  key=lambda item: (objective_rank(item[0][0]), item[0][1]))
+
+
+def latent_window(latent_samples: pd.DataFrame) -> float:
+    """The half-width of the square window of the latent-space figures: the 99.9% quantile of
+    the codes' coordinates |z_i|, at least 3.5 (the prior's 3-sigma circle fits)."""
+    return max(3.5, float(np.quantile(np.abs(latent_samples[["z1", "z2"]].to_numpy()), 0.999)))
+
+
+def prior_circles(ax: plt.Axes) -> None:
+    """Draws the 1, 2 and 3 sigma circles of the prior N(0, I), dashed and labelled."""
+    for sigmas in (1, 2, 3):
+        ax.add_patch(Circle((0, 0), sigmas, fill=False, color="0.25", linewidth=0.7,
+                            linestyle="--", zorder=3))
+        ax.text(sigmas * 0.71, sigmas * 0.71, f"{sigmas}σ", fontsize=6, color="0.25",
+                ha="left", va="bottom", zorder=3)
+
+
+def scatter_clipped(ax: plt.Axes, points: pd.DataFrame, radius: float, **style) -> int:
+    """Scatters codes (``z1, z2``) in the window [-radius, radius]^2, those outside on its edge.
+
+    Returns:
+      How many codes were outside the window.
+    """
+    codes, outside = clip_to_window(points[["z1", "z2"]].to_numpy(), -radius, radius)  # (n, 2)
+    ax.scatter(codes[:, 0], codes[:, 1], linewidths=0, rasterized=True, clip_on=False, **style)
+    return int(outside.any(axis=1).sum())
+
+
+def note_clipped(ax: plt.Axes, outside: int) -> None:
+    """Says in a panel how many codes lie outside its window (drawn on its edge), if any."""
+    if outside:
+        corner_note(ax, f"{outside} clipped to the edge")
+
+
+def label_classes(ax: plt.Axes, points: pd.DataFrame, colours: dict[int, tuple],
+                  radius: float) -> None:
+    """Writes each class's label at the median of its codes, in its colour."""
+    for label, codes in points.groupby("label"):
+        z1, z2 = np.clip(codes[["z1", "z2"]].median().to_numpy(), -0.9 * radius, 0.9 * radius)
+        ax.text(z1, z2, str(int(label)), color=colours[int(label)], fontsize=8,
+                fontweight="bold", ha="center", va="center", zorder=4,
+                path_effects=[patheffects.withStroke(linewidth=2, foreground="white")])
+
+
+def latent_axes(ax: plt.Axes, radius: float, bottom: bool, left_label: str | None) -> None:
+    """Sets a latent-space panel's square window, and its axis labels where it is at the edge.
+
+    Args:
+      ax: the panel.
+      radius: the window's half-width.
+      bottom: whether the panel is in the bottom row (z_1 is labelled there).
+      left_label: the row's name, in the left column (None elsewhere).
+    """
+    ax.set_xlim(-radius, radius)
+    ax.set_ylim(-radius, radius)
+    ax.set_aspect("equal")
+    ax.grid(False)  # the prior's circles are the reference
+    ax.set_xlabel("$z_1$" if bottom else "")
+    ax.set_ylabel(f"{left_label}\n$z_2$" if left_label else "")
 
 
 def training_curves(history: pd.DataFrame) -> plt.Figure:
@@ -684,20 +1225,21 @@ def robust_ylim(ax: plt.Axes, curves: pd.DataFrame) -> None:
 
 # --- figures from the decoded samples -----------------------------------------------------------
 
-# The latent size whose samples are drawn, where a dataset's table has it.
-SAMPLES_LATENT_DIM = 10
+# The latent size drawn in the figures that compare objectives (samples, objectives), where a
+# dataset's table has it.
+SHOWN_LATENT_DIM = 10
 # Panels (objective and weight) per row of the sample figures at most; more wrap to further rows
 # of equal length.
 SAMPLE_COLUMNS = 10
 WEIGHT_SYMBOLS = {"beta": "β", "lambda": "λ"}
 
 
-def samples_latent_dim(table: pd.DataFrame) -> int:
+def shown_latent_dim(table: pd.DataFrame) -> int:
     """Chooses the latent size drawn for one dataset: d_z = 10 if present, else the largest of
     those with the most objectives."""
     latent_dims = sorted(int(d) for d in table["latent_dim"].unique())
-    if SAMPLES_LATENT_DIM in latent_dims:
-        return SAMPLES_LATENT_DIM
+    if SHOWN_LATENT_DIM in latent_dims:
+        return SHOWN_LATENT_DIM
     return max(latent_dims, key=lambda d: (table.loc[table["latent_dim"] == d, "objective"]
                                            .nunique(), d))
 
@@ -724,8 +1266,7 @@ def mosaic(images: np.ndarray, columns: int = 4) -> np.ndarray:
 
 def weight_label(objective: str, weight: float) -> str:
     """Names a cell by objective and, below it, its weight, e.g. ``vae`` and ``β = 1``."""
-    name = objectives.weight_name(objective)
-    return f"{objective}\n{WEIGHT_SYMBOLS.get(name, name)} = {layout.format_weight(weight)}"
+    return f"{objective}\n{weight_symbol(objective)} = {layout.format_weight(weight)}"
 
 
 def sample_mosaics(sample_grids: pd.DataFrame, kind: str) -> plt.Figure:
@@ -737,23 +1278,20 @@ def sample_mosaics(sample_grids: pd.DataFrame, kind: str) -> plt.Figure:
 
     Returns:
       The figure: per dataset a row (wrapped beyond ``SAMPLE_COLUMNS`` panels) of the cells at its
-      latent size (``samples_latent_dim``), objectives in ``klgap.objectives`` order, weights
+      latent size (``shown_latent_dim``), objectives in ``klgap.objectives`` order, weights
       ascending; a cell's lowest seed.
     """
     table = sample_grids[sample_grids["kind"] == kind]
     if table.empty:
         return empty_figure(f"No decoded {kind} samples yet: evaluate the runs (samples.npz) "
                             "and run sample_grids.")
-    order = {name: index for index, name in enumerate(objectives.OBJECTIVES)}
     rows = []  # (dataset, latent_dim, [(objective, weight, seed, its rows)])
     for dataset in dict.fromkeys(table["dataset"]):
         of_dataset = table[table["dataset"] == dataset]
-        latent_dim = samples_latent_dim(of_dataset)
+        latent_dim = shown_latent_dim(of_dataset)
         chosen = of_dataset[of_dataset["latent_dim"] == latent_dim]
         panels_of = []
-        for (objective, weight), cell in sorted(
-                chosen.groupby(["objective", "weight"]),
-                key=lambda item: (order.get(item[0][0], len(order)), item[0][0], item[0][1])):
+        for (objective, weight), cell in by_objective_and_weight(chosen):
             seed = int(cell["seed"].min())
             panels_of.append((objective, weight, seed,
                               cell[cell["seed"] == seed].sort_values("sample")))
@@ -981,7 +1519,7 @@ def main(args: argparse.Namespace) -> None:
             raise UserError(f"figure {args.figure} is drawn from {table} tables: give "
                             f"--{option.replace('_', '-')}")
         tables[table] = load_tables(paths, table)
-        if table not in figure_registry.EVERY_OBJECTIVE:
+        if not figure_registry.reads_every_objective(args.figure, table):
             tables[table] = aggregate.only_vae(tables[table])  # drawn against beta
     set_style()
     provenance = Provenance(args.commit, args.config_hash, args.rule, command_line(args))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from klgap import atomic, data, estimators, findings, layout
+from klgap import atomic, data, estimators, evaluate, findings, layout
 from klgap.aggregate import load_summaries, load_tables, only_vae
 from klgap.errors import UserError
 
@@ -117,9 +117,25 @@ def configuration_values(config: dict) -> dict[str, str]:
         "digits_test_percent": number(100 * data.DIGITS_TEST_FRACTION, 0),
         "active_unit_threshold": f"{estimators.ACTIVE_UNIT_THRESHOLD:g}",
         "digits_train_percent": number(100 * (1 - data.DIGITS_TEST_FRACTION), 0),
+        # The evaluation's fixed settings (klgap.evaluate, klgap.estimators).
+        "hole_ratio": f"{estimators.HOLE_RATIO:g}",
+        "generation_samples": integer(evaluate.GENERATION_SAMPLES),
+        "hole_samples": integer(evaluate.HOLE_SAMPLES),
+        "expost_components": str(evaluate.EXPOST_COMPONENTS),
+        "expost_fit_codes": integer(evaluate.EXPOST_FIT_CODES),
+        "full_split_samples": integer(evaluate.FULL_SPLIT_SAMPLES),
+        "nested_samples": integer(evaluate.NESTED_SAMPLES),
+        "nested_sizes": listing(integer(n) for n in evaluate.NESTED_SIZES),
     }
     for dataset in config["datasets"]:
         values[f"epochs/{dataset}"] = str(epochs[dataset] if isinstance(epochs, dict) else epochs)
+    runs = layout.sweep(layout.upgrade_snapshot(config))
+    values["num_runs_planned"] = str(len(runs))
+    for objective in dict.fromkeys(run.objective for run in runs):
+        mine = [run for run in runs if run.objective == objective]
+        values[f"weight_set/{objective}"] = ", ".join(
+            layout.format_weight(w) for w in sorted({run.weight for run in mine}))
+        values[f"num_runs/{objective}"] = str(len(mine))
     return values
 
 
@@ -169,6 +185,11 @@ def sweep_values(summary: pd.DataFrame) -> dict[str, str]:
             values[f"{estimator}_mi_excess_min"] = number(rows["mutual_info_excess"].min())
             values[f"{estimator}_mi_excess_max"] = number(rows["mutual_info_excess"].max())
             values[f"{estimator}_negative_aggkl"] = str(int((rows["aggregate_kl"] < 0).sum()))
+            for batch, batch_rows in rows.groupby("batch_size"):
+                excess = batch_rows["mutual_info_excess"]
+                values[f"{estimator}_mi_excess_min/b{batch}"] = number(excess.min())
+                values[f"{estimator}_mi_excess_max/b{batch}"] = number(excess.max())
+                values[f"log_batch/{batch}"] = number(math.log(batch))
         values["num_minibatch_cells"] = str(len(estimates) // estimates["estimator"].nunique())
     return values
 

@@ -234,8 +234,16 @@ def has_latent_space(dataset=None):
 
 
 def figures_drawn():
-    """Names the figures of this configuration (latent_space only with 2-D runs in the sweep)."""
-    return [name for name in FIGURES if name != "latent_space" or has_latent_space()]
+    """Names the figures of this configuration (those drawn from latent samples only with 2-D
+    runs in the sweep)."""
+    return [name for name, tables in FIGURES.items()
+            if "latent_samples" not in tables or has_latent_space()]
+
+
+def latent_sample_tables():
+    """Lists the latent_samples tables of the configuration (of datasets with 2-D runs)."""
+    return [out(dataset, "latent_samples.csv") for dataset in config["datasets"]
+            if has_latent_space(dataset)]
 
 
 def aggregated_tables():

@@ -18,7 +18,7 @@ rule tex:
     input:
         summaries=expand(out("{dataset}/summary.csv"), dataset=config["datasets"]),
         histories=expand(out("{dataset}/history.csv"), dataset=config["datasets"]),
-        latent_samples=expand(out("{dataset}/latent_samples.csv"), dataset=config["datasets"]),
+        latent_samples=latent_sample_tables(),
         config=out("config.yaml"),
         provenance=out("provenance.json"),
         benchmarks=out("benchmarks.csv"),
