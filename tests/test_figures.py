@@ -668,3 +668,25 @@ def test_log_n_label_goes_to_the_end_where_the_curves_are_farther(near_end, labe
     label = ax.texts[0]
     assert label.get_text() == "log N, N = 20" and label.get_horizontalalignment() == label_end
     figures.plt.close(figure)
+
+
+def test_latent_samples_also_draw_other_objectives_and_default_to_every_example(tmp_path):
+    rng = np.random.default_rng(31)
+    runs = [layout.Run("digits", 2, 1.0, 0), layout.Run("digits", 2, 1000.0, 0, "aggregate")]
+    runs_dir = layout.runs_dir(tmp_path, "digits")
+    for run in runs:
+        write_run(runs_dir, run, rng)
+    out = tmp_path / "samples.csv"
+    cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(runs_dir),
+              "--weights", "1", "--also", "aggregate=1000", "--seeds", "0", "--out", str(out)])
+    table = pd.read_csv(out)
+    assert set(table[["objective", "weight"]].itertuples(index=False, name=None)) == {
+        ("vae", 1.0), ("aggregate", 1000.0)}
+    with np.load(runs_dir / layout.run_subdir(runs[0]) / "posterior_test.npz") as posterior:
+        size = len(posterior["mu"])
+    # Without --points every example of the test split is drawn once, per run.
+    assert table.groupby("objective")["example"].apply(lambda e: sorted(e)).map(
+        lambda e: e == list(range(size))).all()
+    with pytest.raises(SystemExit):
+        cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(runs_dir),
+                  "--weights", "1", "--also", "mmd=1", "--seeds", "0", "--out", str(out)])

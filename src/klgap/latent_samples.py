@@ -1,7 +1,8 @@
 """Samples of the aggregate posterior of the 2-D runs, small enough to commit.
 
-For the weights chosen by ``layout.latent_space_weights`` (smallest, nearest to 1, largest) and the
-first seed that has been evaluated, a fixed random subset of the test examples is drawn, and for
+For the weights chosen by ``layout.latent_space_weights`` (smallest, nearest to 1, largest) of the
+main objective and of any other objective with 2-D runs (``--also``), and the first seed that has
+been evaluated, the test examples (all, or a fixed random subset) are drawn, and for
 each example one z ~ q(z|x_n) = N(mu_n, diag(sigma_n^2)) from the run's ``posterior_test.npz``.
 The points are samples of the aggregate posterior q(z) = (1/N) sum_n q(z|x_n). The subset and the
 noise depend only on ``--sample-seed`` (the same examples for every weight), so the table is
@@ -113,6 +114,25 @@ def collect(runs_dir: Path, runs: list[layout.Run], points: int,
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
 
 
+def parse_grids(words: list[str]) -> list[tuple[str, list[float]]]:
+    """Reads ``OBJECTIVE=W[,W...]`` words into (objective, weights) pairs.
+
+    Raises:
+      UserError: a word of another form, or an unknown objective.
+    """
+    grids = []
+    for word in words:
+        objective, _, weights = word.partition("=")
+        if objective not in objectives.OBJECTIVES or not weights:
+            raise UserError(f"--also takes OBJECTIVE=W[,W...] with an objective of "
+                            f"{', '.join(objectives.OBJECTIVES)}, not {word!r}")
+        try:
+            grids.append((objective, [float(w) for w in weights.split(",")]))
+        except ValueError:
+            raise UserError(f"--also: the weights of {word!r} are not numbers") from None
+    return grids
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the command's options."""
     parser.add_argument("--dataset", required=True)
@@ -123,6 +143,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latent-dim", type=int, default=2, help="latent size of the runs")
     parser.add_argument("--weights", type=float, nargs="+", required=True,
                         help="weights of the sweep (smallest, nearest to 1 and largest are drawn)")
+    parser.add_argument("--also", nargs="*", default=[], metavar="OBJECTIVE=W[,W...]",
+                        help="other objectives' 2-D runs to draw, with their weights (smallest, "
+                             "nearest to 1 and largest are drawn)")
     parser.add_argument("--seeds", type=int, nargs="+", required=True,
                         help="seeds of the sweep (the first one evaluated is drawn)")
     parser.add_argument("--points", type=int, default=None,
@@ -142,8 +165,12 @@ def main(args: argparse.Namespace) -> None:
     """
     if args.points is not None and args.points < 1:
         raise UserError(f"--points must be positive, got {args.points}")
-    runs, missing = choose_runs(args.runs_dir, args.dataset, args.latent_dim, args.weights,
-                                args.seeds, args.objective)
+    runs, missing = [], []
+    for objective, weights in [(args.objective, args.weights), *parse_grids(args.also)]:
+        chosen, absent = choose_runs(args.runs_dir, args.dataset, args.latent_dim, weights,
+                                     args.seeds, objective)
+        runs += chosen
+        missing += [(objective, weight) for weight in absent]
     if not runs and args.out.is_file() and len(pd.read_csv(args.out)):
         raise UserError(f"no evaluated run of {args.dataset} with latent size {args.latent_dim} "
                         f"under {args.runs_dir}, and {args.out} holds samples already: an "
@@ -156,6 +183,7 @@ def main(args: argparse.Namespace) -> None:
     chosen = ", ".join(f"{objectives.weight_name(r.objective)} {layout.format_weight(r.weight)} seed {r.seed}" for r in runs)
     print(f"{args.dataset}: sampled {chosen or 'no run'}; wrote {args.out} ({len(table)} rows)")
     if missing:
+        named = ", ".join(f"{objective} {objectives.weight_name(objective)} "
+                          f"{layout.format_weight(weight)}" for objective, weight in missing)
         print(f"warning: no evaluated run of {args.dataset} with latent size {args.latent_dim} "
-              f"and {objectives.weight_name(args.objective)} {', '.join(layout.format_weight(b) for b in missing)} under "
-              f"{args.runs_dir}", file=sys.stderr)
+              f"and {named} under {args.runs_dir}", file=sys.stderr)

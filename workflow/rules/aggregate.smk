@@ -53,12 +53,13 @@ rule latent_samples:
         weights=lambda wildcards: joined(latent_space_weights(wildcards.dataset),
                                          layout.format_weight),
         seeds=joined(config["seeds"]),
+        also=other_latent_spaces,
     localrule: True
     shell:
         "python -m klgap latent-samples --dataset {wildcards.dataset}"
         " --runs-dir {params.runs_dir:q} --objective {params.objective}"
         " --latent-dim {params.latent_dim} --weights {params.weights}"
-        " --seeds {params.seeds} --out {output:q} > {log:q} 2>&1"
+        " --also {params.also} --seeds {params.seeds} --out {output:q} > {log:q} 2>&1"
 
 
 rule sample_grids:

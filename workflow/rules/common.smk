@@ -186,19 +186,19 @@ def run_records(wildcards):
 def latent_posterior_files(wildcards):
     """Lists the test posteriors that latent_samples reads, for one dataset.
 
-    Per weight of klgap.layout.latent_space_weights (among the 2-D runs of the main grid's
-    objective), the first seed's; in `partial` mode the first seed that has one (as
-    `klgap latent-samples` chooses), or none.
+    Per objective with 2-D runs and per weight of latent_space_weights, the first seed's; in
+    `partial` mode the first seed that has one (as `klgap latent-samples` chooses), or none.
     """
     paths = []
-    for weight in latent_space_weights(wildcards.dataset):
-        candidates = [layout.run_dir(config["outdir"],
-                                     layout.Run(wildcards.dataset, LATENT_SPACE_DIM, weight, seed,
-                                                config["objective"]))
-                      / "posterior_test.npz" for seed in config["seeds"]]
-        if config["partial"]:
-            candidates = [path for path in candidates if path.exists()]
-        paths.extend(str(path) for path in candidates[:1])
+    for objective, weights in latent_space_grids(wildcards.dataset).items():
+        for weight in weights:
+            candidates = [layout.run_dir(config["outdir"],
+                                         layout.Run(wildcards.dataset, LATENT_SPACE_DIM, weight,
+                                                    seed, objective)) / "posterior_test.npz"
+                          for seed in config["seeds"]]
+            if config["partial"]:
+                candidates = [path for path in candidates if path.exists()]
+            paths.extend(str(path) for path in candidates[:1])
     return paths
 
 
@@ -220,11 +220,27 @@ def sample_grid_files(wildcards):
     return paths
 
 
-def latent_space_weights(dataset):
-    """The weights whose 2-D latent spaces latent_samples draws (klgap.layout chooses)."""
+def latent_space_weights(dataset, objective=None):
+    """The weights whose 2-D latent spaces latent_samples draws (klgap.layout chooses), of the
+    main grid's objective or another."""
     return layout.latent_space_weights(
         run.weight for run in sweep(dataset)
-        if run.latent_dim == LATENT_SPACE_DIM and run.objective == config["objective"])
+        if run.latent_dim == LATENT_SPACE_DIM and run.objective == (objective or config["objective"]))
+
+
+def latent_space_grids(dataset):
+    """Objective -> the weights whose 2-D latent spaces latent_samples draws, main objective
+    first; only objectives with 2-D runs."""
+    objectives = dict.fromkeys([config["objective"]] + [run.objective for run in sweep(dataset)])
+    grids = {objective: latent_space_weights(dataset, objective) for objective in objectives}
+    return {objective: weights for objective, weights in grids.items() if weights}
+
+
+def other_latent_spaces(wildcards):
+    """Formats the other objectives' 2-D grids for `klgap latent-samples --also`."""
+    grids = latent_space_grids(wildcards.dataset)
+    return " ".join(f"{objective}={','.join(layout.format_weight(w) for w in weights)}"
+                    for objective, weights in grids.items() if objective != config["objective"])
 
 
 def has_latent_space(dataset=None):
