@@ -115,7 +115,7 @@ def test_paper_sweep_plans_every_run_of_its_grids(tmp_path):
     assert job_counts(result.stdout)["run"] == len(runs)
     rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
-    assert "--lambda 10000 " in result.stdout and "aggregate/z10/lambda10000/seed2" in result.stdout
+    assert "--lambda 10000 " in result.stdout and "aggregate/z10/lambda10000/seed0" in result.stdout
 
 
 def test_batched_training_plans_one_job_per_cell_with_its_seeds(tmp_path):
