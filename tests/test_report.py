@@ -341,3 +341,15 @@ def test_convergence_table_has_a_row_per_cell_of_every_objective():
     values = report.convergence_values(pd.DataFrame(rows))
     assert values["final_slope/mnist/test_elbo"] == "1.50"
     assert values["final_slope/vae/mnist/test_elbo"] == "0.25"
+
+
+def test_table_lists_only_the_cells_that_ran():
+    # An experiment's latent size with one beta beside the main grid's betas: the table must not
+    # invent the other pairs (pivot_table with dropna=False does).
+    rng = np.random.default_rng(37)
+    runs = layout.grid(["mnist"], [10], [0.5, 1.0], [0]) + layout.grid(["mnist"], [20], [1.0], [0])
+    records = [{**run._asdict(), "split": "test", "n": 20.0, "log_n": math.log(20.0),
+                "rate": rng.uniform(1, 5), "elbo": -rng.uniform(90, 100)} for run in runs]
+    table = report.table_tex(aggregate.summarize(aggregate.tidy(records), runs))
+    rows = [line.split(" & ")[:2] for line in table.splitlines() if r"\pm" in line]
+    assert rows == [["10", "0.5"], ["10", "1"], ["20", "1"]]

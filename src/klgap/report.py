@@ -389,7 +389,9 @@ def table_tex(summary: pd.DataFrame) -> str:
         cells = rows.pivot_table(index=["latent_dim", "weight"], columns="metric",
                                  values=["mean", "sd"], dropna=False)
         counts = rows.drop_duplicates(["latent_dim", "weight"]).set_index(["latent_dim", "weight"])
-        for latent_dim, beta in cells.index:
+        # The cells that ran (dropna=False also invents the pairs of latent size and beta that
+        # no grid has, e.g. d_z = 20 with beta = 0.5).
+        for latent_dim, beta in counts.index.sort_values():
             values = [mean_sd(cells, (latent_dim, beta), m) for m in columns]
             count = counts.loc[(latent_dim, beta)]
             seeds = f"{int(count['n_runs'])}/{int(count['n_expected'])}"
