@@ -39,7 +39,9 @@ paper: setup
 # the collecting rules is what makes Snakemake look behind the committed tables; they are
 # rewritten only once every run is done. Interrupted, the same command resumes.
 # From scratch where runs exist already: make sweep ARGS=--forceall.
-SWEEP_RULES := aggregate histories latent_samples sample_grids
+# The configuration's snapshot and the provenance are forced too: after shards (make sweep-<dataset>)
+# their inputs may all be older than the committed files, and they must describe this sweep.
+SWEEP_RULES := aggregate histories latent_samples sample_grids config_snapshot provenance
 sweep: setup
 	$(SNAKEMAKE) --cores all --forcerun $(SWEEP_RULES) $(ARGS)
 

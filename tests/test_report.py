@@ -353,3 +353,12 @@ def test_table_lists_only_the_cells_that_ran():
     table = report.table_tex(aggregate.summarize(aggregate.tidy(records), runs))
     rows = [line.split(" & ")[:2] for line in table.splitlines() if r"\pm" in line]
     assert rows == [["10", "0.5"], ["10", "1"], ["20", "1"]]
+
+
+def test_runs_are_counted_per_objective():
+    # An MMD run with lambda = 10 and a TCVAE run with beta = 10 share dataset, latent size and
+    # weight: both count.
+    runs = [layout.Run("mnist", 10, 10.0, 0, "aggregate"), layout.Run("mnist", 10, 10.0, 0, "tcvae")]
+    records = [{**run._asdict(), "split": "test", "rate": 1.0} for run in runs]
+    summary = aggregate.summarize(aggregate.tidy(records), runs)
+    assert report.count_runs(summary) == (2, 2)

@@ -71,7 +71,7 @@ def number(value: float, digits: int = 2) -> str:
 
 def count_runs(summary: pd.DataFrame) -> tuple[int, int]:
     """Returns (finished runs, expected runs) of the whole sweep."""
-    cells = summary.drop_duplicates(["dataset", "latent_dim", "weight"])
+    cells = summary.drop_duplicates(["dataset", "objective", "latent_dim", "weight"])
     return int(cells["n_runs"].sum()), int(cells["n_expected"].sum())
 
 
