@@ -35,15 +35,17 @@ def without_comments(tex: str) -> str:
 def committed_numbers() -> str:
     """``numbers.tex`` generated from the committed results."""
     config = yaml.safe_load((RESULTS / "config.yaml").read_text())
-    # read as `klgap tex` reads them (older tables: objective added, beta called weight)
-    summary = aggregate.only_vae(aggregate.load_summaries(
-        [RESULTS / d / "summary.csv" for d in config["datasets"]]))
-    history = aggregate.only_vae(aggregate.load_tables(
-        [RESULTS / d / "history.csv" for d in config["datasets"]], "history"))
+    # read as `klgap tex` reads them (every objective; older tables: objective added, beta
+    # called weight)
+    summary = aggregate.load_summaries([RESULTS / d / "summary.csv" for d in config["datasets"]])
+    history = aggregate.load_tables([RESULTS / d / "history.csv" for d in config["datasets"]],
+                                    "history")
+    samples = aggregate.load_tables([RESULTS / d / "latent_samples.csv"
+                                     for d in config["datasets"]], "latent_samples")
     return report.numbers_tex(summary, history, config,
                               json.loads((RESULTS / "provenance.json").read_text()),
                               pd.read_csv(RESULTS / "benchmarks.csv"), "0" * 40, "default.yaml",
-                              "hash")
+                              "hash", samples)
 
 
 def test_every_value_the_text_names_is_generated():
@@ -53,7 +55,8 @@ def test_every_value_the_text_names_is_generated():
     missing = sorted(name for name in used
                      if rf"\@namedef{{klgap@value@{name}}}" not in numbers)
     assert not missing, f"\\klgapValue names without a value: {missing}"
-    macros = set(re.findall(r"\\(klgap[A-Z]\w*)", text)) - {"klgapValue", "klgapMean", "klgapSD"}
+    macros = set(re.findall(r"\\(klgap[A-Z]\w*)", text)) - {"klgapValue", "klgapMean", "klgapSD",
+                                                                 "klgapObj"}
     undefined = sorted(m for m in macros if rf"\newcommand{{\{m}}}" not in numbers)
     assert not undefined, f"macros the text uses but numbers.tex does not define: {undefined}"
 
