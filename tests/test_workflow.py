@@ -298,7 +298,11 @@ def test_smoke_configuration_end_to_end(tmp_path):
         assert list(history.columns[:6]) == ["dataset", "objective", "latent_dim", "weight", "seed",
                                              "epoch"]
         samples = pd.read_csv(outdir / dataset / "latent_samples.csv")
-        assert sorted(samples["weight"].unique()) == layout.latent_space_weights(config["weights"])
+        main_grid = samples[samples["objective"] == config["objective"]]
+        assert sorted(main_grid["weight"].unique()) == layout.latent_space_weights(
+            config["weights"])
+        # The other objectives' 2-D runs are drawn too (--also), each with its weight.
+        assert set(samples["objective"]) == {run.objective for run in dataset_runs}
         assert (samples["seed"] == config["seeds"][0]).all()
         grids = pd.read_csv(outdir / dataset / "sample_grids.csv")
         cells = {(r.objective, r.latent_dim, r.weight) for r in dataset_runs}
