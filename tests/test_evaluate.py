@@ -108,6 +108,24 @@ def test_k1_iw_bound_is_the_elbo(trained_run, digits_npz):
     assert difference.std() > 0
 
 
+def test_iw_values_do_not_depend_on_how_many_samples_are_decoded_together(
+        trained_run, digits_npz, monkeypatch):
+    from klgap import model
+
+    rundir, _ = trained_run
+    run = json.loads((rundir / "run.json").read_text())
+    vae = model.VAE.build(run["data_dim"], 2, [32], seed=0)
+    model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))
+    x = atomic.load_npz(digits_npz)["x_test_binary"][:120].astype(np.float32)
+    # K = 13 with chunks of 5: two full chunks and a remainder of 3
+    chunked = evaluate.importance_weighted(vae, x, 13, seed=4, batch_size=50)
+    monkeypatch.setattr(evaluate, "IW_CHUNK", 13)
+    together = evaluate.importance_weighted(vae, x, 13, seed=4, batch_size=50)
+    for a, b in zip(chunked, together):  # bitwise on this repository's machine (README)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(chunked[0], evaluate.importance_weighted(vae, x, 13, seed=5)[0])
+
+
 def test_untrained_run_is_refused(digits_npz, tmp_path):
     with pytest.raises(UserError, match="has not finished training"):
         evaluate.evaluate(str(digits_npz), str(tmp_path), 5, [])

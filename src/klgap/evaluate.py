@@ -63,6 +63,11 @@ GENERATION_STREAM = 17
 TIMING_KEYS = ("evaluation_seconds", "evaluation_cpu_seconds")
 
 
+# Importance samples decoded together in ``importance_weighted`` (a speed setting only: the
+# values do not depend on it; tests/test_evaluate.py checks that).
+IW_CHUNK = 5
+
+
 def importance_weighted(vae, x, num_samples: int, seed: int, batch_size: int = 500):
     """Importance-weighted log-likelihood bound and its ELBO terms, per example.
 
@@ -87,7 +92,11 @@ def importance_weighted(vae, x, num_samples: int, seed: int, batch_size: int = 5
     def batch_terms(x_batch, batch_seed):
         posterior = vae.encode(x_batch)
         z = posterior.sample(num_samples, seed=batch_seed)  # (K, B, D), stateless
-        log_likelihood = vae.log_likelihood(x_batch, z)  # (K, B)
+        # The decoder's logits, a (K, B, P) tensor, taken a few samples at a time so that the
+        # elementwise passes over them stay in cache (each sample's value is computed as before).
+        log_likelihood = tf.concat(
+            [vae.log_likelihood(x_batch, z[first:first + IW_CHUNK])
+             for first in range(0, num_samples, IW_CHUNK)], axis=0)  # (K, B)
         log_weight = log_likelihood + vae.prior.log_prob(z) - posterior.log_prob(z)  # (K, B)
         iw_ll = tf.reduce_logsumexp(log_weight, axis=0) - tf.math.log(float(num_samples))
         rate = tfp.distributions.kl_divergence(posterior, vae.prior)  # (B,)
