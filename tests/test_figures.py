@@ -690,3 +690,19 @@ def test_latent_samples_also_draw_other_objectives_and_default_to_every_example(
     with pytest.raises(SystemExit):
         cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(runs_dir),
                   "--weights", "1", "--also", "mmd=1", "--seeds", "0", "--out", str(out)])
+
+
+@pytest.mark.parametrize("name", ["rate_split", "mi_aggkl", "class_kl", "estimators"])
+def test_grid_figures_leave_cells_without_runs_blank(tables, name):
+    # digits at d_z 2 and 10, a second dataset at d_z 10 only: its d_z = 2 position stays empty
+    figures.set_style()
+    digits = pd.read_csv(tables["summary"])
+    other = digits[digits["latent_dim"] == 10].assign(dataset="mnist")
+    figure = figures.FIGURES[name].draw(pd.concat([digits, other]))
+    shown = [ax for ax in figure.axes if ax.axison]
+    assert sorted(ax.get_title() for ax in shown) == sorted(
+        figures.panel_title(dataset, latent_dim)
+        for dataset, latent_dim in [("digits", 2), ("digits", 10), ("mnist", 10)])
+    hidden = [ax for ax in figure.axes if not ax.axison and ax.get_subplotspec() is not None]
+    assert len(hidden) == 1 and not hidden[0].lines and not hidden[0].texts
+    figures.plt.close(figure)

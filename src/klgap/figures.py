@@ -136,6 +136,43 @@ def cells(summary: pd.DataFrame) -> tuple[list[str], list[int]]:
                                                            summary["latent_dim"].unique())
 
 
+class Panel(NamedTuple):
+    """One panel of a grid figure: its axes, its cell, and whether it is in the bottom row."""
+
+    ax: plt.Axes
+    dataset: str
+    latent_dim: int
+    bottom: bool
+
+
+def cell_panels(summary: pd.DataFrame, y_label: str) -> tuple[plt.Figure, list[Panel]]:
+    """A figure with a panel per dataset (rows) and latent size (columns) that has runs.
+
+    Grid positions without runs (a dataset not trained at a latent size) are left blank. Each
+    panel is titled by its cell; the first column carries the y label.
+
+    Args:
+      summary: the rows to draw (any splits).
+      y_label: the first column's y label.
+
+    Returns:
+      The figure and its panels, row by row.
+    """
+    datasets, latent_dims = cells(summary)
+    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
+    shown = []
+    for row, dataset in enumerate(datasets):
+        for col, latent_dim in enumerate(latent_dims):
+            ax = axes[row, col]
+            if not ((summary["dataset"] == dataset) & (summary["latent_dim"] == latent_dim)).any():
+                ax.set_axis_off()
+                continue
+            ax.set_title(panel_title(dataset, latent_dim))
+            ax.set_ylabel(y_label if col == 0 else "")
+            shown.append(Panel(ax, dataset, latent_dim, row == len(datasets) - 1))
+    return figure, shown
+
+
 def cell_of(table: pd.DataFrame, dataset: str, latent_dim: int,
             split: str = "test") -> pd.DataFrame:
     """Selects one dataset, latent size and split of the summary."""
@@ -355,25 +392,21 @@ def rate_split(summary: pd.DataFrame) -> plt.Figure:
       The figure.
     """
     require(summary, ["rate", "mutual_info", "aggregate_kl", "log_n"])
-    datasets, latent_dims = cells(summary)
-    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
-    for row, dataset in enumerate(datasets):
-        for col, latent_dim in enumerate(latent_dims):
-            ax, cell = axes[row, col], cell_of(summary, dataset, latent_dim)
-            both = pd.merge(against_beta(cell, "mutual_info"), against_beta(cell, "rate"),
-                            on="weight", suffixes=("_mi", "_rate"))
-            ax.fill_between(both["weight"], 0, both["mean_mi"], color=COLOURS["mutual_info"],
-                            alpha=0.55, linewidth=0)
-            ax.fill_between(both["weight"], both["mean_mi"], both["mean_rate"],
-                            color=COLOURS["aggregate_kl"], alpha=0.55, linewidth=0)
-            for suffix, colour in (("_mi", COLOURS["mutual_info"]), ("_rate", COLOURS["rate"])):
-                plot_interval(ax, both["weight"], both["mean" + suffix], both["ci95_low" + suffix],
-                              both["ci95_high" + suffix], colour, band=False, marker="o")
-            log_n_line(ax, cell)
-            ax.set_ylim(bottom=0)
-            ax.set_title(panel_title(dataset, latent_dim))
-            ax.set_ylabel("nats" if col == 0 else "")
-            beta_axis(ax, cell["weight"], label=row == len(datasets) - 1)
+    figure, shown = cell_panels(summary, "nats")
+    for ax, dataset, latent_dim, bottom in shown:
+        cell = cell_of(summary, dataset, latent_dim)
+        both = pd.merge(against_beta(cell, "mutual_info"), against_beta(cell, "rate"),
+                        on="weight", suffixes=("_mi", "_rate"))
+        ax.fill_between(both["weight"], 0, both["mean_mi"], color=COLOURS["mutual_info"],
+                        alpha=0.55, linewidth=0)
+        ax.fill_between(both["weight"], both["mean_mi"], both["mean_rate"],
+                        color=COLOURS["aggregate_kl"], alpha=0.55, linewidth=0)
+        for suffix, colour in (("_mi", COLOURS["mutual_info"]), ("_rate", COLOURS["rate"])):
+            plot_interval(ax, both["weight"], both["mean" + suffix], both["ci95_low" + suffix],
+                          both["ci95_high" + suffix], colour, band=False, marker="o")
+        log_n_line(ax, cell)
+        ax.set_ylim(bottom=0)
+        beta_axis(ax, cell["weight"], label=bottom)
     note_missing(figure, summary)
     legend_below(figure, [
         Patch(color=COLOURS["mutual_info"], alpha=0.55, label=LABELS["mutual_info"]),
@@ -430,16 +463,11 @@ def mi_aggkl(summary: pd.DataFrame) -> plt.Figure:
       The figure.
     """
     require(summary, ["mutual_info", "aggregate_kl", "log_n"])
-    datasets, latent_dims = cells(summary)
-    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
+    figure, shown = cell_panels(summary, "nats")
     drawn = set()  # what some panel drew (``n_bracket_panel``)
-    for row, dataset in enumerate(datasets):
-        for col, latent_dim in enumerate(latent_dims):
-            ax = axes[row, col]
-            drawn |= n_bracket_panel(ax, summary, dataset, latent_dim)
-            ax.set_title(panel_title(dataset, latent_dim))
-            ax.set_ylabel("nats" if col == 0 else "")
-            beta_axis(ax, summary["weight"], label=row == len(datasets) - 1)
+    for ax, dataset, latent_dim, bottom in shown:
+        drawn |= n_bracket_panel(ax, summary, dataset, latent_dim)
+        beta_axis(ax, summary["weight"], label=bottom)
     # Colours name the quantities; grey styles the in-sample estimates; bounds are one of each.
     handles = [Line2D([], [], color=COLOURS[quantity], label=LABELS[quantity])
                for quantity in N_BRACKET]
@@ -562,28 +590,23 @@ def information_vs_n(summary: pd.DataFrame) -> plt.Figure:
         return empty_figure("No nested subsets of the training split in these tables "
                             "(evaluations since issue 16 have them).")
     require(nested, ["mutual_info", "aggregate_kl", "log_n"])
-    datasets, latent_dims = cells(nested)
     colours = beta_colours(layout.latent_space_weights(nested["weight"]))
-    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
-    for row, dataset in enumerate(datasets):
-        for col, latent_dim in enumerate(latent_dims):
-            ax = axes[row, col]
-            rows = nested[(nested["dataset"] == dataset) & (nested["latent_dim"] == latent_dim)]
-            for beta, colour in colours.items():
-                cell = rows[np.isclose(rows["weight"], beta)]
-                log_n = cell[cell["metric"] == "log_n"].set_index("split")["mean"]
-                for metric, style in (("mutual_info", {"marker": "o", "linestyle": "-"}),
-                                      ("aggregate_kl", {"marker": "s", "linestyle": "--"})):
-                    values = cell[cell["metric"] == metric].set_index("split")
-                    values = values.assign(log_n=log_n).sort_values("log_n")
-                    plot_interval(ax, values["log_n"], values["mean"], values["ci95_low"],
-                                  values["ci95_high"], colour, **style)
-            ceiling = np.sort(rows.loc[rows["metric"] == "log_n", "mean"].unique())
-            ax.plot(ceiling, ceiling, color="0.6", linewidth=0.8, zorder=0)
-            ax.set_ylim(bottom=0)
-            ax.set_title(panel_title(dataset, latent_dim))
-            ax.set_ylabel("nats" if col == 0 else "")
-            ax.set_xlabel("log N" if row == len(datasets) - 1 else "")
+    figure, shown = cell_panels(nested, "nats")
+    for ax, dataset, latent_dim, bottom in shown:
+        rows = nested[(nested["dataset"] == dataset) & (nested["latent_dim"] == latent_dim)]
+        for beta, colour in colours.items():
+            cell = rows[np.isclose(rows["weight"], beta)]
+            log_n = cell[cell["metric"] == "log_n"].set_index("split")["mean"]
+            for metric, style in (("mutual_info", {"marker": "o", "linestyle": "-"}),
+                                  ("aggregate_kl", {"marker": "s", "linestyle": "--"})):
+                values = cell[cell["metric"] == metric].set_index("split")
+                values = values.assign(log_n=log_n).sort_values("log_n")
+                plot_interval(ax, values["log_n"], values["mean"], values["ci95_low"],
+                              values["ci95_high"], colour, **style)
+        ceiling = np.sort(rows.loc[rows["metric"] == "log_n", "mean"].unique())
+        ax.plot(ceiling, ceiling, color="0.6", linewidth=0.8, zorder=0)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("log N" if bottom else "")
     handles = [Line2D([], [], color=colour, label=rf"$\beta = {layout.format_weight(beta)}$")
                for beta, colour in colours.items()]
     handles += [Line2D([], [], color="0.3", marker="o", label=LABELS["mutual_info"]),
@@ -621,33 +644,29 @@ def class_kl(summary: pd.DataFrame) -> plt.Figure:
         raise UserError("the summaries have no class_kl_<c> metrics; re-run evaluate and "
                         "aggregate")
     log_classes = math.log(len(class_metrics))
-    datasets, latent_dims = cells(summary)
-    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
-    for row, dataset in enumerate(datasets):
-        for col, latent_dim in enumerate(latent_dims):
-            ax, cell = axes[row, col], cell_of(summary, dataset, latent_dim)
-            ax.set_title(panel_title(dataset, latent_dim))
-            ax.set_ylabel("nats" if col == 0 else "")
-            beta_axis(ax, summary["weight"], label=row == len(datasets) - 1)
-            if cell.empty:
-                note_no_runs(ax)
-                continue
-            classes = class_means(cell, class_metrics)
-            ax.fill_between(classes.index, classes.min(axis=1), classes.max(axis=1),
-                            linewidth=0, **CLASS_KL_STYLES["range"])
-            ax.vlines(classes.index, classes.min(axis=1), classes.max(axis=1), linewidth=3,
-                      **CLASS_KL_STYLES["range"])  # the range where a weight stands alone
-            ax.plot(classes.index, classes.median(axis=1), **CLASS_KL_STYLES["median"])
-            if ONE_CLASS in classes:
-                ax.plot(classes.index, classes[ONE_CLASS], **CLASS_KL_STYLES["one"])
-            aggregate_kl = against_beta(cell, "aggregate_kl")
-            ax.plot(aggregate_kl["weight"], aggregate_kl["mean"] + log_classes,
-                    **CLASS_KL_STYLES["ceiling"])
-            for metric in ("label_info", "aggregate_kl"):
-                style = dict(CLASS_KL_STYLES[metric])
-                plot_metric(ax, cell, metric, style.pop("color"), zorder=3, **style)
-            ax.axhline(log_classes, **CLASS_KL_STYLES["log_c"])
-            ax.set_ylim(bottom=0)
+    figure, shown = cell_panels(summary, "nats")
+    for ax, dataset, latent_dim, bottom in shown:
+        cell = cell_of(summary, dataset, latent_dim)
+        beta_axis(ax, summary["weight"], label=bottom)
+        if cell.empty:
+            note_no_runs(ax)
+            continue
+        classes = class_means(cell, class_metrics)
+        ax.fill_between(classes.index, classes.min(axis=1), classes.max(axis=1),
+                        linewidth=0, **CLASS_KL_STYLES["range"])
+        ax.vlines(classes.index, classes.min(axis=1), classes.max(axis=1), linewidth=3,
+                  **CLASS_KL_STYLES["range"])  # the range where a weight stands alone
+        ax.plot(classes.index, classes.median(axis=1), **CLASS_KL_STYLES["median"])
+        if ONE_CLASS in classes:
+            ax.plot(classes.index, classes[ONE_CLASS], **CLASS_KL_STYLES["one"])
+        aggregate_kl = against_beta(cell, "aggregate_kl")
+        ax.plot(aggregate_kl["weight"], aggregate_kl["mean"] + log_classes,
+                **CLASS_KL_STYLES["ceiling"])
+        for metric in ("label_info", "aggregate_kl"):
+            style = dict(CLASS_KL_STYLES[metric])
+            plot_metric(ax, cell, metric, style.pop("color"), zorder=3, **style)
+        ax.axhline(log_classes, **CLASS_KL_STYLES["log_c"])
+        ax.set_ylim(bottom=0)
     class_kl = LABELS["class_kl"]
     labels = {"range": f"{class_kl}: range over the classes c",
               "median": f"{class_kl}: median over the classes",
@@ -713,32 +732,28 @@ def estimators(summary: pd.DataFrame) -> plt.Figure:
     shades = np.linspace(0.45, 0.9, len(batch_sizes)) if len(batch_sizes) > 1 else [0.7]
     methods = {"mws": ("MWS", plt.get_cmap("Blues"), "--", "v"),
                "mss": ("MSS", plt.get_cmap("Oranges"), "-.", "^")}
-    datasets, latent_dims = cells(summary)
-    figure, axes = panels(len(datasets), len(latent_dims), FULL_WIDTH / 2, 2.0, sharex=True)
-    for row, dataset in enumerate(datasets):
-        for col, latent_dim in enumerate(latent_dims):
-            ax, cell = axes[row, col], cell_of(summary, dataset, latent_dim)
-            ax.set_title(panel_title(dataset, latent_dim))
-            ax.set_ylabel("estimate − exact, nats" if col == 0 else "")
-            beta_axis(ax, summary["weight"], label=row == len(datasets) - 1)
-            if cell.empty:
-                note_no_runs(ax)
-                continue
-            ax.axhline(0, color=COLOURS["exact"], linewidth=1.2)
+    figure, shown = cell_panels(summary, "estimate − exact, nats")
+    for ax, dataset, latent_dim, bottom in shown:
+        cell = cell_of(summary, dataset, latent_dim)
+        beta_axis(ax, summary["weight"], label=bottom)
+        if cell.empty:
+            note_no_runs(ax)
+            continue
+        ax.axhline(0, color=COLOURS["exact"], linewidth=1.2)
+        for shade, batch_size in zip(shades, batch_sizes):
+            if f"mws_mutual_info_b{batch_size}" in set(cell["metric"]):
+                ax.axhline(math.log(batch_size), color=methods["mws"][1](shade),
+                           linestyle=":", linewidth=0.8)
+        shortfall = paired(cell, "aggregate_kl", "moment_matched_kl")
+        ax.plot(shortfall["weight"], shortfall["mean_x"] - shortfall["mean_y"],
+                color=COLOURS["moment_matched_kl"], marker="D", markersize=2.5, linewidth=1)
+        for method, (_, colour_map, linestyle, marker) in methods.items():
             for shade, batch_size in zip(shades, batch_sizes):
-                if f"mws_mutual_info_b{batch_size}" in set(cell["metric"]):
-                    ax.axhline(math.log(batch_size), color=methods["mws"][1](shade),
-                               linestyle=":", linewidth=0.8)
-            shortfall = paired(cell, "aggregate_kl", "moment_matched_kl")
-            ax.plot(shortfall["weight"], shortfall["mean_x"] - shortfall["mean_y"],
-                    color=COLOURS["moment_matched_kl"], marker="D", markersize=2.5, linewidth=1)
-            for method, (_, colour_map, linestyle, marker) in methods.items():
-                for shade, batch_size in zip(shades, batch_sizes):
-                    excess = paired(cell, f"{method}_mutual_info_b{batch_size}", "mutual_info")
-                    ax.plot(excess["weight"], excess["mean_x"] - excess["mean_y"],
-                            color=colour_map(shade), linestyle=linestyle, marker=marker,
-                            linewidth=1)
-            log_n_line(ax, cell)
+                excess = paired(cell, f"{method}_mutual_info_b{batch_size}", "mutual_info")
+                ax.plot(excess["weight"], excess["mean_x"] - excess["mean_y"],
+                        color=colour_map(shade), linestyle=linestyle, marker=marker,
+                        linewidth=1)
+        log_n_line(ax, cell)
     handles = [Line2D([], [], color=COLOURS["exact"], linewidth=1.2,
                       label=r"exact $I_q(x;z)$ (all N posteriors)"),
                Line2D([], [], color=COLOURS["moment_matched_kl"], marker="D", markersize=2.5,
