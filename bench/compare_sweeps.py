@@ -1,0 +1,74 @@
+"""Does a re-run of a sweep reproduce the committed tables? Counts the cells that differ.
+
+Compares ``<rerun>/<dataset>/<table>.csv`` with the committed ``results/<dataset>/<table>.csv``
+for every dataset of the committed configuration and every aggregated table, cell by cell and
+exactly (NaN equals NaN), leaving out what measures time rather than the models: the columns
+and summary metrics in ``TIMING``. Figures (``results/bench/<name>.csv``): the number of
+differing cells per table, target 0 (bitwise reproduction; expected only on the same CPU
+features and versions).
+
+Usage: PYTHONPATH=src .venv/bin/python bench/compare_sweeps.py --rerun DIR [--name NAME]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
+
+from klgap import evaluate  # noqa: E402
+
+TABLES = ("metrics", "summary", "history", "latent_samples", "sample_grids")
+# Wall and CPU seconds: the history's per-epoch time and the evaluation's own time.
+TIMING = {"seconds", *evaluate.TIMING_KEYS}
+
+
+def differing_cells(rerun: pd.DataFrame, committed: pd.DataFrame) -> int | None:
+    """Counts the cells of two tables that differ, timings left out.
+
+    Args:
+      rerun, committed: the same table from two sweeps.
+
+    Returns:
+      The number of differing cells, or None if the tables differ in shape or columns.
+    """
+    if "metric" in rerun.columns:
+        rerun = rerun[~rerun["metric"].isin(TIMING)].reset_index(drop=True)
+        committed = committed[~committed["metric"].isin(TIMING)].reset_index(drop=True)
+    if rerun.shape != committed.shape or list(rerun.columns) != list(committed.columns):
+        return None
+    columns = [c for c in rerun.columns if c not in TIMING]
+    same = (rerun[columns] == committed[columns]) | (rerun[columns].isna()
+                                                      & committed[columns].isna())
+    return int((~same).to_numpy().sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rerun", type=Path, required=True, help="the re-run's output root")
+    parser.add_argument("--name", default="sweep_reproduction", help="the CSV's name")
+    args = parser.parse_args()
+    committed_root = benchlib.ROOT / "results"
+    config = yaml.safe_load((committed_root / "config.yaml").read_text())
+    report = benchlib.Report(args.name)
+    total = 0
+    for dataset in config["datasets"]:
+        for table in TABLES:
+            rerun = pd.read_csv(args.rerun / dataset / f"{table}.csv")
+            committed = pd.read_csv(committed_root / dataset / f"{table}.csv")
+            count = differing_cells(rerun, committed)
+            report.add(f"differing_cells [{dataset}/{table}]",
+                       float("nan") if count is None else count, "cells", "== 0",
+                       count == 0, f"{len(committed)} rows x {committed.shape[1]} columns"
+                       + ("; shape or columns differ" if count is None else ""))
+            total += count if count is not None else len(committed) * committed.shape[1]
+    report.write(f"{total} differing cells (timings left out) between {args.rerun} and the "
+                 "committed tables")
+
+
+if __name__ == "__main__":
+    main()
