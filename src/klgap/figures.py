@@ -16,7 +16,7 @@ import math
 import re
 import shlex
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import matplotlib
 
@@ -143,6 +143,7 @@ class Panel(NamedTuple):
     dataset: str
     latent_dim: int
     bottom: bool
+    test: pd.DataFrame  # the cell's test-split rows (``cell_of``)
 
 
 def cell_panels(summary: pd.DataFrame, y_label: str) -> tuple[plt.Figure, list[Panel]]:
@@ -169,8 +170,20 @@ def cell_panels(summary: pd.DataFrame, y_label: str) -> tuple[plt.Figure, list[P
                 continue
             ax.set_title(panel_title(dataset, latent_dim))
             ax.set_ylabel(y_label if col == 0 else "")
-            shown.append(Panel(ax, dataset, latent_dim, row == len(datasets) - 1))
+            shown.append(Panel(ax, dataset, latent_dim, row == len(datasets) - 1,
+                               cell_of(summary, dataset, latent_dim)))
     return figure, shown
+
+
+def beta_panels(shown: list[Panel], summary: pd.DataFrame) -> Iterator[Panel]:
+    """Gives the panels a beta axis over all the summary's weights and yields those with test
+    rows; the others say they have no runs."""
+    for panel in shown:
+        beta_axis(panel.ax, summary["weight"], label=panel.bottom)
+        if panel.test.empty:
+            note_no_runs(panel.ax)
+        else:
+            yield panel
 
 
 def cell_of(table: pd.DataFrame, dataset: str, latent_dim: int,
@@ -393,8 +406,7 @@ def rate_split(summary: pd.DataFrame) -> plt.Figure:
     """
     require(summary, ["rate", "mutual_info", "aggregate_kl", "log_n"])
     figure, shown = cell_panels(summary, "nats")
-    for ax, dataset, latent_dim, bottom in shown:
-        cell = cell_of(summary, dataset, latent_dim)
+    for ax, _, _, bottom, cell in shown:
         both = pd.merge(against_beta(cell, "mutual_info"), against_beta(cell, "rate"),
                         on="weight", suffixes=("_mi", "_rate"))
         ax.fill_between(both["weight"], 0, both["mean_mi"], color=COLOURS["mutual_info"],
@@ -465,7 +477,7 @@ def mi_aggkl(summary: pd.DataFrame) -> plt.Figure:
     require(summary, ["mutual_info", "aggregate_kl", "log_n"])
     figure, shown = cell_panels(summary, "nats")
     drawn = set()  # what some panel drew (``n_bracket_panel``)
-    for ax, dataset, latent_dim, bottom in shown:
+    for ax, dataset, latent_dim, bottom, _ in shown:
         drawn |= n_bracket_panel(ax, summary, dataset, latent_dim)
         beta_axis(ax, summary["weight"], label=bottom)
     # Colours name the quantities; grey styles the in-sample estimates; bounds are one of each.
@@ -592,7 +604,7 @@ def information_vs_n(summary: pd.DataFrame) -> plt.Figure:
     require(nested, ["mutual_info", "aggregate_kl", "log_n"])
     colours = beta_colours(layout.latent_space_weights(nested["weight"]))
     figure, shown = cell_panels(nested, "nats")
-    for ax, dataset, latent_dim, bottom in shown:
+    for ax, dataset, latent_dim, bottom, _ in shown:
         rows = nested[(nested["dataset"] == dataset) & (nested["latent_dim"] == latent_dim)]
         for beta, colour in colours.items():
             cell = rows[np.isclose(rows["weight"], beta)]
@@ -645,12 +657,7 @@ def class_kl(summary: pd.DataFrame) -> plt.Figure:
                         "aggregate")
     log_classes = math.log(len(class_metrics))
     figure, shown = cell_panels(summary, "nats")
-    for ax, dataset, latent_dim, bottom in shown:
-        cell = cell_of(summary, dataset, latent_dim)
-        beta_axis(ax, summary["weight"], label=bottom)
-        if cell.empty:
-            note_no_runs(ax)
-            continue
+    for ax, _, _, bottom, cell in beta_panels(shown, summary):
         classes = class_means(cell, class_metrics)
         ax.fill_between(classes.index, classes.min(axis=1), classes.max(axis=1),
                         linewidth=0, **CLASS_KL_STYLES["range"])
@@ -733,12 +740,7 @@ def estimators(summary: pd.DataFrame) -> plt.Figure:
     methods = {"mws": ("MWS", plt.get_cmap("Blues"), "--", "v"),
                "mss": ("MSS", plt.get_cmap("Oranges"), "-.", "^")}
     figure, shown = cell_panels(summary, "estimate − exact, nats")
-    for ax, dataset, latent_dim, bottom in shown:
-        cell = cell_of(summary, dataset, latent_dim)
-        beta_axis(ax, summary["weight"], label=bottom)
-        if cell.empty:
-            note_no_runs(ax)
-            continue
+    for ax, _, _, bottom, cell in beta_panels(shown, summary):
         ax.axhline(0, color=COLOURS["exact"], linewidth=1.2)
         for shade, batch_size in zip(shades, batch_sizes):
             if f"mws_mutual_info_b{batch_size}" in set(cell["metric"]):
