@@ -53,7 +53,7 @@ sweep-%: setup
 	$(SNAKEMAKE) --cores all --forcerun $(SWEEP_RULES) $(ARGS) -- \
 		$(foreach table,$(SHARD_TABLES),results/$*/$(table).csv)
 
-# Retrains a fixed sample of the committed runs here and compares (klgap/verify.py).
+# Retrains a fixed sample of the committed runs here and compares (klgap/sweep/verify.py).
 verify: setup
 	$(BIN)/python -m klgap verify --results results $(ARGS)
 

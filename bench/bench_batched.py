@@ -3,9 +3,9 @@
 Figures (results/bench/batched.csv), for K in {2, 4, 8}, the default model (784-256-256-10,
 batch 128) on Fashion-MNIST, one epoch (469 steps) per model, warm-up (tracing) excluded:
   * batched: one process with 2 threads trains the K models as one computation
-    (``klgap.batched``);
+    (``klgap.training.batched``);
   * separate: two processes in parallel with 1 thread each (the sweep's setting), each training
-    K/2 models one after the other with ``klgap.train``'s step;
+    K/2 models one after the other with ``klgap.training.train``'s step;
   * training examples/s of each and their ratio. Process start-up (imports, tracing), paid once
     per run by the separate path, is not included; it is measured once and reported beside.
 
@@ -28,8 +28,13 @@ from bench_training import BATCH_SIZE, DATA, HIDDEN, LATENT_DIM  # noqa: E402
 def worker(mode: str, seeds: list[int], threads: int, data_path: Path) -> dict:
     """Trains the models of ``seeds`` for one epoch each; returns the timed steady state."""
     import_start = time.perf_counter()
-    from klgap import batched, data, device, engine, model, objectives
-    from klgap.adam import Adam
+    from klgap.training import batched
+    from klgap.data import datasets as data
+    from klgap.models import device
+    from klgap.training import engine
+    from klgap.models import vae as model
+    from klgap.training import objectives
+    from klgap.training.adam import Adam
 
     device.configure(threads)
     import tensorflow as tf

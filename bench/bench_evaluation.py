@@ -21,7 +21,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
-from klgap import atomic, data, estimators, evaluate  # noqa: E402
+from klgap import atomic  # noqa: E402
+from klgap.data import datasets as data
+from klgap.estimators import decomposition as estimators
+from klgap.evaluation import evaluate
 
 
 def main() -> None:
@@ -30,8 +33,10 @@ def main() -> None:
                         "fashion_mnist.npz")
     parser.add_argument("--iw-samples", type=int, default=100)
     args = parser.parse_args()
-    from klgap import device, model, train
-    from klgap.runconfig import RunConfig
+    from klgap.models import device
+    from klgap.models import vae as model
+    from klgap.training import train
+    from klgap.config.runconfig import RunConfig
 
     report = benchlib.Report("evaluation")
     device.configure(1)

@@ -1,6 +1,6 @@
 """Measured wall time against the FLOP floor: the smoke configuration now and the last sweep.
 
-The floor of a configuration is its matrix-product FLOPs (``klgap.flops``: training, the
+The floor of a configuration is its matrix-product FLOPs (``klgap.sweep.floor``: training, the
 per-epoch test pass, evaluation) at the one-thread float32 rate of a large square tf.matmul,
 spread over the cores: floor wall = FLOPs / (rate x cores). Figures (results/bench/floor.csv):
 
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 SMOKE_CONFIG = benchlib.ROOT / "workflow" / "config" / "smoke.yaml"
-# The rules whose FLOPs klgap.flops counts, with the parts of the count each job does: rule run
+# The rules whose FLOPs klgap.sweep.floor counts, with the parts of the count each job does: rule run
 # trains and evaluates a run in one job; older sweeps (and batched_training) have separate jobs.
 NUMERICAL_RULES = {"run": ("train", "evaluate"), "train": ("train",),
                    "train_together": ("train",), "evaluate": ("evaluate",)}
@@ -118,7 +118,7 @@ def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate
       cores: cores the jobs ran on.
       load: the load average to record with the figures.
     """
-    from klgap import flops
+    from klgap.sweep import floor as flops
 
     config = yaml.safe_load((outdir / "config.yaml").read_text())
     record = json.loads((outdir / "provenance.json").read_text())

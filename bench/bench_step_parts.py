@@ -31,8 +31,12 @@ VARIANTS = ("full", "fused_adam", "sgd", "gradient_fixed_input", "forward", "xla
 
 def worker(threads: int, data_path: Path) -> dict:
     """Times each variant's step over one epoch; returns examples/s by variant."""
-    from klgap import data, device, engine, model, objectives
-    from klgap.adam import Adam
+    from klgap.data import datasets as data
+    from klgap.models import device
+    from klgap.training import engine
+    from klgap.models import vae as model
+    from klgap.training import objectives
+    from klgap.training.adam import Adam
 
     device.configure(threads)
     import tensorflow as tf

@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
-from klgap import flops as flop_model  # noqa: E402
+from klgap.sweep import floor as flop_model  # noqa: E402
 
 DATA = benchlib.ROOT / "results" / "data" / "fashion_mnist.npz"
 HIDDEN = [256, 256]
@@ -50,13 +50,13 @@ def layer_shapes() -> list[tuple[int, int]]:
 
 
 def training_flops_per_example() -> float:
-    """Matrix-product FLOPs of one training example: 3 x forward (``klgap.flops``)."""
+    """Matrix-product FLOPs of one training example: 3 x forward (``klgap.sweep.floor``)."""
     return 3 * flop_model.forward_flops(layer_shapes())
 
 
 def worker_matmul(threads: int) -> list[dict]:
     """Times tf.matmul for the model's layer shapes and a large square, in GFLOP/s."""
-    from klgap import device
+    from klgap.models import device
 
     device.configure(threads)
     import tensorflow as tf
@@ -89,8 +89,12 @@ def worker_matmul(threads: int) -> list[dict]:
 
 def worker_ours(threads: int, epochs: int, data_path: Path) -> list[dict]:
     """Times klgap's training loop (the code ``klgap train`` runs) on the prepared data."""
-    from klgap import data, device, engine, model, objectives
-    from klgap.adam import Adam
+    from klgap.data import datasets as data
+    from klgap.models import device
+    from klgap.training import engine
+    from klgap.models import vae as model
+    from klgap.training import objectives
+    from klgap.training.adam import Adam
 
     device.configure(threads)
     import tensorflow as tf
@@ -156,7 +160,7 @@ def worker_keras(threads: int, epochs: int, data_path: Path, jit_compile) -> lis
             if epoch == 1:  # the first epoch (tracing, compiling) is warm-up
                 self.meter = benchlib.Meter().__enter__()
 
-    from klgap import data
+    from klgap.data import datasets as data
 
     x_train = data.load(data_path)["x_train"]  # (N, P)
     vae = KerasVAE()

@@ -20,7 +20,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
-from klgap import evaluate  # noqa: E402
+from klgap.evaluation import evaluate  # noqa: E402
 
 TABLES = ("metrics", "summary", "history", "latent_samples", "sample_grids")
 # Wall and CPU seconds: the history's per-epoch time and the evaluation's own time.

@@ -20,7 +20,7 @@ CURVES = ("test_elbo", "test_rate", "test_mutual_info", "test_aggregate_kl")
 
 def run_rows(label: str, outdir: Path) -> list[dict]:
     """One row per run of an output root."""
-    from klgap import provenance
+    from klgap.sweep import provenance
 
     jobs = provenance.read_benchmarks(outdir / "benchmarks")
     rows = []

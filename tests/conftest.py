@@ -10,7 +10,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="session")
 def digits_npz(tmp_path_factory):
     """Path of the digits dataset prepared with seed 0."""
-    from klgap import atomic, data
+    from klgap import atomic
+    from klgap.data import datasets as data
 
     path = tmp_path_factory.mktemp("data") / "digits.npz"
     atomic.savez(path, **data.prepare("digits", None, seed=0))

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from klgap.adam import Adam
+from klgap.training.adam import Adam
 
 
 def test_adam_matches_keras_adam_over_many_steps():

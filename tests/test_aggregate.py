@@ -1,4 +1,4 @@
-"""Tests of klgap.aggregate (and the run layout it reads) on synthetic metrics.json files."""
+"""Tests of klgap.sweep.tables (and the run layout it reads) on synthetic metrics.json files."""
 
 import json
 import math
@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from klgap import aggregate, cli, layout
+from klgap.sweep import tables as aggregate
+from klgap import cli
+from klgap.sweep import layout
 from klgap.errors import UserError
 
 SPLITS = ("test", "train")

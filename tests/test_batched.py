@@ -6,7 +6,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from klgap import atomic, batched, engine, train
+from klgap import atomic
+from klgap.training import batched
+from klgap.training import engine
+from klgap.training import train
 from klgap.errors import UserError
 
 

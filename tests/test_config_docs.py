@@ -2,7 +2,7 @@
 
 import yaml
 
-from klgap import config_docs
+from klgap.config import docs as config_docs
 from test_workflow import CONFIGS, REPO, SCHEMA
 
 README = CONFIGS / "README.md"

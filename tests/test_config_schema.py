@@ -1,6 +1,8 @@
 """Each hyperparameter is declared once, in the schema; the commands and RunConfig follow it."""
 
-from klgap import cli, config_schema, runconfig
+from klgap import cli
+from klgap.config import schema as config_schema
+from klgap.config import runconfig
 
 
 def parse(argv):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from klgap import data
+from klgap.data import datasets as data
 from klgap.errors import UserError
 
 

@@ -7,7 +7,7 @@ calls replaced; it does not show that TensorFlow runs on a GPU.
 
 import tensorflow as tf
 
-from klgap import device
+from klgap.models import device
 
 
 def test_device_names_the_device_tensorflow_sees():

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from scipy import special, stats
 
-from klgap import engine
+from klgap.training import engine
 
 
 def brute_force_decomposition(z, mu, sigma, num_samples):

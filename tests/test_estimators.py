@@ -1,4 +1,4 @@
-"""Tests of klgap.estimators against closed forms and an independent brute-force SciPy reference."""
+"""Tests of klgap.estimators.decomposition against closed forms and an independent brute-force SciPy reference."""
 
 import math
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from klgap import estimators, mixture_numerics
+from klgap.estimators import decomposition as estimators
+from klgap.estimators import mixture_numerics
 from klgap.errors import UserError
 
 

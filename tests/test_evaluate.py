@@ -5,7 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from klgap import atomic, classifier, estimators, evaluate, generation, train
+from klgap import atomic
+from klgap.evaluation import classifier
+from klgap.estimators import decomposition as estimators
+from klgap.evaluation import evaluate
+from klgap.evaluation import generation
+from klgap.training import train
 from klgap.errors import UserError
 
 CLASSES = 10
@@ -93,7 +98,7 @@ def test_posterior_arrays(trained_run, digits_npz):
 
 
 def test_k1_iw_bound_is_the_elbo(trained_run, digits_npz):
-    from klgap import model
+    from klgap.models import vae as model
 
     rundir, _ = trained_run
     run = json.loads((rundir / "run.json").read_text())
@@ -110,7 +115,7 @@ def test_k1_iw_bound_is_the_elbo(trained_run, digits_npz):
 
 def test_iw_values_do_not_depend_on_how_many_samples_are_decoded_together(
         trained_run, digits_npz, monkeypatch):
-    from klgap import model
+    from klgap.models import vae as model
 
     rundir, _ = trained_run
     run = json.loads((rundir / "run.json").read_text())

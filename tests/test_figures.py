@@ -11,7 +11,13 @@ import pytest
 from docutils.core import publish_parts
 from PIL import Image
 
-from klgap import aggregate, cli, figures, histories, latent_samples, layout, sample_grids
+from klgap.sweep import tables as aggregate
+from klgap import cli
+from klgap.paper import figures
+from klgap.sweep import histories
+from klgap.sweep import latent_samples
+from klgap.sweep import layout
+from klgap.sweep import sample_grids
 
 HISTORY_COLUMNS = ["epoch", "train_elbo", "train_rate", "train_distortion", "test_elbo",
                    "test_rate", "test_distortion", "seconds"]

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from klgap import aggregate, findings, layout
+from klgap.sweep import tables as aggregate
+from klgap.paper import findings
+from klgap.sweep import layout
 
 DATASETS = {  # dataset -> (latent_dims, betas, seeds, minibatch sizes)
     "digits": ([2, 10], [0.1, 0.5, 1.0, 2.0, 8.0], [0, 1, 2], [64, 256]),

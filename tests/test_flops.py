@@ -1,9 +1,10 @@
-"""The FLOP model (klgap.flops) against counts by hand and by brute force on tiny networks."""
+"""The FLOP model (klgap.sweep.floor) against counts by hand and by brute force on tiny networks."""
 
 import numpy as np
 import pytest
 
-from klgap import evaluate, flops
+from klgap.evaluation import evaluate
+from klgap.sweep import floor as flops
 from klgap.errors import UserError
 
 TINY = flops.RunShape(data_dim=4, latent_dim=2, hidden=(3,), num_train=5, num_test=2, epochs=2,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from klgap import layout
+from klgap.sweep import layout
 from test_workflow import job_counts
 
 REPO = Path(__file__).resolve().parents[1]

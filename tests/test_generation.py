@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from klgap import generation
+from klgap.evaluation import generation
 from klgap.errors import UserError
 
 CLASSES = 10
@@ -134,7 +134,9 @@ def test_sample_grids_are_stacked_per_run(tmp_path):
 
 
 def test_classifier_command_on_digits(digits_npz, tmp_path):
-    from klgap import atomic, cli, classifier
+    from klgap import atomic
+    from klgap import cli
+    from klgap.evaluation import classifier
 
     out = tmp_path / "digits_classifier.npz"
     cli.main(["classifier", "--data", str(digits_npz), "--out", str(out)])
@@ -152,7 +154,9 @@ def test_classifier_command_on_digits(digits_npz, tmp_path):
 
 
 def test_classifier_refuses_bad_input(digits_npz, tmp_path):
-    from klgap import atomic, classifier, cli
+    from klgap import atomic
+    from klgap.evaluation import classifier
+    from klgap import cli
 
     arrays = dict(atomic.load_npz(digits_npz))
     with pytest.raises(UserError, match="at least two"):

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from klgap import estimators, mixture_numerics
+from klgap.estimators import decomposition as estimators
+from klgap.estimators import mixture_numerics
 from klgap.errors import UserError
 
 MARGIN = 4.0  # standard errors

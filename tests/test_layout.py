@@ -1,8 +1,8 @@
-"""Tests of klgap.layout: which runs a sweep has, and their directories."""
+"""Tests of klgap.sweep.layout: which runs a sweep has, and their directories."""
 
 import pytest
 
-from klgap import layout
+from klgap.sweep import layout
 from klgap.errors import UserError
 
 MAIN = {"objective": "vae", "datasets": ["digits", "mnist"], "latent_dims": [2, 10],

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from klgap import model
+from klgap.models import vae as model
 
 tfd = tfp.distributions
 

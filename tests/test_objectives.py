@@ -8,7 +8,11 @@ import pytest
 import tensorflow as tf
 from scipy import special
 
-from klgap import cli, engine, estimators, model, objectives
+from klgap import cli
+from klgap.training import engine
+from klgap.estimators import decomposition as estimators
+from klgap.models import vae as model
+from klgap.training import objectives
 from klgap.errors import UserError
 
 WAE_IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)  # multiples of C = 2 d_z
@@ -123,7 +127,7 @@ def test_aggregate_loss_has_no_per_example_kl_and_prior_samples_follow_the_step_
 
 @pytest.mark.parametrize("dtype, rtol", [(tf.float64, 1e-10), (tf.float32, 1e-4)])
 def test_tcvae_total_correlation_is_the_estimators_stratified_estimate(dtype, rtol):
-    """beta - 1 = 1 makes the loss minus the VAE's loss the TC; compared with klgap.estimators."""
+    """beta - 1 = 1 makes the loss minus the VAE's loss the TC; compared with klgap.estimators.decomposition."""
     rng = np.random.default_rng(12)
     arrays = random_terms(rng, (32,), latent_dim=4)
     num_examples = 60000

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from klgap import aggregate, report
+from klgap.sweep import tables as aggregate
+from klgap.paper import tex as report
 from test_workflow import FIGURES, REPO, TABLES, snakemake
 
 RESULTS = REPO / "results"

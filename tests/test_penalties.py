@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from klgap import mixture_numerics, penalties
+from klgap.estimators import mixture_numerics
+from klgap.training import penalties
 
 
 def gaussian_rbf_mmd_squared(mean_q, var_q, mean_p, var_p, dim, bandwidth):

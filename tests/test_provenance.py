@@ -7,7 +7,8 @@ import sys
 import pandas as pd
 import pytest
 
-from klgap import layout, provenance
+from klgap.sweep import layout
+from klgap.sweep import provenance
 from klgap.errors import UserError
 
 CPUINFO = """processor\t: 0
@@ -115,7 +116,7 @@ def test_runs_without_records_counts_each_run_once(tmp_path):
 
 
 def test_tex_refuses_an_empty_provenance():
-    from klgap import report
+    from klgap.paper import tex as report
 
     table = pd.DataFrame({"a": [1]})
     with pytest.raises(UserError, match="records no trained runs"):

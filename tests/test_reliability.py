@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from klgap import evaluate, layout
+from klgap.evaluation import evaluate
+from klgap.sweep import layout
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

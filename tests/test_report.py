@@ -12,7 +12,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from klgap import aggregate, cli, findings, layout, report
+from klgap.sweep import tables as aggregate
+from klgap import cli
+from klgap.paper import findings
+from klgap.sweep import layout
+from klgap.paper import tex as report
 from klgap.errors import UserError
 
 SMOKE_CONFIG = Path(__file__).resolve().parents[1] / "workflow" / "config" / "smoke.yaml"

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import yaml
 
-from klgap import cli, layout, status
+from klgap import cli
+from klgap.sweep import layout
+from klgap.sweep import status
 
 EPOCHS = 5
 

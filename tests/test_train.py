@@ -12,7 +12,10 @@ import pytest
 
 import tensorflow as tf
 
-from klgap import atomic, batched, objectives, train
+from klgap import atomic
+from klgap.training import batched
+from klgap.training import objectives
+from klgap.training import train
 from klgap.errors import UserError
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from klgap import layout, verify
+from klgap.sweep import layout
+from klgap.sweep import verify
 from klgap.errors import UserError
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"

@@ -17,7 +17,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from klgap import data, evaluate, figure_registry, layout
+from klgap.data import datasets as data
+from klgap.evaluation import evaluate
+from klgap.paper import figure_registry
+from klgap.sweep import layout
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

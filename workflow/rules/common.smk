@@ -14,10 +14,13 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from klgap import config_schema, figure_registry, layout, objectives
-from klgap.provenance import git_commit
+from klgap.config import schema as config_schema
+from klgap.paper import figure_registry
+from klgap.sweep import layout
+from klgap.training import objectives
+from klgap.sweep.provenance import git_commit
 
-# One run, and its directory below the output root: klgap.layout's pattern, so the two agree.
+# One run, and its directory below the output root: klgap.sweep.layout's pattern, so the two agree.
 RUN_ID = f"{{dataset}}/{layout.RUN_PATTERN}"
 RUN = f"runs/{RUN_ID}"
 # Figures drawn by `klgap figures NAME`, each as <outdir>/figures/NAME.pdf (+ .png preview),
@@ -146,7 +149,7 @@ def out(*parts):
 
 
 def sweep(dataset=None):
-    """Returns the runs of the sweep (klgap.layout.Run), optionally of one dataset only."""
+    """Returns the runs of the sweep (klgap.sweep.layout.Run), optionally of one dataset only."""
     return layout.sweep(config, dataset)
 
 
@@ -221,7 +224,7 @@ def sample_grid_files(wildcards):
 
 
 def latent_space_weights(dataset, objective=None):
-    """The weights whose 2-D latent spaces latent_samples draws (klgap.layout chooses), of the
+    """The weights whose 2-D latent spaces latent_samples draws (klgap.sweep.layout chooses), of the
     main grid's objective or another."""
     return layout.latent_space_weights(
         run.weight for run in sweep(dataset)

@@ -14,7 +14,7 @@ rule prepare:
         " > {log:q} 2>&1"
 
 
-# The label classifier that judges generated samples (klgap.classifier): a logistic regression on
+# The label classifier that judges generated samples (klgap.evaluation.classifier): a logistic regression on
 # the real training images, trained once per dataset; every run's evaluation reads it.
 rule classifier:
     input:

@@ -1,0 +1,1 @@
+"""Configuration: the schema that declares every key, its Markdown reference, and one run's config."""

@@ -1,0 +1,58 @@
+"""What defines one training run, and what a checkpoint must match to resume it."""
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from klgap.config import schema as config_schema
+from klgap.training import objectives
+from klgap.errors import UserError
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one training run (defaults: the schema's)."""
+
+    data: str
+    rundir: str
+    latent_dim: int
+    seed: int
+    epochs: int
+    objective: str = config_schema.default("objective")
+    weights: dict[str, float] = field(default_factory=lambda: {"beta": 1.0})
+    batch_size: int = config_schema.default("batch_size")
+    learning_rate: float = config_schema.default("learning_rate")
+    hidden: list[int] = field(default_factory=lambda: list(config_schema.default("hidden")))
+    threads: int | None = None
+
+    def identity(self) -> str:
+        """What a checkpoint must match to be resumed: the data, objective, every hyperparameter."""
+        keys = ("objective", "weights", "latent_dim", "seed", "batch_size", "learning_rate",
+                "hidden")
+        return json.dumps({"data": Path(self.data).name, **{k: getattr(self, k) for k in keys}},
+                          sort_keys=True)
+
+    def name(self, dataset: str) -> str:
+        """A run's name in messages, e.g. ``digits vae z=2 beta=1.0 seed=3``."""
+        weights = " ".join(f"{k}={v}" for k, v in self.weights.items())
+        return f"{dataset} {self.objective} z={self.latent_dim} {weights} seed={self.seed}"
+
+    def validate(self) -> None:
+        """Raises UserError for out-of-range values, before any expensive work."""
+        objective = objectives.get(self.objective)
+        if sorted(self.weights) != sorted(objective.weights):
+            raise UserError(f"objective {self.objective} takes the weights "
+                            f"{', '.join(objective.weights)}, got {', '.join(self.weights)}.")
+        checks = [(False, message) for message in objective.check(self.weights)] + [
+            (self.latent_dim >= 1, f"latent size must be >= 1, got {self.latent_dim}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (math.isfinite(self.learning_rate) and self.learning_rate > 0,
+             f"learning rate must be > 0, got {self.learning_rate}"),
+            (len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden),
+             f"hidden sizes must be a non-empty list of positive ints, got {self.hidden}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message + "; fix the value in the config or command line.")

@@ -1,0 +1,1 @@
+"""Data: reading, checking and preparing the datasets as one ``.npz`` file each."""

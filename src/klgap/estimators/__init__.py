@@ -1,0 +1,19 @@
+"""Estimators of the KL decomposition of a diagonal-Gaussian encoder against N(0, I).
+
+The public API: ``from klgap.estimators import kl_decomposition`` (or ``klgap.estimators.<name>``).
+NumPy and SciPy only; nothing here imports TensorFlow.
+"""
+
+from klgap.estimators.decomposition import (  # noqa: F401 (public API)
+    ACTIVE_UNIT_THRESHOLD,
+    HOLE_RATIO,
+    MINIBATCH_METHODS,
+    active_units,
+    gaussian_kl_to_standard_normal,
+    heldout_kl_decomposition,
+    kl_decomposition,
+    minibatch_kl_decomposition,
+    minibatch_log_weights,
+    moment_matched_kl,
+    prior_holes,
+)

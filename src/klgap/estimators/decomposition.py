@@ -1,0 +1,454 @@
+"""Estimators of the KL decomposition of a diagonal-Gaussian encoder against the prior N(0, I).
+
+For posteriors q(z|x_n) = N(mu_n, diag sigma_n^2), n = 1..N, and the aggregate posterior
+q(z) = (1/N) sum_n q(z|x_n) (the exact mixture over the whole evaluation set):
+
+    rate = E_n KL(q(z|x_n) || p)              = mutual_info + aggregate_kl
+    aggregate_kl = KL(q(z) || p)              = total_correlation + dimwise_kl
+    E_y KL(q(z|y) || p)                       = label_info + aggregate_kl
+
+``kl_decomposition`` draws z_i ~ q(z|x_i) (one per example, or a seeded subsample of the examples)
+and evaluates log q(z_i), the class mixtures log q(z_i|y_i) and the per-dimension marginals
+log q(z_ij) over all N components. The estimates are built so that the three identities above hold
+exactly on the same samples (with one z per example; with a subsample the last one holds within
+Monte Carlo error):
+
+    mutual_info       = mean_i [log q(z_i|x_i) - log q(z_i)]
+    aggregate_kl      = rate - mutual_info
+    dimwise_kl        = mean_i sum_j [log q(z_ij) - log p(z_ij)]
+    total_correlation = aggregate_kl - dimwise_kl
+    label_info        = mean_i [log q(z_i|y_i) - log q(z_i)]
+    class_kl[y]       = rate_y - mean_{i: y_i = y} [log q(z_i|x_i) - log q(z_i|y)]
+
+with rate_y the closed-form rate of class y. Each has the expectation of its textbook form
+(aggregate_kl of E[log q(z) - log p(z)], total_correlation of E[log q(z) - sum_j log q(z_j)],
+class_kl[y] of E_{q(z|y)}[log q(z|y) - log p(z)]), but using the closed-form rate removes the
+variance of log q(z|x) - log p(z): with far-apart posteriors mutual_info is log N and aggregate_kl
+is rate - log N with no Monte Carlo error. (Where the zero-mean correction rate - mean_i [log
+q(z_i|x_i) - log p(z_i)] lands between total_correlation and dimwise_kl was chosen by measured
+variance: on separated, population and partly inactive codes, dimwise_kl estimated directly and
+total_correlation as the remainder gave the smaller summed standard errors.)
+
+The numerics (the tiled N x M table, the adaptive grid of the per-dimension marginals, input
+checks, sampling and threads) are in ``klgap.estimators.mixture_numerics``; this file is the public API.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from klgap.errors import UserError
+from klgap.estimators.mixture_numerics import minibatch_log_weights  # noqa: F401 (public API)
+from klgap.estimators.mixture_numerics import (
+    PRIOR_STREAM, SHUFFLE_STREAM, DiagonalGaussianMixture, as_float_matrix, batches, check_int,
+    check_labels, check_posteriors, check_threads, log_marginals, log_standard_normal,
+    minibatch_log_q, monte_carlo_se, redraw_posteriors, sample_posteriors, sample_terms,
+    standard_error, worker_pool)
+
+MINIBATCH_METHODS = ("mws", "mss")
+# A latent unit is active if its posterior mean varies across examples by more than this
+# (variance; Burda et al. 2016).
+ACTIVE_UNIT_THRESHOLD = 0.01
+# A prior sample lies in a "hole" of the aggregate posterior where q(z) < HOLE_RATIO * p(z).
+HOLE_RATIO = 0.01
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: int = 0,
+                     marginals: str = "auto", num_threads: int | None = None) -> dict:
+    """Decomposes the rate of a diagonal-Gaussian encoder into information and aggregate KL.
+
+    Args:
+      mu: posterior means, (N, D).
+      sigma: posterior standard deviations, (N, D), all > 0.
+      labels: optional integer class labels, (N,).
+      num_z: number of examples that get a sample z (a seeded subsample, without replacement);
+        None (default): every example gets one.
+      seed: seed of the samples (and of the subsample).
+      marginals: how the per-dimension marginals log q(z_ij) are evaluated: "grid" (verified
+        interpolation, see the module docstring; "exact" in a dimension whose narrowest
+        posterior is too sharp for it, ``mixture_numerics.grid_resolves``), "exact" (every
+        sample against every component) or "auto" ("exact" for small problems, else "grid"); "none" skips them, and
+        with them total_correlation and dimwise_kl (most of the cost when only the information
+        and the aggregate KL are wanted).
+      num_threads: worker threads; None: the CPUs available to this process.
+
+    Returns:
+      A dict of floats in nats: rate, mutual_info, aggregate_kl, total_correlation, dimwise_kl,
+      moment_matched_kl, log_n; with labels also label_info and class_kl ({label: KL(q(z|y)||p)});
+      and "<key>_se", the Monte Carlo standard error of the estimate given the posteriors, for
+      each estimated key (mutual_info, aggregate_kl, total_correlation, dimwise_kl, label_info;
+      class_kl_se is a dict by label): measured with a second, independent draw of z for up to
+      2,048 of the sampled examples, not from the variation between examples (which is not an
+      error of the estimate); with num_z, the choice of the subsample is included.
+      rate, moment_matched_kl and log_n are closed forms. A class with fewer than two samples
+      (possible only with num_z) has a NaN standard error; one with none has NaN class_kl.
+
+    Raises:
+      UserError: for non-finite or mis-shaped inputs, sigma <= 0, labels of the wrong length or
+        type, num_z outside [2, N], a negative seed, or an unknown ``marginals``.
+    """
+    mu, sigma = check_posteriors(mu, sigma)
+    num_examples = len(mu)
+    if labels is not None:
+        labels = check_labels(labels, num_examples)
+    if num_z is not None:
+        num_z = check_int("num_z", num_z, 2, num_examples, "pass None to give every example a z")
+    seed = check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
+    if marginals not in ("auto", "grid", "exact", "none"):
+        raise UserError(f"marginals must be 'auto', 'grid', 'exact' or 'none', got {marginals!r}.")
+    num_threads = check_threads(num_threads)
+
+    kl_per_example = gaussian_kl_to_standard_normal(mu, sigma).sum(axis=1)  # (N,)
+    rate = float(np.mean(kl_per_example))
+    class_values, class_of_example = (np.unique(labels, return_inverse=True) if labels is not None
+                                      else (np.zeros(1, dtype=np.int64),
+                                            np.zeros(num_examples, dtype=np.int64)))
+    class_counts = np.bincount(class_of_example, minlength=len(class_values))  # (C,)
+    mixture = DiagonalGaussianMixture(mu, sigma, class_of_example, len(class_values))
+    sample_index, z, log_q_own_per_dim = sample_posteriors(mu, sigma, num_z, seed)
+    # A second, independent draw for a subset of the same examples measures the Monte Carlo
+    # variance of each example's terms (the first draw alone cannot tell it from the variation
+    # between examples, which is no error of the estimate given the posteriors).
+    repeat, z_again, log_q_own_again = redraw_posteriors(mu, sigma, sample_index, seed)
+    use_grid = (None if marginals == "none"
+                else marginals == "grid" or (marginals == "auto" and len(z) > 4096))
+    with worker_pool(num_threads) as pool_map:
+        terms = sample_terms(mixture, z, log_q_own_per_dim, mu, sigma, class_counts,
+                              class_of_example[sample_index], use_grid, pool_map)
+        terms_again = sample_terms(mixture, z_again, log_q_own_again, mu, sigma, class_counts,
+                                    class_of_example[sample_index[repeat]], use_grid, pool_map)
+
+    sample_class = class_of_example[sample_index]  # (M,)
+
+    def standard_error(name: str, in_class: int | None = None) -> float:
+        """The Monte Carlo standard error of the mean of ``terms[name]`` (within one class)."""
+        if in_class is None:
+            mask, population = np.ones(len(z), dtype=bool), num_examples
+        else:
+            mask, population = sample_class == in_class, int(class_counts[in_class])
+        return monte_carlo_se(terms[name][mask], terms[name][repeat][mask[repeat]],
+                               terms_again[name][mask[repeat]], population)
+
+    mutual_info = float(np.mean(terms["info"]))
+    dimwise_kl = float(np.mean(terms["dimwise"]))
+    aggregate_kl = rate - mutual_info
+    result = {
+        "rate": rate,
+        "mutual_info": mutual_info,
+        "mutual_info_se": standard_error("info"),
+        "aggregate_kl": aggregate_kl,
+        "aggregate_kl_se": standard_error("info"),
+        "total_correlation": aggregate_kl - dimwise_kl,
+        "total_correlation_se": standard_error("info_and_dimwise"),
+        "dimwise_kl": dimwise_kl,
+        "dimwise_kl_se": standard_error("dimwise"),
+        "moment_matched_kl": moment_matched_kl(mu, sigma),
+        "log_n": math.log(num_examples),
+    }
+    if marginals == "none":
+        for key in ("total_correlation", "total_correlation_se", "dimwise_kl", "dimwise_kl_se"):
+            del result[key]
+    if labels is None:
+        return result
+
+    result["label_info"] = float(np.mean(terms["label"]))
+    result["label_info_se"] = standard_error("label")
+    class_rate = np.bincount(class_of_example, weights=kl_per_example) / class_counts  # (C,)
+    result["class_kl"], result["class_kl_se"] = {}, {}
+    for k, value in enumerate(class_values):
+        in_class = sample_class == k
+        within = terms["within_class"][in_class]
+        mean = float(np.mean(within)) if len(within) else math.nan
+        result["class_kl"][int(value)] = float(class_rate[k]) - mean
+        result["class_kl_se"][int(value)] = standard_error("within_class", k)
+    return result
+
+
+def heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval, labels_fit=None,
+                             labels_eval=None, *, seed: int = 0,
+                             num_threads: int | None = None) -> dict:
+    """Brackets the population's aggregate KL with a mixture fitted on other examples.
+
+    The density of the aggregate posterior is the mixture of the fit posteriors,
+    q_fit(z) = (1/N_fit) sum_n q(z|x_n^fit), evaluated at one z_i ~ q(z|x_i^eval) per eval
+    example. For fit and eval sets drawn from one population with aggregate posterior q(z),
+    E_fit q_fit(z) = q(z), so by Jensen E log q_fit(z) <= log q(z) at every z, and
+
+        aggregate_kl_lower = rate - mean_i [log q(z_i|x_i^eval) - log q_fit(z_i)]
+
+    has an expectation (the mean of log q_fit(z) - log p(z) under q) at most KL(q(z) || p): a
+    lower bound, in expectation, on the population's aggregate KL; ``mutual_info_upper`` =
+    rate - aggregate_kl_lower is then an upper bound on the population's I(x; z), since the
+    rate (of the eval set, closed form) is unbiased for the population's. The in-sample values
+    of ``kl_decomposition`` bound the same two quantities from the other side (E KL(q_N || p) >=
+    KL(q || p) by convexity). With the fit set equal to the eval set, every key equals
+    ``kl_decomposition``'s with the same seed.
+
+    With labels: ``class_kl_lower[y]``, the same bound for KL(q(z|y) || p) with the fit examples
+    of class y as the mixture; ``label_info_lower``, Barber and Agakov's lower bound on I(y; z),
+    H(y) + mean_i log r(y_i|z_i), with the classifier r(y|z) = pi_y q_fit(z|y) / q_fit(z) of the
+    fit mixtures (pi_y the fit set's class frequencies, H(y) the eval labels' entropy); and
+    ``label_info_upper`` = min(mutual_info_upper, H(y)), as I(y; z) <= I(x; z) and <= H(y).
+
+    Args:
+      mu_fit, sigma_fit: the fit posteriors (e.g. of the training split), (N_fit, D).
+      mu_eval, sigma_eval: the eval posteriors (e.g. of the test split), (N_eval, D).
+      labels_fit, labels_eval: integer class labels of both sets, (N_fit,) and (N_eval,), or
+        both None.
+      seed: seed of the eval samples (the draws of ``kl_decomposition`` with this seed).
+      num_threads: worker threads; None: the CPUs available to this process.
+
+    Returns:
+      A dict of floats in nats: ``rate`` (of the eval set), ``aggregate_kl_lower``,
+      ``mutual_info_upper``, ``log_n_fit``, ``log_n_eval``; with labels ``class_kl_lower``
+      ({label: value}, NaN for a class absent from either set), ``label_info_lower``,
+      ``label_info_upper`` and ``label_entropy``. Each estimated key has ``<key>_se``: the
+      standard error of the mean of its per-example terms over the eval examples, which are
+      independent draws of the population, so it covers the eval set's sampling (the rate's
+      included) and the Monte Carlo draw of z together, given the fit set;
+      ``class_kl_lower_se`` is a dict by label.
+
+    Raises:
+      UserError: for non-finite or mis-shaped inputs, sigma <= 0, latent sizes that differ,
+        labels on one side only or of the wrong length, or a negative seed.
+    """
+    mu_fit, sigma_fit = check_posteriors(mu_fit, sigma_fit)
+    mu_eval, sigma_eval = check_posteriors(mu_eval, sigma_eval)
+    if mu_fit.shape[1] != mu_eval.shape[1]:
+        raise UserError(f"the fit posteriors have {mu_fit.shape[1]} latent dimensions and the "
+                        f"eval posteriors {mu_eval.shape[1]}; pass posteriors of one encoder.")
+    if (labels_fit is None) != (labels_eval is None):
+        raise UserError("labels were given for one set only; pass labels_fit and labels_eval "
+                        "together, or neither.")
+    seed = check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
+    num_threads = check_threads(num_threads)
+    with_labels = labels_fit is not None
+    if with_labels:
+        labels_fit = check_labels(labels_fit, len(mu_fit))
+        labels_eval = check_labels(labels_eval, len(mu_eval))
+        class_values = np.union1d(labels_fit, labels_eval)  # (C,)
+    else:
+        class_values = np.zeros(1, dtype=np.int64)
+        labels_fit = np.zeros(len(mu_fit), dtype=np.int64)
+        labels_eval = np.zeros(len(mu_eval), dtype=np.int64)
+    class_of_fit = np.searchsorted(class_values, labels_fit)  # (N_fit,)
+    class_of_eval = np.searchsorted(class_values, labels_eval)  # (N_eval,)
+
+    kl_per_example = gaussian_kl_to_standard_normal(mu_eval, sigma_eval).sum(axis=1)  # (N_eval,)
+    rate = float(np.mean(kl_per_example))
+    _, z, log_q_own_per_dim = sample_posteriors(mu_eval, sigma_eval, None, seed)
+    log_q_own = log_q_own_per_dim.sum(axis=1)  # (M,) log q(z_i|x_i^eval), M = N_eval
+    mixture = DiagonalGaussianMixture(mu_fit, sigma_fit, class_of_fit, len(class_values))
+    with worker_pool(num_threads) as pool_map:
+        log_class_sums = mixture.log_class_sums_anywhere(z, pool_map)  # (M, C)
+    fit_counts = np.bincount(class_of_fit, minlength=len(class_values))  # (C,)
+    log_q_fit = special.logsumexp(log_class_sums, axis=1) - math.log(len(mu_fit))  # (M,)
+    info_terms = log_q_own - log_q_fit  # (M,)
+    result = {
+        "rate": rate,
+        "aggregate_kl_lower": rate - float(np.mean(info_terms)),
+        "aggregate_kl_lower_se": standard_error(kl_per_example - info_terms),
+        "mutual_info_upper": float(np.mean(info_terms)),
+        "mutual_info_upper_se": standard_error(info_terms),
+        "log_n_fit": math.log(len(mu_fit)),
+        "log_n_eval": math.log(len(mu_eval)),
+    }
+    if not with_labels:
+        return result
+
+    rows = np.arange(len(z))
+    with np.errstate(divide="ignore"):
+        log_q_fit_given_y = (log_class_sums[rows, class_of_eval]
+                             - np.log(fit_counts[class_of_eval]))  # (M,) log q_fit(z_i|y_i)
+        log_pi = np.log(fit_counts / len(mu_fit))  # (C,)
+    eval_frequencies = np.bincount(class_of_eval, minlength=len(class_values)) / len(mu_eval)
+    label_entropy = float(-np.sum(special.xlogy(eval_frequencies, eval_frequencies)))
+    log_classifier = log_pi[class_of_eval] + log_q_fit_given_y - log_q_fit  # (M,) log r(y_i|z_i)
+    result["label_entropy"] = label_entropy
+    result["label_info_lower"] = label_entropy + float(np.mean(log_classifier))
+    result["label_info_lower_se"] = standard_error(log_classifier)
+    result["label_info_upper"] = min(result["mutual_info_upper"], label_entropy)
+    class_rate_sums = np.bincount(class_of_eval, weights=kl_per_example,
+                                  minlength=len(class_values))  # (C,)
+    within_class_terms = log_q_own - log_q_fit_given_y  # (M,)
+    result["class_kl_lower"], result["class_kl_lower_se"] = {}, {}
+    for k, value in enumerate(class_values):
+        in_class = class_of_eval == k
+        if fit_counts[k] == 0 or not in_class.any():
+            result["class_kl_lower"][int(value)] = math.nan
+            result["class_kl_lower_se"][int(value)] = math.nan
+            continue
+        terms = within_class_terms[in_class]
+        class_rate = class_rate_sums[k] / in_class.sum()
+        result["class_kl_lower"][int(value)] = float(class_rate - np.mean(terms))
+        result["class_kl_lower_se"][int(value)] = standard_error(kl_per_example[in_class]
+                                                                  - terms)
+    return result
+
+
+def prior_holes(mu, sigma, *, num_samples: int = 10_000, seed: int = 0,
+                ratio: float = HOLE_RATIO, num_threads: int | None = None) -> dict:
+    """How much of the prior the aggregate posterior leaves empty.
+
+    With z_i ~ p = N(0, I) and q_N(z) = (1/N) sum_n q(z|x_n):
+
+        prior_kl      = mean_i [log p(z_i) - log q_N(z_i)]
+        hole_fraction = mean_i [q_N(z_i) / p(z_i) < ratio]
+
+    ``prior_kl`` estimates KL(p || q_N), what sampling from the prior costs a model whose codes
+    follow q_N (Rosca et al. 2018's "holes"). For posteriors drawn from a population with
+    aggregate posterior q, E log q_N(z) <= log q(z) at every z (Jensen), so its expectation is at
+    least the population's KL(p || q): an upper bound. For the same reason ``hole_fraction``
+    leans high: an upper estimate of the population's fraction, exact as N grows.
+
+    Args:
+      mu: posterior means, (N, D) (e.g. of the training split).
+      sigma: posterior standard deviations, (N, D), > 0.
+      num_samples: prior samples M.
+      seed: seed of the prior samples.
+      ratio: a prior sample is in a hole where q_N(z) < ratio * p(z).
+      num_threads: worker threads; None: the CPUs available to this process.
+
+    Returns:
+      A dict of floats: ``prior_kl`` (nats) and ``prior_kl_se`` (its Monte Carlo error: the
+      samples are independent), ``hole_fraction`` and ``hole_fraction_se`` (binomial),
+      ``hole_ratio`` and ``log_n``.
+
+    Raises:
+      UserError: for bad posteriors, num_samples < 2, a negative seed or a ratio outside (0, 1].
+    """
+    mu, sigma = check_posteriors(mu, sigma)
+    num_samples = check_int("num_samples", num_samples, 2, 10 ** 9, "pass at least 2 samples")
+    seed = check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
+    if not (isinstance(ratio, (int, float, np.floating)) and 0 < ratio <= 1):
+        raise UserError(f"ratio must be in (0, 1], got {ratio!r}.")
+    num_threads = check_threads(num_threads)
+    z = np.random.default_rng([seed, PRIOR_STREAM]).standard_normal((num_samples, mu.shape[1]))
+    mixture = DiagonalGaussianMixture(mu, sigma, np.zeros(len(mu), dtype=np.int64), 1)
+    with worker_pool(num_threads) as pool_map:
+        log_q = mixture.log_class_sums_anywhere(z, pool_map)[:, 0] - math.log(len(mu))  # (M,)
+    log_ratio = log_q - log_standard_normal(z).sum(axis=1)  # (M,) log q_N(z) / p(z)
+    in_hole = log_ratio < math.log(ratio)  # (M,)
+    fraction = float(np.mean(in_hole))
+    return {"prior_kl": float(-np.mean(log_ratio)), "prior_kl_se": standard_error(log_ratio),
+            "hole_fraction": fraction,
+            "hole_fraction_se": math.sqrt(fraction * (1.0 - fraction) / num_samples),
+            "hole_ratio": float(ratio), "log_n": math.log(len(mu))}
+
+
+def minibatch_kl_decomposition(mu, sigma, *, batch_size: int, method: str, seed: int = 0) -> dict:
+    """Minibatch estimates of the decomposition (Chen et al. 2018), averaged over batches.
+
+    The examples are shuffled with the seed and cut into non-overlapping batches that cover the
+    data (a last batch of one example joins the one before). Each example gets one z, and
+    log q(z_i) (and each marginal log q(z_ij)) is estimated from the batch alone:
+
+      "mws" (minibatch weighted sampling): logsumexp_j log q(z_i|x_j) - log(N M), which
+        overestimates mutual_info by about log M (far-apart posteriors) up to log N (heavily
+        overlapping ones);
+      "mss" (minibatch stratified sampling): logsumexp_j [log q(z_i|x_j) + log w_ij] with
+        w_ii = 1/N for the sample's own component (the diagonal) and
+        w_ij = (N - 1) / (N (M - 1)) for the other M - 1 components of the batch.
+
+    The keys are formed as in ``kl_decomposition`` (aggregate_kl = rate - mutual_info,
+    total_correlation = aggregate_kl - dimwise_kl), so they differ from it only through the
+    estimates of log q. With the same seed the samples z are those of ``kl_decomposition``.
+
+    Args:
+      mu: posterior means, (N, D).
+      sigma: posterior standard deviations, (N, D), all > 0.
+      batch_size: examples per batch M, 2 <= M <= N.
+      method: "mws" or "mss".
+      seed: seed of the samples and of the shuffle.
+
+    Returns:
+      A dict of floats (nats): mutual_info, aggregate_kl, total_correlation, dimwise_kl.
+
+    Raises:
+      UserError: for bad posteriors, batch_size outside [2, N] or an unknown method.
+    """
+    mu, sigma = check_posteriors(mu, sigma)
+    num_examples = len(mu)
+    batch_size = check_int("batch_size", batch_size, 2, num_examples,
+                            "choose a batch size between 2 and the number of examples")
+    if method not in MINIBATCH_METHODS:
+        raise UserError(f"unknown minibatch method {method!r}; use 'mws' or 'mss'.")
+    seed = check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
+
+    rate = float(np.mean(gaussian_kl_to_standard_normal(mu, sigma).sum(axis=1)))
+    _, z, log_q_own_per_dim = sample_posteriors(mu, sigma, None, seed)
+    order = np.random.default_rng([seed, SHUFFLE_STREAM]).permutation(num_examples)
+    info_terms = np.empty(num_examples)
+    dimwise_terms = np.empty(num_examples)
+    for batch in batches(order, batch_size):
+        log_q_z, log_q_marginals = minibatch_log_q(z[batch], mu[batch], sigma[batch],
+                                                    num_examples, method)
+        info_terms[batch] = log_q_own_per_dim[batch].sum(axis=1) - log_q_z
+        dimwise_terms[batch] = np.sum(log_q_marginals - log_standard_normal(z[batch]), axis=1)
+    mutual_info = float(np.mean(info_terms))
+    dimwise_kl = float(np.mean(dimwise_terms))
+    return {
+        "mutual_info": mutual_info,
+        "aggregate_kl": rate - mutual_info,
+        "total_correlation": rate - mutual_info - dimwise_kl,
+        "dimwise_kl": dimwise_kl,
+    }
+
+
+def active_units(mu, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    """Number of active latent units (Burda et al. 2016): Var_x(mu_u) > threshold.
+
+    Args:
+      mu: posterior means, (N, D), N >= 2.
+      threshold: activity threshold on the variance across examples.
+
+    Returns:
+      The number of units u whose mean varies across examples by more than the threshold.
+    """
+    mu = as_float_matrix("mu", mu)
+    if mu.shape[0] < 2:
+        raise UserError(f"mu has {mu.shape[0]} row(s); active units need at least two examples.")
+    if not (isinstance(threshold, (int, float, np.floating, np.integer))
+            and math.isfinite(threshold) and threshold >= 0):
+        raise UserError(f"threshold must be a finite number >= 0, got {threshold!r}.")
+    return int(np.sum(np.var(mu, axis=0) > threshold))
+
+
+def gaussian_kl_to_standard_normal(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """KL(N(mu, sigma^2) || N(0, 1)) elementwise: (sigma^2 + mu^2 - 1)/2 - log sigma.
+
+    Args:
+      mu: means, any shape.
+      sigma: standard deviations, the same shape, > 0.
+
+    Returns:
+      The KL of each coordinate, in nats (sum over the last axis for diagonal Gaussians).
+    """
+    return 0.5 * (np.square(sigma) + np.square(mu) - 1.0) - np.log(sigma)
+
+
+def moment_matched_kl(mu: np.ndarray, sigma: np.ndarray) -> float:
+    """KL(N(m, S) || N(0, I)) for the Gaussian with the moments of q(z); a lower bound on KL(q||p).
+
+    Args:
+      mu: posterior means, (N, D).
+      sigma: posterior standard deviations, (N, D).
+
+    Returns:
+      (tr S + |m|^2 - D - log det S) / 2 with m = mean_n mu_n and
+      S = Cov_n(mu_n) + diag(mean_n sigma_n^2) (population covariance: the moments of q(z)).
+    """
+    mean = mu.mean(axis=0)  # (D,)
+    centered = mu - mean
+    covariance = centered.T @ centered / len(mu) + np.diag(np.mean(np.square(sigma), axis=0))
+    cholesky = np.linalg.cholesky(covariance)  # S is positive definite: sigma > 0
+    log_det = 2.0 * np.sum(np.log(np.diag(cholesky)))
+    return float(0.5 * (np.trace(covariance) + mean @ mean - mu.shape[1] - log_det))

@@ -1,0 +1,671 @@
+"""Numerics behind ``klgap.estimators.decomposition``: log-densities of diagonal-Gaussian mixtures at scale.
+
+Cost. The N x M table of log q(z_i|x_n) is one matrix product per tile (never an N x M x D
+tensor), exponentiated and summed tile by tile, relative to each sample's own component
+(log q(z_i|x_i), known in closed form), so no separate max pass is needed. The D per-dimension
+marginals are one-dimensional mixtures: they are evaluated exactly at the points of an adaptive
+grid (value, first and second derivative), and interpolated at the samples by quintic Hermite
+interpolation on cells whose interpolation error, checked against an exact evaluation at the
+cell's midpoint, is below ``MARGINAL_TOLERANCE`` nats; samples in cells that do not pass are
+evaluated exactly. Each exact evaluation skips blocks of components (sorted by mean) whose density
+cannot reach exp(-36)/N of the mixture's, which makes sharp posteriors cheap.
+``marginals="exact"`` evaluates every sample against every component instead.
+
+All arithmetic is float64. Work runs on ``num_threads`` threads (default: the CPUs available);
+if ``threadpoolctl`` is installed, BLAS is held to one thread per worker meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator
+
+import numpy as np
+from scipy import special
+
+from klgap.errors import UserError
+
+LOG_2PI = math.log(2.0 * math.pi)
+# Interpolated marginal log-densities are accepted when the check at a cell's midpoint is off by
+# at most this many nats (the half-cells finally used are about 64 times more accurate).
+MARGINAL_TOLERANCE = 1e-10
+# Rows whose matrix-product log-densities may carry a rounding error above this many nats (a
+# worst-case bound; typical errors are far smaller) are recomputed in the explicit (z - mu)^2 form.
+# A thousandth of a nat is ten times below the tables' last digit and their Monte Carlo errors;
+# 1e-7 sent every prior sample of a model with near-deterministic posteriors (sigma ~ 1e-4, the
+# MMD objective's) down the explicit path, five times slower (14 of an MNIST run's 17 minutes).
+CANCELLATION_TOLERANCE = 1e-3
+_ROW_TILE = 128  # samples per tile of the N x M table
+_COLUMN_TILE = 2048  # components per tile
+_BASE_GRID_CELLS = 32
+_MAX_GRID_LEVELS = 40  # refinements of the base grid before the remaining points go exact
+# The narrowest component the grid interpolates, in mean spacings of the points
+# (``grid_resolves``): cells end up holding about 4 points.
+GRID_MIN_WIDTH_IN_SPACINGS = 8.0
+# Random streams derived from the user's seed.
+SAMPLE_STREAM, SHUFFLE_STREAM, REPEAT_STREAM, PRIOR_STREAM = 1, 2, 3, 4
+# Examples whose terms are drawn twice to measure the Monte Carlo error (relative error of the
+# standard error about 1/sqrt(2 * 2048) = 1.6%).
+REPEAT_SAMPLES = 2048
+# exp() of arguments below about -708 gives subnormals and takes a slow path (5-10x slower);
+# log-densities are clipped here first. exp(-700) ~ 1e-304 is negligible against the terms
+# that matter (the largest term of every sum is about 1).
+_EXP_FLOOR = -700.0
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------
+
+
+def as_float_matrix(name: str, value) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{name} must be a numeric array of shape (N, D): {error}") from None
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise UserError(f"{name} must have shape (N, D) with N, D >= 1, got shape {array.shape}; "
+                        f"reshape it (one row per example).")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise UserError(f"{name} has {int(bad.sum())} non-finite value(s) (first in row {row}); "
+                        f"remove or fix those examples (NaN/inf usually means a diverged encoder).")
+    return array
+
+
+def check_posteriors(mu, sigma) -> tuple[np.ndarray, np.ndarray]:
+    mu = as_float_matrix("mu", mu)
+    sigma = as_float_matrix("sigma", sigma)
+    if mu.shape != sigma.shape:
+        raise UserError(f"mu has shape {mu.shape} but sigma has shape {sigma.shape}; pass one "
+                        f"standard deviation per mean.")
+    if mu.shape[0] < 2:
+        raise UserError(f"got {mu.shape[0]} example(s); the decomposition needs at least two.")
+    if np.any(sigma <= 0):
+        raise UserError(f"sigma has {int(np.sum(sigma <= 0))} value(s) <= 0 (min {sigma.min():g}); "
+                        f"pass standard deviations (e.g. exp(log_sigma) or softplus), not "
+                        f"log-scales or variances that can reach zero.")
+    return mu, sigma
+
+
+def check_labels(labels, num_examples: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != num_examples:
+        raise UserError(f"labels must have shape ({num_examples},) (one per row of mu), got "
+                        f"shape {labels.shape}.")
+    if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == np.bool_):
+        raise UserError(f"labels must be integers, got dtype {labels.dtype}; pass "
+                        f"labels.astype(int) if they are integral.")
+    return labels.astype(np.int64)
+
+
+def check_int(name: str, value, low: int, high: int, fix: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise UserError(f"{name} must be an integer, got {value!r}; {fix}.")
+    if not low <= value <= high:
+        raise UserError(f"{name}={value} is outside [{low}, {high}]; {fix}.")
+    return int(value)
+
+
+def check_threads(num_threads) -> int:
+    if num_threads is None:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+    return check_int("num_threads", num_threads, 1, 1024, "pass a positive thread count")
+
+
+# --------------------------------------------------------------------------------------------
+# Sampling and helpers
+# --------------------------------------------------------------------------------------------
+
+
+def sample_posteriors(mu: np.ndarray, sigma: np.ndarray, num_z: int | None, seed: int):
+    """Draws z_i ~ q(z|x_i) for every example or a seeded subsample.
+
+    Returns:
+      sample_index (M,), z (M, D) and log q(z_ij|x_ij) per dimension (M, D).
+    """
+    # A stream of its own: default_rng(seed) alone would repeat the draws of a caller who made
+    # mu with the same seed, and correlate z with mu.
+    rng = np.random.default_rng([seed, SAMPLE_STREAM])
+    noise = rng.standard_normal(mu.shape)  # (N, D), drawn for all examples so seeds line up
+    if num_z is None:
+        sample_index = np.arange(len(mu))
+    else:
+        sample_index = np.sort(rng.choice(len(mu), size=num_z, replace=False))
+    noise = noise[sample_index]
+    z = mu[sample_index] + sigma[sample_index] * noise  # (M, D)
+    log_q_own_per_dim = -0.5 * np.square(noise) - np.log(sigma[sample_index]) - 0.5 * LOG_2PI
+    return sample_index, z, log_q_own_per_dim
+
+
+def log_standard_normal(z: np.ndarray) -> np.ndarray:
+    """log N(z; 0, 1) elementwise."""
+    return -0.5 * np.square(z) - 0.5 * LOG_2PI
+
+
+def standard_error(terms: np.ndarray) -> float:
+    if len(terms) < 2:
+        return math.nan
+    return float(np.std(terms, ddof=1) / math.sqrt(len(terms)))
+
+
+def redraw_posteriors(mu: np.ndarray, sigma: np.ndarray, sample_index: np.ndarray, seed: int):
+    """Draws z again, independently, for up to ``REPEAT_SAMPLES`` of the sampled examples.
+
+    Returns:
+      repeat (R,), positions within ``sample_index``; z (R, D); log q(z_ij|x_ij) (R, D).
+    """
+    rng = np.random.default_rng([seed, REPEAT_STREAM])
+    repeat = np.arange(len(sample_index))
+    if len(repeat) > REPEAT_SAMPLES:
+        repeat = np.sort(rng.choice(len(repeat), size=REPEAT_SAMPLES, replace=False))
+    rows = sample_index[repeat]
+    noise = rng.standard_normal((len(rows), mu.shape[1]))  # (R, D)
+    z = mu[rows] + sigma[rows] * noise
+    log_q_own_per_dim = -0.5 * np.square(noise) - np.log(sigma[rows]) - 0.5 * LOG_2PI
+    return repeat, z, log_q_own_per_dim
+
+
+def sample_terms(mixture: "DiagonalGaussianMixture", z: np.ndarray,
+                  log_q_own_per_dim: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
+                  class_counts: np.ndarray, sample_class: np.ndarray, use_grid: bool | None,
+                  pool_map: Callable) -> dict[str, np.ndarray]:
+    """The per-sample terms whose means are the estimates of ``kl_decomposition``.
+
+    Args:
+      mixture: the N components.
+      z: samples, (M, D), each from its own example's posterior.
+      log_q_own_per_dim: log q(z_ij|x_ij), (M, D).
+      mu, sigma: the posteriors, (N, D).
+      class_counts: components per class, (C,).
+      sample_class: the class of each sample's example, (M,).
+      use_grid: evaluate the marginals by verified interpolation; None: skip them (``dimwise``
+        and ``info_and_dimwise`` are NaN).
+      pool_map: a ``map`` over worker threads.
+
+    Returns:
+      (M,) arrays: ``info`` (log q(z|x) - log q(z)), ``dimwise`` (sum_j log q(z_j) - log p(z_j)),
+      ``info_and_dimwise``, ``label`` (log q(z|y) - log q(z)) and ``within_class``
+      (log q(z|x) - log q(z|y)).
+    """
+    log_q_own = log_q_own_per_dim.sum(axis=1)  # (M,) log q(z_i|x_i)
+    log_class_sums = mixture.log_class_sums(z, shift=log_q_own, pool_map=pool_map)  # (M, C)
+    log_q_z = special.logsumexp(log_class_sums, axis=1) - math.log(len(mu))  # (M,)
+    log_q_z_given_y = (log_class_sums[np.arange(len(z)), sample_class]
+                       - np.log(class_counts[sample_class]))  # (M,) log q(z_i|y_i)
+    info = log_q_own - log_q_z
+    if use_grid is None:
+        dimwise = np.full(len(z), np.nan)
+    else:
+        log_q_marginals = log_marginals(z, mu, sigma, log_q_own_per_dim, use_grid,
+                                        pool_map)  # (M, D)
+        dimwise = np.sum(log_q_marginals - log_standard_normal(z), axis=1)
+    return {"info": info, "dimwise": dimwise, "info_and_dimwise": info + dimwise,
+            "label": log_q_z_given_y - log_q_z, "within_class": log_q_own - log_q_z_given_y}
+
+
+def monte_carlo_se(terms: np.ndarray, first: np.ndarray, second: np.ndarray,
+                    population: int) -> float:
+    """Standard error of mean(terms) as an estimate given the posteriors.
+
+    Each term depends on its own sample z_i only, so the terms are independent given the
+    posteriors, and the estimate's variance is the mean Monte Carlo variance of one term, w,
+    over the number of terms M; where the M examples are a random subsample of ``population``,
+    the choice adds (1 - M / population) times the variance between the examples' expected
+    terms, b.
+
+    Args:
+      terms: the M terms of the estimate (one draw each).
+      first, second: two independent draws of the terms of a subset of the same examples.
+      population: the number of examples the M were drawn from (M: all of them).
+
+    Returns:
+      sqrt((w + (1 - M / population) b) / M), with w = mean (first - second)^2 / 2 and
+      b = max(Var(terms) - w, 0); NaN for fewer than two terms or repeats.
+    """
+    if len(terms) < 2 or len(first) < 2:
+        return math.nan
+    within = float(np.mean(np.square(first - second))) / 2.0
+    between = max(float(np.var(terms, ddof=1)) - within, 0.0)
+    unsampled = max(1.0 - len(terms) / population, 0.0)
+    return math.sqrt((within + unsampled * between) / len(terms))
+
+
+@contextlib.contextmanager
+def worker_pool(num_threads: int) -> Iterator[Callable]:
+    """Yields a ``map(function, items) -> list`` running on ``num_threads`` threads.
+
+    NumPy releases the GIL in its array loops, so threads share the cores; BLAS is held to one
+    thread per worker (if threadpoolctl is installed) so that workers do not oversubscribe.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+        blas_limit = threadpool_limits(limits=1, user_api="blas") if num_threads > 1 else None
+    except ImportError:
+        blas_limit = None
+    try:
+        if num_threads == 1:
+            yield lambda function, items: [function(item) for item in items]
+        else:
+            with ThreadPoolExecutor(num_threads) as executor:
+                yield lambda function, items: list(executor.map(function, items))
+    finally:
+        if blas_limit is not None:
+            blas_limit.restore_original_limits()
+
+
+# --------------------------------------------------------------------------------------------
+# The full mixture: log sum_n q(z_i|x_n), by class
+# --------------------------------------------------------------------------------------------
+
+
+class DiagonalGaussianMixture:
+    """The N components q(z|x_n) in matrix-product form, grouped into contiguous classes.
+
+    log q(z|x_n) = sum_d [-a_nd z_d^2 + b_nd z_d] + c_n with a = 1/(2 s^2), b = mu/s^2 and
+    c_n = -sum_d [mu_nd^2/(2 s_nd^2) + log s_nd + log(2 pi)/2], after centering z and mu on the
+    mean of mu (which keeps the terms, hence their rounding errors, small).
+    """
+
+    def __init__(self, mu: np.ndarray, sigma: np.ndarray, class_of_example: np.ndarray,
+                 num_classes: int):
+        order = np.argsort(class_of_example, kind="stable")
+        self.mu, self.sigma = mu[order], sigma[order]  # (N, D), sorted by class
+        counts = np.bincount(class_of_example, minlength=num_classes)
+        self.class_bounds = np.concatenate([[0], np.cumsum(counts)])  # (C + 1,)
+        self.center = self.mu.mean(axis=0)  # (D,)
+        centered_mu = self.mu - self.center
+        inv_var = 1.0 / np.square(self.sigma)
+        quadratic = 0.5 * inv_var  # (N, D) a
+        linear = centered_mu * inv_var  # (N, D) b
+        constant = -np.sum(0.5 * np.square(centered_mu) * inv_var + np.log(self.sigma)
+                           + 0.5 * LOG_2PI, axis=1)  # (N,) c
+        # Rows [a; b; c; 1] against sample features [-z^2, z, 1, -shift]: (2D + 2, N).
+        self.weights = np.ascontiguousarray(np.concatenate(
+            [quadratic.T, linear.T, constant[None], np.ones((1, len(mu)))]))
+        self.max_abs_weights = np.abs(self.weights).max(axis=1)  # (2D + 2,)
+
+    def log_class_sums(self, z: np.ndarray, shift: np.ndarray, pool_map: Callable) -> np.ndarray:
+        """log sum_{n in class k} q(z_i|x_n) for every sample i and class k.
+
+        Args:
+          z: samples, (M, D).
+          shift: a reference log-density per sample, (M,), close to the largest component
+            (the sample's own component); the sums are taken relative to it so one pass of exp
+            suffices. Rows where that could overflow are redone with a proper maximum.
+          pool_map: a ``map`` over worker threads.
+
+        Returns:
+          (M, C) log-sums (-inf for a class with no component near z_i).
+        """
+        centered_z = z - self.center
+        features = np.concatenate(
+            [-np.square(centered_z), centered_z, np.ones((len(z), 1)), -shift[:, None]],
+            axis=1)  # (M, 2D + 2)
+        # Rounding error of the matrix product: about eps * (number of terms) * sum |terms|.
+        magnitude = np.abs(features) @ self.max_abs_weights  # (M,)
+        unsafe = magnitude * features.shape[1] * np.finfo(np.float64).eps > CANCELLATION_TOLERANCE
+        row_starts = range(0, len(z), _ROW_TILE)
+
+        def tile_rows(start: int) -> np.ndarray:
+            rows = features[start:start + _ROW_TILE]
+            sums = np.zeros((len(rows), len(self.class_bounds) - 1))  # (R, C)
+            buffer = np.empty((len(rows), _COLUMN_TILE))
+            for column in range(0, len(self.mu), _COLUMN_TILE):
+                stop = min(column + _COLUMN_TILE, len(self.mu))
+                table = buffer[:, :stop - column]  # (R, T) log q(z_i|x_n) - shift_i
+                np.matmul(rows, self.weights[:, column:stop], out=table)
+                np.maximum(table, _EXP_FLOOR, out=table)
+                np.exp(table, out=table)
+                first_class = np.searchsorted(self.class_bounds, column, side="right") - 1
+                last_class = np.searchsorted(self.class_bounds, stop, side="left") - 1
+                for k in range(first_class, last_class + 1):  # the classes within the tile
+                    lo = max(self.class_bounds[k], column) - column
+                    hi = min(self.class_bounds[k + 1], stop) - column
+                    if hi > lo:
+                        sums[:, k] += table[:, lo:hi].sum(axis=1)
+            return sums
+
+        with np.errstate(over="ignore", divide="ignore"):
+            sums = np.concatenate(pool_map(tile_rows, row_starts))  # (M, C)
+            log_sums = np.log(sums) + shift[:, None]
+        redo = unsafe | ~np.all(np.isfinite(sums), axis=1) | ~np.any(sums > 0, axis=1)
+        if redo.any():
+            log_sums[redo] = self.log_class_sums_explicit(z[redo], pool_map)
+        return log_sums
+
+    def max_log_density(self, z: np.ndarray, pool_map: Callable) -> np.ndarray:
+        """max_n log q(z_i|x_n) for every sample, (M,), from the same tiled matrix products."""
+        centered_z = z - self.center
+        features = np.concatenate([-np.square(centered_z), centered_z, np.ones((len(z), 1)),
+                                   np.zeros((len(z), 1))], axis=1)  # (M, 2D + 2)
+
+        def tile_rows(start: int) -> np.ndarray:
+            rows = features[start:start + _ROW_TILE]
+            largest = np.full(len(rows), -np.inf)  # (R,)
+            for column in range(0, len(self.mu), _COLUMN_TILE):
+                table = rows @ self.weights[:, column:column + _COLUMN_TILE]  # (R, T)
+                np.maximum(largest, table.max(axis=1), out=largest)
+            return largest
+
+        return np.concatenate(pool_map(tile_rows, range(0, len(z), _ROW_TILE)))
+
+    def log_class_sums_anywhere(self, z: np.ndarray, pool_map: Callable) -> np.ndarray:
+        """``log_class_sums`` for samples that need not come from a component of the mixture.
+
+        The sums are taken relative to each sample's largest component (a first pass), so the
+        total can neither overflow nor underflow; a class whose own largest component lies more
+        than ``-_EXP_FLOOR`` nats below is recomputed in the explicit form.
+
+        Returns:
+          (M, C) log-sums.
+        """
+        shift = self.max_log_density(z, pool_map)  # (M,)
+        log_sums = self.log_class_sums(z, shift=shift, pool_map=pool_map)
+        counts = np.diff(self.class_bounds)  # (C,)
+        with np.errstate(divide="ignore"):
+            floor = shift[:, None] + _EXP_FLOOR + np.log(counts)[None, :] + 1.0  # (M, C)
+        clipped = np.any((log_sums <= floor) & (counts > 0)[None, :], axis=1)
+        if clipped.any():
+            log_sums[clipped] = self.log_class_sums_explicit(z[clipped], pool_map)
+        return log_sums
+
+    def log_class_sums_explicit(self, z: np.ndarray, pool_map: Callable) -> np.ndarray:
+        """The slow, safe path: explicit (z - mu)^2 and a max-shifted logsumexp per class."""
+
+        def tile_rows(start: int) -> np.ndarray:
+            rows = z[start:start + _ROW_TILE]  # (R, D)
+            log_density = np.zeros((len(rows), len(self.mu)))  # (R, N)
+            for d in range(z.shape[1]):
+                standardized = (rows[:, d:d + 1] - self.mu[:, d]) / self.sigma[:, d]  # (R, N)
+                log_density -= 0.5 * np.square(standardized) + np.log(self.sigma[:, d])
+            log_density -= 0.5 * LOG_2PI * z.shape[1]
+            return np.stack([special.logsumexp(log_density[:, lo:hi], axis=1)
+                             for lo, hi in zip(self.class_bounds[:-1], self.class_bounds[1:])],
+                            axis=1)  # (R, C)
+
+        return np.concatenate(pool_map(tile_rows, range(0, len(z), _ROW_TILE)))
+
+
+# --------------------------------------------------------------------------------------------
+# Per-dimension marginals: one-dimensional mixtures
+# --------------------------------------------------------------------------------------------
+
+
+def log_marginals(z: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
+                   log_q_own_per_dim: np.ndarray, use_grid: bool, pool_map: Callable) -> np.ndarray:
+    """log q(z_ij) = log mean_n N(z_ij; mu_nj, s_nj^2) for every sample and dimension, (M, D)."""
+
+    def one_dimension(d: int) -> np.ndarray:
+        if use_grid and grid_resolves(z[:, d], sigma[:, d]):
+            return _log_mixture_1d_grid(z[:, d], mu[:, d], sigma[:, d])
+        return _log_mixture_1d_exact(z[:, d], mu[:, d], sigma[:, d], log_q_own_per_dim[:, d])
+
+    columns = pool_map(one_dimension, range(z.shape[1]))
+    return np.stack(columns, axis=1) - math.log(len(mu))
+
+
+def grid_resolves(points: np.ndarray, sigma: np.ndarray) -> bool:
+    """Whether the grid can interpolate a 1-D mixture at these points.
+
+    Its cells end up holding a few points each, and a cell's check at its midpoint cannot see a
+    component much narrower than the cell: each sample sits on its own example's component, and a
+    component narrower than the points' spacing makes a spike there that the grid would miss
+    (log q(z_ij) then comes out tens of nats too low). So the narrowest component must be at
+    least ``GRID_MIN_WIDTH_IN_SPACINGS`` mean spacings of the points wide.
+
+    Args:
+      points: (M,) evaluation points.
+      sigma: (N,) the components' standard deviations.
+    """
+    spacing = (float(points.max()) - float(points.min())) / max(len(points) - 1, 1)
+    return float(sigma.min()) >= GRID_MIN_WIDTH_IN_SPACINGS * spacing
+
+
+def _log_mixture_1d_exact(points: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
+                          shift: np.ndarray | None = None) -> np.ndarray:
+    """log sum_n N(points_i; mu_n, sigma_n^2) by brute force, (M,).
+
+    Args:
+      points: (M,) evaluation points.
+      mu, sigma: (N,) components.
+      shift: optional (M,) reference log-densities (e.g. the sample's own component); without it
+        (or where it would overflow) the row maximum is used.
+    """
+    inv_sigma = 1.0 / sigma
+    log_norm = -np.log(sigma) - 0.5 * LOG_2PI  # (N,)
+    out = np.empty(len(points))
+    tile = max(1, (_ROW_TILE * _COLUMN_TILE) // len(mu))
+    for start in range(0, len(points), tile):
+        rows = points[start:start + tile]
+        log_density = np.subtract.outer(rows, mu)  # (R, N)
+        log_density *= inv_sigma
+        np.square(log_density, out=log_density)
+        log_density *= -0.5
+        log_density += log_norm
+        row_shift = log_density.max(axis=1) if shift is None else shift[start:start + tile]
+        log_density -= row_shift[:, None]
+        np.maximum(log_density, _EXP_FLOOR, out=log_density)
+        with np.errstate(over="ignore"):
+            np.exp(log_density, out=log_density)
+        sums = log_density.sum(axis=1)
+        bad = ~np.isfinite(sums) | (sums <= 0)
+        out[start:start + tile] = np.log(np.where(bad, 1.0, sums)) + row_shift
+        if bad.any():
+            out[start:start + tile][bad] = _log_mixture_1d_exact(rows[bad], mu, sigma)
+    return out
+
+
+class _OneDimensionalMixture:
+    """The mixture sum_n N(g; mu_n, s_n^2) in one dimension, evaluated with F' and F''.
+
+    Components are sorted by mean and grouped into blocks; for a chunk of nearby points, blocks
+    whose largest possible density is below exp(-36) / N of a lower bound on the mixture are
+    skipped (a relative error below 3e-16), which makes sharp posteriors cheap.
+    """
+
+    _BLOCK = 256  # components per block
+    _POINTS_PER_CHUNK = 8
+    _LOWER_BOUND_WINDOW = 32  # components on each side of a point used for the lower bound
+    _NUM_BROADEST = 16  # the broadest components also enter the lower bound
+
+    def __init__(self, mu: np.ndarray, sigma: np.ndarray):
+        order = np.argsort(mu, kind="stable")
+        self.mu = mu[order]  # (N,) sorted
+        self.inv_sigma = 1.0 / sigma[order]
+        self.inv_var = np.square(self.inv_sigma)
+        self.log_norm = -np.log(sigma[order]) - 0.5 * LOG_2PI  # (N,)
+        # v = (g - mu) / (sqrt(2) s) = g * scale - offset, so that log N(g) = log_norm - v^2.
+        self.scale = self.inv_sigma / math.sqrt(2.0)
+        self.offset = self.mu * self.scale
+        starts = np.arange(0, len(mu), self._BLOCK)
+        self.block_starts = starts
+        self.block_low = self.mu[starts]
+        self.block_high = self.mu[np.minimum(starts + self._BLOCK, len(mu)) - 1]
+        self.block_max_log_norm = np.maximum.reduceat(self.log_norm, starts)
+        self.block_max_sigma = np.maximum.reduceat(sigma[order], starts)
+        self.broadest = np.argsort(self.log_norm)[:self._NUM_BROADEST]
+        self.prune_margin = 36.0 + math.log(len(mu))
+
+    def _log_density(self, points: np.ndarray, index) -> np.ndarray:
+        v = np.multiply.outer(points, self.scale[index]) - self.offset[index]
+        return self.log_norm[index] - np.square(v)
+
+    def _component_range(self, points: np.ndarray) -> tuple[int, int]:
+        """Components [lo, hi) that matter for any of the (sorted) points."""
+        nearest = np.searchsorted(self.mu, points)  # (G,)
+        window = np.clip(nearest[:, None] + np.arange(-self._LOWER_BOUND_WINDOW,
+                                                      self._LOWER_BOUND_WINDOW),
+                         0, len(self.mu) - 1)  # (G, W)
+        near = self.log_norm[window] - np.square(points[:, None] * self.scale[window]
+                                                 - self.offset[window])
+        lower_bound = np.maximum(near.max(axis=1),
+                                 self._log_density(points, self.broadest).max(axis=1)).min()
+        gap = np.maximum(np.maximum(self.block_low - points[-1], points[0] - self.block_high), 0)
+        upper_bound = self.block_max_log_norm - 0.5 * np.square(gap / self.block_max_sigma)
+        kept = np.flatnonzero(upper_bound >= lower_bound - self.prune_margin)
+        return (int(self.block_starts[kept[0]]),
+                int(min(self.block_starts[kept[-1]] + self._BLOCK, len(self.mu))))
+
+    def log_density_with_derivatives(self, points: np.ndarray) -> np.ndarray:
+        """F(g) = log sum_n N(g; mu_n, s_n^2), F'(g) and F''(g) at the points, (G, 3).
+
+        With weights w_n proportional to N(g; mu_n, s_n^2) and l_n' = -(g - mu_n)/s_n^2:
+        F' = E_w[l'] and F'' = E_w[l'^2] - F'^2 - E_w[1/s^2].
+        """
+        order = np.argsort(points, kind="stable")
+        out = np.empty((len(points), 3))
+        for start in range(0, len(points), self._POINTS_PER_CHUNK):
+            chunk = order[start:start + self._POINTS_PER_CHUNK]
+            rows = points[chunk]  # (G,) sorted
+            lo, hi = self._component_range(rows)
+            v = np.multiply.outer(rows, self.scale[lo:hi])  # (G, n)
+            v -= self.offset[lo:hi]
+            weights = np.square(v)
+            np.subtract(self.log_norm[lo:hi], weights, out=weights)  # log-densities
+            row_max = weights.max(axis=1)
+            weights -= row_max[:, None]
+            np.maximum(weights, _EXP_FLOOR, out=weights)
+            np.exp(weights, out=weights)
+            total = weights.sum(axis=1)  # (G,)
+            weighted = weights * v  # l' = -sqrt(2) v / s
+            slope = -math.sqrt(2.0) * (weighted @ self.inv_sigma[lo:hi]) / total
+            weighted *= v  # l'^2 = 2 v^2 / s^2
+            mean_square_slope = 2.0 * (weighted @ self.inv_var[lo:hi]) / total
+            mean_inv_var = (weights @ self.inv_var[lo:hi]) / total
+            curvature = mean_square_slope - np.square(slope) - mean_inv_var
+            out[chunk] = np.stack([row_max + np.log(total), slope, curvature], axis=1)
+        return out
+
+
+def _quintic_hermite(left: np.ndarray, width: np.ndarray, left_values: np.ndarray,
+                     right_values: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Interpolates F from (F, F', F'') at both ends of each cell; all arrays per point.
+
+    Args:
+      left, width: the cell of each point, (P,).
+      left_values, right_values: (P, 3) value, first and second derivative at the cell ends.
+      points: (P,) where to interpolate.
+    """
+    t = (points - left) / width
+    t2, t3 = t * t, t * t * t
+    t4, t5 = t3 * t, t3 * t2
+    h0 = 1.0 - 10.0 * t3 + 15.0 * t4 - 6.0 * t5
+    h1 = t - 6.0 * t3 + 8.0 * t4 - 3.0 * t5
+    h2 = 0.5 * (t2 - 3.0 * t3 + 3.0 * t4 - t5)
+    h3 = 0.5 * (t3 - 2.0 * t4 + t5)
+    h4 = -4.0 * t3 + 7.0 * t4 - 3.0 * t5
+    h5 = 1.0 - h0
+    return (left_values[:, 0] * h0 + width * left_values[:, 1] * h1
+            + width ** 2 * left_values[:, 2] * h2 + right_values[:, 0] * h5
+            + width * right_values[:, 1] * h4 + width ** 2 * right_values[:, 2] * h3)
+
+
+def _log_mixture_1d_grid(points: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
+                         tolerance: float = MARGINAL_TOLERANCE) -> np.ndarray:
+    """log sum_n N(points_i; mu_n, sigma_n^2) by verified interpolation on an adaptive grid, (M,).
+
+    A uniform grid over the points is refined level by level. At each level, every cell that
+    holds points is checked: the quintic Hermite interpolant from its ends is compared with an
+    exact evaluation at its midpoint. A cell that passes is done: its points are interpolated
+    from its two halves (the midpoint is now a node). A cell that fails is split in two. When
+    cells would no longer hold several points each, the remaining points are evaluated exactly.
+    """
+    out = np.empty(len(points))
+    low, high = float(points.min()), float(points.max())
+    if len(points) < 8 * _BASE_GRID_CELLS or not high > low:
+        return _log_mixture_1d_exact(points, mu, sigma)
+    mixture = _OneDimensionalMixture(mu, sigma)
+    nodes = np.linspace(low, high, _BASE_GRID_CELLS + 1)
+    node_values = mixture.log_density_with_derivatives(nodes)  # (G + 1, 3)
+    cell_left_x, cell_right = nodes[:-1], nodes[1:]
+    left_values, right_values = node_values[:-1], node_values[1:]
+    pending = np.arange(len(points))
+    for level in range(_MAX_GRID_LEVELS + 1):
+        if not len(pending):
+            break
+        # Pending points all lie in the current (disjoint, sorted) cells.
+        cell_of_point = np.searchsorted(cell_left_x, points[pending], side="right") - 1
+        occupied, cell_of_point = np.unique(cell_of_point, return_inverse=True)
+        if 4 * len(occupied) > len(pending) or level == _MAX_GRID_LEVELS:
+            out[pending] = mixture.log_density_with_derivatives(points[pending])[:, 0]
+            break
+        left_x, right_x = cell_left_x[occupied], cell_right[occupied]
+        left_values, right_values = left_values[occupied], right_values[occupied]
+        middle = 0.5 * (left_x + right_x)
+        middle_values = mixture.log_density_with_derivatives(middle)
+        error = np.abs(_quintic_hermite(left_x, right_x - left_x, left_values, right_values,
+                                        middle) - middle_values[:, 0])
+        passed = error <= tolerance  # (C,)
+
+        # Cells that pass: interpolate their points on the half-cell that holds each.
+        done = passed[cell_of_point]
+        cell = cell_of_point[done]
+        x = points[pending[done]]
+        in_right_half = x >= middle[cell]
+        half_left = np.where(in_right_half, middle[cell], left_x[cell])
+        half_right = np.where(in_right_half, right_x[cell], middle[cell])
+        values_left = np.where(in_right_half[:, None], middle_values[cell], left_values[cell])
+        values_right = np.where(in_right_half[:, None], right_values[cell], middle_values[cell])
+        out[pending[done]] = _quintic_hermite(half_left, half_right - half_left, values_left,
+                                              values_right, x)
+
+        # Cells that fail: split in two (children stay sorted by their left edge).
+        failed = ~passed
+        cell_left_x = np.stack([left_x[failed], middle[failed]], axis=1).ravel()
+        cell_right = np.stack([middle[failed], right_x[failed]], axis=1).ravel()
+        left_values = np.stack([left_values[failed], middle_values[failed]], axis=1).reshape(-1, 3)
+        right_values = np.stack([middle_values[failed], right_values[failed]],
+                                axis=1).reshape(-1, 3)
+        pending = pending[~done]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Minibatch estimators
+# --------------------------------------------------------------------------------------------
+
+
+def batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Consecutive non-overlapping batches of ``order``; a last batch of one joins the previous."""
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) < 2:
+        last = batches.pop()
+        batches[-1] = np.concatenate([batches[-1], last])
+    return batches
+
+
+def minibatch_log_weights(batch_size: int, num_examples: int, method: str) -> np.ndarray:
+    """log importance weights of the batch components, (M, M); row i is sample z_i.
+
+    Args:
+      batch_size: M, the examples in the batch.
+      num_examples: N, the examples in the data set.
+      method: "mws" (all weights 1/(N M)) or "mss" (1/N on the diagonal, the sample's own
+        component; (N - 1)/(N (M - 1)) elsewhere).
+    """
+    if method == "mws":
+        return np.full((batch_size, batch_size), -math.log(num_examples * batch_size))
+    log_weights = np.full((batch_size, batch_size), math.log(num_examples - 1)
+                          - math.log(num_examples) - math.log(batch_size - 1))
+    np.fill_diagonal(log_weights, -math.log(num_examples))
+    return log_weights
+
+
+def minibatch_log_q(z: np.ndarray, mu: np.ndarray, sigma: np.ndarray, num_examples: int,
+                     method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Minibatch estimates of log q(z_i), (M,), and of log q(z_ij), (M, D), within one batch."""
+    log_weights = minibatch_log_weights(len(z), num_examples, method)  # (M, M)
+    log_density = np.zeros((len(z), len(z)))  # (M, M) log q(z_i|x_j)
+    log_q_marginals = np.empty(z.shape)  # (M, D)
+    for d in range(z.shape[1]):
+        log_density_d = (-0.5 * np.square(np.subtract.outer(z[:, d], mu[:, d]) / sigma[:, d])
+                         - np.log(sigma[:, d]) - 0.5 * LOG_2PI)  # (M, M)
+        log_q_marginals[:, d] = special.logsumexp(log_density_d + log_weights, axis=1)
+        log_density += log_density_d
+    return special.logsumexp(log_density + log_weights, axis=1), log_q_marginals

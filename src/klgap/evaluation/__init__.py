@@ -1,0 +1,1 @@
+"""Evaluation of one trained run: likelihood bounds, the KL decomposition, generation."""

@@ -1,0 +1,402 @@
+"""Evaluating one trained VAE: the test split, the training split, and how N matters.
+
+Records of ``metrics.json``, one per ``split`` (see docs/interfaces.md):
+
+- ``test``: the ELBO, rate and distortion, an importance-weighted log-likelihood, active units,
+  the in-sample KL decomposition and its minibatch estimates. It also holds the held-out
+  bracket, ``heldout_*``: the mixture of the whole training split's posteriors as q(z), at the
+  test samples (``heldout_kl_decomposition``).
+- ``train``: the training examples of a subset of the test split's size (the first of the fixed
+  ``nested_order``): ELBO (one sample per example) and the in-sample decomposition as for the
+  nested subsets below, to set beside the test split's at the same N.
+- ``train_full``: the whole training split (ELBO from one sample per example, in-sample
+  decomposition scored at ``FULL_SPLIT_SAMPLES`` of its examples' z, without the total
+  correlation: the test split has it); ``train_n<N>``: the
+  information, aggregate KL and class terms of nested subsets of it (scored at up to
+  ``NESTED_SAMPLES`` z; no total correlation), so that they can be followed against their
+  ceiling log N. Scoring a
+  subsample of the z's keeps every example's posterior in the mixture q(z), so the ceiling is
+  still log N; the ``_se`` keys include the subsample's Monte Carlo error.
+
+The posteriors of ``test`` and ``train`` go to ``posterior_<split>.npz``.
+
+The test record also says how well the model generates and where its prior has holes
+(``generation_metrics``): decoded samples from the prior and from an ex-post Gaussian mixture,
+labelled by the dataset's classifier (``klgap classifier``), and ``estimators.prior_holes`` with
+the whole training split's mixture; 16 decoded samples of each kind go to ``samples.npz``.
+"""
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from klgap import atomic
+from klgap.config import schema as config_schema
+from klgap.data import datasets as data
+from klgap.estimators import decomposition as estimators
+from klgap.evaluation import generation
+from klgap.evaluation.classifier import StoredClassifier, load_classifier
+from klgap.errors import UserError
+
+TEST_SPLIT = ("x_test_binary", "y_test")  # the arrays of the prepared data
+EVAL_SEED = 2024  # seed of the importance samples; the same for every model of a sweep
+# Sizes of the nested subsets of the training split (prefixes of its fixed ``nested_order``);
+# those below the split's size are evaluated, and the whole split is ``train_full``.
+NESTED_SIZES = (100, 300, 1000, 3000, 10000, 30000)
+# Samples z scored against the mixture in the decomposition of the whole training split and of
+# the nested subsets (num_z of estimators.kl_decomposition): Monte Carlo errors of a few
+# hundredths of a nat (the _se keys), at a fraction of the N x N cost.
+FULL_SPLIT_SAMPLES = 10_000
+NESTED_SAMPLES = 2_000
+MINIBATCH_METHODS = ("mws", "mss")
+# Generation and prior holes. Their draws come from their own streams, [EVAL_SEED,
+# GENERATION_STREAM, k], so the metrics above do not move; M = 10,000 keeps the Monte Carlo
+# errors of the label metrics near 0.003 and of the hole fraction below 0.005.
+GENERATION_SAMPLES = 10_000  # decoded and labelled codes, from the prior and from the ex-post
+HOLE_SAMPLES = 10_000  # prior samples of ``estimators.prior_holes``
+EXPOST_COMPONENTS = 10  # of the ex-post Gaussian mixture (full covariances)
+EXPOST_FIT_CODES = 10_000  # training codes (a seeded random subset) the mixture is fitted to
+GRID_SAMPLES = 16  # decoded samples of each kind kept in samples.npz
+GENERATION_STREAM = 17
+# Keys of the test record that time the evaluation: the only values of metrics.json that differ
+# between two evaluations of the same run.
+TIMING_KEYS = ("evaluation_seconds", "evaluation_cpu_seconds")
+
+
+# Importance samples decoded together in ``importance_weighted`` (a speed setting only: the
+# values do not depend on it; tests/test_evaluate.py checks that).
+IW_CHUNK = 5
+
+
+def importance_weighted(vae, x, num_samples: int, seed: int, batch_size: int = 500):
+    """Importance-weighted log-likelihood bound and its ELBO terms, per example.
+
+    log p(x) >= logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K, z_k ~ q(z|x);
+    K = 1 gives the ELBO.
+
+    Args:
+      vae: a ``klgap.models.vae.VAE``.
+      x: binary data, (N, P) float32.
+      num_samples: K.
+      seed: seed of the stateless samples (batch b uses (seed, b)).
+      batch_size: examples per batch.
+
+    Returns:
+      Arrays of shape (N,): iw_ll, distortion (mean over the K samples of -log p(x|z)),
+      rate (analytic KL), and the posterior parameters mu and sigma, (N, D) each.
+    """
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    @tf.function
+    def batch_terms(x_batch, batch_seed):
+        posterior = vae.encode(x_batch)
+        z = posterior.sample(num_samples, seed=batch_seed)  # (K, B, D), stateless
+        # The decoder's logits, a (K, B, P) tensor, taken a few samples at a time so that the
+        # elementwise passes over them stay in cache (each sample's value is computed as before).
+        log_likelihood = tf.concat(
+            [vae.log_likelihood(x_batch, z[first:first + IW_CHUNK])
+             for first in range(0, num_samples, IW_CHUNK)], axis=0)  # (K, B)
+        log_weight = log_likelihood + vae.prior.log_prob(z) - posterior.log_prob(z)  # (K, B)
+        iw_ll = tf.reduce_logsumexp(log_weight, axis=0) - tf.math.log(float(num_samples))
+        rate = tfp.distributions.kl_divergence(posterior, vae.prior)  # (B,)
+        return (iw_ll, -tf.reduce_mean(log_likelihood, axis=0), rate, posterior.loc,
+                posterior.scale.diag)
+
+    outputs = []
+    for index, first in enumerate(range(0, len(x), batch_size)):
+        x_batch = tf.constant(x[first:first + batch_size])
+        outputs.append([t.numpy() for t in batch_terms(x_batch, tf.constant([seed, index]))])
+    iw_ll, distortion, rate, mu, sigma = (np.concatenate(parts) for parts in zip(*outputs))
+    return iw_ll, distortion, rate, mu.astype(np.float64), sigma.astype(np.float64)
+
+
+def split_metrics(vae, x: np.ndarray, labels: np.ndarray, iw_samples: int,
+                  minibatch_sizes: list[int]) -> tuple[dict, dict]:
+    """All metrics of one split.
+
+    Args:
+      vae: a trained ``klgap.models.vae.VAE``.
+      x: binary data, (N, P).
+      labels: class labels, (N,).
+      iw_samples: K of the importance-weighted bound.
+      minibatch_sizes: batch sizes of the MWS/MSS estimates (those >= N are skipped).
+
+    Returns:
+      The flat metrics record and the posterior arrays (mu, sigma, labels).
+    """
+    x = x.astype(np.float32)
+    iw_ll, distortion, rate, mu, sigma = importance_weighted(vae, x, iw_samples, EVAL_SEED)
+    record = {
+        "n": len(x), "log_n": math.log(len(x)), "iw_samples": iw_samples,
+        "elbo": float(np.mean(-distortion - rate)), "iw_ll": float(np.mean(iw_ll)),
+        "distortion": float(np.mean(distortion)), "active_units": estimators.active_units(mu),
+    }
+    decomposition = estimators.kl_decomposition(mu, sigma, labels, seed=EVAL_SEED)
+    record.update(flatten(decomposition))
+    # the TF rate (float32 encoder, analytic KL) and the estimator's rate must agree
+    record["rate_tf"] = float(np.mean(rate))
+    for batch_size in minibatch_sizes:
+        if batch_size >= len(x):
+            continue
+        for method in MINIBATCH_METHODS:
+            estimate = estimators.minibatch_kl_decomposition(
+                mu, sigma, batch_size=batch_size, method=method, seed=EVAL_SEED)
+            record.update({f"{method}_{key}_b{batch_size}": float(value)
+                           for key, value in estimate.items()})
+    return record, {"mu": mu, "sigma": sigma, "labels": labels}
+
+
+def training_split_metrics(vae, arrays: dict, test_posterior: dict,
+                           return_posterior: bool = False):
+    """The training split: a subset of the test split's size, the whole split, its nested
+    subsets, and the held-out bracket of the test split.
+
+    Args:
+      vae: a trained ``klgap.models.vae.VAE``.
+      arrays: the prepared dataset (``x_train_binary``, ``y_train``, ``nested_order``).
+      test_posterior: the test split's ``mu``, ``sigma`` and ``labels``.
+      return_posterior: also return the training split's posteriors.
+
+    Returns:
+      The records of ``train``, ``train_full`` and every ``train_n<N>`` (without the run's
+      identifying keys), the ``heldout_<key>`` values to add to the test record (the fit set is
+      the whole training split; the eval samples are the test decomposition's), and the
+      posteriors of ``train`` (``mu``, ``sigma``, ``labels``); with ``return_posterior``,
+      fourth, the whole training split's ``mu`` and ``sigma``, (N, D) each.
+    """
+    x = arrays["x_train_binary"].astype(np.float32)
+    labels = arrays["y_train"]
+    _, distortion, rate, mu, sigma = importance_weighted(vae, x, 1, EVAL_SEED)
+
+    def elbo_terms(rows) -> dict:
+        return {"iw_samples": 1, "elbo": float(np.mean(-distortion[rows] - rate[rows])),
+                "distortion": float(np.mean(distortion[rows])),
+                "active_units": estimators.active_units(mu[rows]),
+                "rate_tf": float(np.mean(rate[rows]))}
+
+    def decomposition(rows, num_z: int | None, marginals: str = "auto") -> dict:
+        return {"n": len(rows), "log_n": math.log(len(rows)),
+                **flatten(estimators.kl_decomposition(mu[rows], sigma[rows], labels[rows],
+                                                      num_z=num_z, seed=EVAL_SEED,
+                                                      marginals=marginals))}
+
+    everything = np.arange(len(x))
+    nested = {size: decomposition(arrays["nested_order"][:size], min(NESTED_SAMPLES, size),
+                                  marginals="none")
+              for size in sorted({*NESTED_SIZES, len(test_posterior["mu"])}) if size < len(x)}
+    same_size = arrays["nested_order"][:len(test_posterior["mu"])]
+    records = [{"split": "train", **nested[len(same_size)], **elbo_terms(same_size)},
+               {"split": "train_full", **decomposition(everything, min(FULL_SPLIT_SAMPLES, len(x)),
+                                                       marginals="none"),
+                **elbo_terms(everything)}]
+    records += [{"split": f"train_n{size}", **nested[size]} for size in NESTED_SIZES
+                if size in nested]
+    bracket = estimators.heldout_kl_decomposition(
+        mu, sigma, test_posterior["mu"], test_posterior["sigma"], labels,
+        test_posterior["labels"], seed=EVAL_SEED)
+    heldout = {f"heldout_{key}": value for key, value in flatten(bracket).items()
+               if key != "rate"}  # the test record's own rate
+    train_posterior = {"mu": mu[same_size], "sigma": sigma[same_size],
+                       "labels": labels[same_size]}
+    if return_posterior:
+        return records, heldout, train_posterior, {"mu": mu, "sigma": sigma}
+    return records, heldout, train_posterior
+
+
+def decoded_means(vae, z: np.ndarray, batch_size: int = 5000) -> np.ndarray:
+    """The decoder's Bernoulli means E[x|z] (``VAE.decode``), (M, P) float64, for z (M, D)."""
+    import tensorflow as tf
+
+    means = [vae.decode(tf.constant(z[first:first + batch_size], tf.float32)).mean().numpy()
+             for first in range(0, len(z), batch_size)]
+    return np.concatenate(means).astype(np.float64)
+
+
+def image_shape(num_pixels: int) -> tuple[int, int]:
+    """(side, side) for square images, else (1, num_pixels)."""
+    side = math.isqrt(num_pixels)
+    return (side, side) if side * side == num_pixels else (1, num_pixels)
+
+
+def generation_metrics(decode_means, mu: np.ndarray, sigma: np.ndarray,
+                       classifier: StoredClassifier | None, *,
+                       num_samples: int = GENERATION_SAMPLES, hole_samples: int = HOLE_SAMPLES,
+                       num_components: int = EXPOST_COMPONENTS, seed: int = EVAL_SEED,
+                       num_threads: int | None = None) -> tuple[dict, dict]:
+    """How well a model generates, and the holes its aggregate posterior leaves in the prior.
+
+    Decodes M codes z ~ p(z) = N(0, I) and M codes from the ex-post density, a Gaussian mixture
+    (``num_components`` full-covariance components, scikit-learn, ``random_state=seed``) fitted
+    to the posterior means E_q[z|x] of up to ``EXPOST_FIT_CODES`` examples of the training
+    split (Ghosh et al. 2020 fit the codes' means, not samples of q(z|x)). The decoded Bernoulli means are labelled by the
+    classifier (``generation.label_metrics``). Label metrics are plain Monte Carlo estimates,
+    not bounds; their ``_se`` is the error of the M samples given the model, the classifier and
+    the fitted mixture. The prior holes use the training split's mixture q_N
+    (``estimators.prior_holes``): ``prior_holes_kl`` estimates KL(p || q_N), in expectation an
+    upper bound on the population's KL(p || q); ``prior_holes_fraction`` (prior samples with
+    q_N(z) / p(z) < 0.01) is an upper estimate of the population's fraction.
+
+    Args:
+      decode_means: maps codes (M, D) to Bernoulli means (M, P) in [0, 1].
+      mu: posterior means of the whole training split, (N, D).
+      sigma: its posterior standard deviations, (N, D).
+      classifier: the dataset's classifier; None: no label metrics.
+      num_samples: M, decoded codes of each kind.
+      hole_samples: prior samples of the holes.
+      num_components: components of the ex-post mixture.
+      seed: seed of every draw (streams [seed, GENERATION_STREAM, k]) and of the mixture's fit.
+      num_threads: worker threads of the holes; None: the CPUs available.
+
+    Returns:
+      The test record's keys (``prior_*``, ``expost_*``, ``classifier_test_accuracy``,
+      ``prior_holes_*``; see results/README.md) and the sample grids for ``samples.npz``:
+      ``prior`` and ``expost`` uint8 (G, P), ``image_shape`` (2,).
+    """
+    latent_dim = mu.shape[1]
+    z_prior = np.random.default_rng([seed, GENERATION_STREAM, 0]).standard_normal(
+        (num_samples, latent_dim))  # (M, D)
+    fit_rows = np.random.default_rng([seed, GENERATION_STREAM, 4]).permutation(len(mu))[
+        :EXPOST_FIT_CODES]
+    density = generation.fit_expost_density(mu[fit_rows], num_components=num_components,
+                                            seed=seed)
+    z_expost = generation.sample_density(density, num_samples,
+                                         seed=[seed, GENERATION_STREAM, 1])  # (M, D)
+    images = {"prior": decode_means(z_prior), "expost": decode_means(z_expost)}  # (M, P) each
+    record = {}
+    if classifier is not None:
+        record["classifier_test_accuracy"] = classifier.test_accuracy
+        for stream, (kind, x) in enumerate(images.items(), start=2):
+            labels = generation.label_metrics(
+                generation.predict_probabilities(classifier.classifier, x),
+                classifier.label_frequencies, seed=[seed, GENERATION_STREAM, stream])
+            record.update({f"{kind}_label_kl": labels["label_kl"],
+                           f"{kind}_label_kl_se": labels["label_kl_se"],
+                           f"{kind}_top_prob": labels["top_class_probability"],
+                           f"{kind}_top_prob_se": labels["top_class_probability_se"]})
+    holes = estimators.prior_holes(mu, sigma, num_samples=hole_samples, seed=seed,
+                                   num_threads=num_threads)
+    record.update({"prior_holes_kl": holes["prior_kl"], "prior_holes_kl_se": holes["prior_kl_se"],
+                   "prior_holes_fraction": holes["hole_fraction"],
+                   "prior_holes_fraction_se": holes["hole_fraction_se"]})
+    grids = {kind: generation.to_uint8(x[:GRID_SAMPLES]) for kind, x in images.items()}
+    grids["image_shape"] = np.array(image_shape(images["prior"].shape[1]), dtype=np.int64)
+    return record, grids
+
+
+def flatten(decomposition: dict) -> dict:
+    """Flattens ``{"class_kl": {3: v}}`` into ``{"class_kl_3": v}``; other values become floats."""
+    flat = {}
+    for key, value in decomposition.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}_{label}": float(v) for label, v in value.items()})
+        else:
+            flat[key] = float(value)
+    return flat
+
+
+def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list[int],
+             threads: int | None = None, classifier_path: str | None = None) -> list[dict]:
+    """Evaluates a trained run; writes its posterior arrays, ``samples.npz``, ``metrics.json``.
+
+    Args:
+      data_path: the prepared dataset the run was trained on.
+      rundir: the run's directory (with ``run.json`` and ``model.npz``).
+      iw_samples: K of the importance-weighted bound (>= 1).
+      minibatch_sizes: batch sizes of the MWS/MSS estimates.
+      threads: TensorFlow intra-op threads.
+      classifier_path: the dataset's classifier (``klgap classifier``); None: the test record
+        has no label metrics (the prior holes and ``samples.npz`` are still made).
+
+    Returns:
+      The metrics records, one per split.
+    """
+    if iw_samples < 1:
+        raise UserError(f"iw_samples must be >= 1, got {iw_samples}; fix the config.")
+    rundir = Path(rundir)
+    run_file = rundir / "run.json"
+    if not run_file.is_file():
+        raise UserError(f"{run_file} not found: the run has not finished training; train it first.")
+    run = json.loads(run_file.read_text())
+    classifier = (None if classifier_path is None else
+                  load_classifier(classifier_path, run["dataset"], run["data_dim"]))
+    atomic.remove_stale_temporaries(rundir)  # from a process killed mid-write
+    arrays = data.load(data_path)
+    if "x_train_binary" not in arrays:
+        raise UserError(f"{data_path} was prepared by an older klgap (no x_train_binary); "
+                        f"prepare it again (`klgap prepare`, or `--forcerun prepare`).")
+    from klgap.models import device
+    from klgap.models import vae as vae_model
+
+    device_name = device.configure(threads)
+    config = run["config"]
+    vae = vae_model.VAE.build(run["data_dim"], config["latent_dim"], config["hidden"],
+                              config["seed"])
+    vae_model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))
+
+    [weight] = config["weights"].values()  # the objective's one weight (klgap.sweep.layout)
+    identity = {"dataset": run["dataset"], "objective": config["objective"],
+                "latent_dim": config["latent_dim"], "weight": weight, "seed": config["seed"]}
+    start = time.process_time(), time.time()
+    posteriors = {}
+    test, posteriors["test"] = split_metrics(vae, *(arrays[key] for key in TEST_SPLIT),
+                                             iw_samples, minibatch_sizes)
+    records = [{**identity, "split": "test", "device": device_name, **test}]
+    training, heldout, posteriors["train"], whole = training_split_metrics(
+        vae, arrays, posteriors["test"], return_posterior=True)
+    records[0].update(heldout)  # the test record
+    generated, grids = generation_metrics(lambda z: decoded_means(vae, z), whole["mu"],
+                                          whole["sigma"], classifier, num_threads=threads)
+    records[0].update(generated)
+    # The evaluation's own time (CPU and wall), without start-up, loading and writing.
+    records[0].update(zip(TIMING_KEYS, (time.time() - start[1], time.process_time() - start[0])))
+    records += [{**identity, "device": device_name, **record} for record in training]
+    for record in records:
+        print(f"[{rundir}] {record['split']}: rate {record['rate']:.3f} = MI "
+              f"{record['mutual_info']:.3f} + aggregate KL {record['aggregate_kl']:.3f} "
+              f"(log N = {record['log_n']:.3f})", flush=True)
+    print(f"[{rundir}] held-out: aggregate KL >= {heldout['heldout_aggregate_kl_lower']:.3f}, "
+          f"MI <= {heldout['heldout_mutual_info_upper']:.3f}", flush=True)
+    if classifier is not None:
+        print(f"[{rundir}] generation: label KL prior {generated['prior_label_kl']:.3f}, ex-post "
+              f"{generated['expost_label_kl']:.3f}; top-class probability prior "
+              f"{generated['prior_top_prob']:.3f}, ex-post {generated['expost_top_prob']:.3f}",
+              flush=True)
+    print(f"[{rundir}] prior holes: KL(p || q_N) {generated['prior_holes_kl']:.3f}, fraction "
+          f"{generated['prior_holes_fraction']:.3f}", flush=True)
+    for split, posterior in posteriors.items():
+        atomic.savez(rundir / f"posterior_{split}.npz", **posterior)
+    atomic.savez(rundir / "samples.npz", **grids)
+    atomic.write_json(rundir / "metrics.json", records)
+    return records
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``evaluate`` command's arguments."""
+    parser.add_argument("--data", required=True, help="prepared dataset (.npz)")
+    parser.add_argument("--rundir", required=True, help="the trained run's directory")
+    add_evaluation_arguments(parser)
+    parser.add_argument("--threads", type=int, default=None)
+
+
+def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the options of what an evaluation computes (``evaluate``, ``train-and-evaluate``)."""
+    parser.add_argument("--iw-samples", type=int, default=config_schema.default("iw_samples"),
+                        help=config_schema.description("iw_samples"))
+    parser.add_argument("--minibatch-sizes", type=int, nargs="*",
+                        default=config_schema.default("minibatch_sizes"),
+                        help=config_schema.description("minibatch_sizes"))
+    parser.add_argument("--classifier", default=None,
+                        help="the dataset's label classifier (.npz, from `klgap classifier`); "
+                             "without it, the generated samples are not labelled (no "
+                             "prior_/expost_ label metrics); the workflow always gives it")
+
+
+def main(args: argparse.Namespace) -> None:
+    """Runs ``evaluate``."""
+    evaluate(args.data, args.rundir, args.iw_samples, args.minibatch_sizes, args.threads,
+             args.classifier)

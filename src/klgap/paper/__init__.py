@@ -1,0 +1,1 @@
+"""The paper: findings computed from the tables, figures, and the generated LaTeX."""

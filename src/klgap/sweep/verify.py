@@ -1,0 +1,206 @@
+"""``klgap verify``: retrains a fixed sample of the committed runs here and compares them.
+
+Bitwise reproduction holds only on a CPU with the same instruction-set features (and the same
+package versions): TensorFlow picks its float kernels by what the CPU has, and over thousands of
+Adam steps a difference in the last bit grows into a different trajectory. Elsewhere the
+question is whether the difference stays within that float32 trajectory noise, far below what
+another seed changes. The command trains and evaluates the sample with the committed
+configuration (``<results>/config.yaml``) under ``<results>/verify/``, then prints, per run and
+metric, the deviation from the committed value in units of the across-seed standard deviation
+of its cell, and a one-line verdict last.
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from klgap.sweep import tables as aggregate
+from klgap import atomic
+from klgap.sweep import layout
+from klgap.sweep import provenance
+from klgap.errors import UserError
+
+# Both latent sizes, a small and a large beta (active units at every one), and two MNIST runs;
+# cells with three seeds (the deviation is measured in their SD); about 6 minutes on 2 cores.
+# MNIST's data directory, where the canonical mirrors cannot be reached:
+# make verify ARGS="--config 'data_dir={mnist: DIR}'".
+SAMPLE = (
+    layout.Run("digits", 2, 0.5, 0),
+    layout.Run("digits", 10, 2.0, 1),
+    layout.Run("mnist", 10, 1.0, 2),
+    layout.Run("mnist", 2, 2.0, 1),
+)
+METRICS = ("elbo", "iw_ll", "distortion", "rate", "mutual_info", "aggregate_kl",
+           "total_correlation", "label_info")
+SPLIT = "test"
+# A deviation beyond THRESHOLD across-seed SDs fails. Rounding differences between CPUs moved
+# values by 0.26-0.41 true SDs (an AVX-512 against an AVX2 machine, issue 13). With the SD s of
+# a cell estimated from 3 seeds, a deviation of c true SDs reads as c |t_2| sample SDs
+# (Student's t, 2 degrees of freedom, heavy-tailed): for c = 0.5 it exceeds 10 with probability
+# 0.25% per value, about 1% for the sample (the values of one run move together). Even a run
+# as different as another seed (c = sqrt 2) exceeds 10 only with probability 2%; a bug in the
+# data, model, training or estimators moves values by far more.
+THRESHOLD = 10.0
+# Collapsed cells (beta large) have SDs of 1e-4 nats; below this floor, a deviation is scaled
+# by the floor instead (the paper prints two decimals).
+SD_FLOOR = 0.01
+
+
+def committed_values(results: Path, runs: tuple[layout.Run, ...]) -> pd.DataFrame:
+    """Reads the committed value and its cell's across-seed SD of every sample run and metric.
+
+    Args:
+      results: the committed output root (``results``).
+      runs: the sample.
+
+    Returns:
+      One row per run and metric: ``run, metric, committed, sd``.
+
+    Raises:
+      UserError: a table is missing, or a sample run or metric is not in it.
+    """
+    rows = []
+    for run in runs:
+        metrics_path = results / run.dataset / "metrics.csv"
+        summary_path = results / run.dataset / "summary.csv"
+        for path in (metrics_path, summary_path):
+            if not path.is_file():
+                raise UserError(f"{path} not found: verify compares with the committed tables; "
+                                f"restore them with `git checkout {results}`.")
+        metrics = aggregate.load_tables([metrics_path], "metrics")  # objective filled
+        summary = aggregate.load_tables([summary_path], "summary")
+        row = metrics[(metrics["objective"] == run.objective)
+                      & (metrics["latent_dim"] == run.latent_dim) & (metrics["weight"] == run.weight)
+                      & (metrics["seed"] == run.seed) & (metrics["split"] == SPLIT)]
+        cell = summary[(summary["objective"] == run.objective)
+                       & (summary["latent_dim"] == run.latent_dim)
+                       & (summary["weight"] == run.weight) & (summary["split"] == SPLIT)]
+        if len(row) != 1:
+            raise UserError(f"run {run_name(run)} is not in {metrics_path}: the sample of "
+                            f"klgap.sweep.verify.SAMPLE must be runs of the committed sweep.")
+        for metric in METRICS:
+            sd = cell.loc[cell["metric"] == metric, "sd"]
+            if metric not in row or len(sd) != 1:
+                raise UserError(f"metric {metric} of {run_name(run)} is missing from "
+                                f"{metrics_path} or {summary_path}.")
+            rows.append({"run": run_name(run), "metric": metric,
+                         "committed": float(row[metric].iloc[0]), "sd": float(sd.iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def run_name(run: layout.Run) -> str:
+    """Names a run as its directory below ``runs/``."""
+    return str(Path(run.dataset) / layout.run_subdir(run))
+
+
+def retrained_values(outdir: Path, runs: tuple[layout.Run, ...]) -> pd.DataFrame:
+    """Reads the retrained runs' metrics: one row per run and metric, ``run, metric, retrained``."""
+    rows = []
+    for run in runs:
+        records = json.loads((layout.run_dir(outdir, run) / "metrics.json").read_text())
+        record = next(r for r in records if r["split"] == SPLIT)
+        rows += [{"run": run_name(run), "metric": m, "retrained": float(record[m])}
+                 for m in METRICS]
+    return pd.DataFrame(rows)
+
+
+def deviations(committed: pd.DataFrame, retrained: pd.DataFrame) -> pd.DataFrame:
+    """Joins both and scales each difference by its cell's across-seed SD (floored).
+
+    Returns:
+      ``run, metric, committed, retrained, sd, difference, deviation_sd``.
+    """
+    table = committed.merge(retrained, on=["run", "metric"], validate="one_to_one")
+    table["difference"] = table["retrained"] - table["committed"]
+    table["deviation_sd"] = table["difference"].abs() / table["sd"].clip(lower=SD_FLOOR)
+    return table
+
+
+def verdict(table: pd.DataFrame, threshold: float) -> tuple[bool, str]:
+    """Says in one line whether the sample reproduces.
+
+    Returns:
+      (passed, the verdict line).
+    """
+    worst = table.loc[table["deviation_sd"].idxmax()]
+    bitwise = int((table["difference"] == 0).sum())
+    summary = (f"{table['run'].nunique()} runs, {len(table)} values: {bitwise} bitwise equal; "
+               f"largest deviation {worst['deviation_sd']:.2f} SD ({worst['metric']} of "
+               f"{worst['run']}, {worst['difference']:+.4f} nats); threshold {threshold:g} SD")
+    if bitwise == len(table):
+        return True, f"verify: PASS (bitwise) - {summary}"
+    if worst["deviation_sd"] <= threshold:
+        return True, f"verify: PASS (within float32 trajectory noise, not bitwise) - {summary}"
+    return False, f"verify: FAIL - {summary}"
+
+
+def retrain(results: Path, outdir: Path, runs: tuple[layout.Run, ...], extra: list[str]) -> None:
+    """Trains and evaluates the sample with the committed configuration, through Snakemake."""
+    snapshot = results / "config.yaml"
+    if not snapshot.is_file():
+        raise UserError(f"{snapshot} not found: restore it with `git checkout {snapshot}`.")
+    # The committed configuration, in the keys the workflow reads today. Where the sweep's machine
+    # found its data is not where this one does: the canonical mirrors, unless the Snakemake
+    # arguments name a directory (--config 'data_dir={mnist: DIR}').
+    committed = layout.upgrade_snapshot(yaml.safe_load(snapshot.read_text()))
+    config = outdir / "committed_config.yaml"
+    atomic.write_text(config, yaml.safe_dump({**committed, "data_dir": None}))
+    snakemake = Path(sys.executable).parent / "snakemake"
+    repository = Path(__file__).resolve().parents[3]
+    targets = [str(layout.run_dir(outdir, run) / "metrics.json") for run in runs]
+    command = [str(snakemake), "--snakefile", str(repository / "Snakefile"), "--cores", "all",
+               "--configfile", str(config), "--config", f"outdir={outdir}", *extra, "--",
+               *targets]
+    print("+", " ".join(command), flush=True)
+    if subprocess.run(command, cwd=repository).returncode != 0:
+        raise UserError(f"the retraining workflow failed; its logs are in {outdir / 'logs'}; "
+                        f"run `make verify` again to resume.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``verify`` command's arguments."""
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="committed output root (tables and config.yaml)")
+    parser.add_argument("--outdir", type=Path, default=None,
+                        help="where the sample is retrained (default: <results>/verify)")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD,
+                        help="largest accepted deviation, in across-seed SDs of the cell")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="where the table and verdict are written (default: "
+                             "<outdir>/verify.csv)")
+    parser.add_argument("--snakemake-args", nargs=argparse.REMAINDER, default=[],
+                        help="further arguments for Snakemake (last)")
+
+
+def main(args: argparse.Namespace) -> None:
+    """Runs ``verify``: retrains, prints the comparison and the verdict; exits 1 on a failure."""
+    results = args.results
+    outdir = args.outdir or results / "verify"
+    committed = committed_values(results, SAMPLE)  # checked before any training
+    retrain(results, outdir, SAMPLE, args.snakemake_args)
+    table = deviations(committed, retrained_values(outdir, SAMPLE))
+    with pd.option_context("display.width", 120, "display.max_rows", None):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    record = json.loads((results / "provenance.json").read_text()) \
+        if (results / "provenance.json").is_file() else {}
+    print(f"this machine: {provenance.cpu_label(provenance.cpu_description())}; committed "
+          f"sweep: {', '.join(record.get('cpus', ['CPU not recorded']))}, "
+          f"{', '.join(record.get('platforms', []))}")
+    passed, line = verdict(table, args.threshold)
+    machine = provenance.cpu_label(provenance.cpu_description())
+    report = args.report or outdir / "verify.csv"
+    settings = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())
+                        if k.startswith("ONEDNN"))  # e.g. ONEDNN_MAX_CPU_ISA
+    atomic.write_text(report, f"# {line}\n# this machine: {machine}\n# environment: "
+                      f"{settings or 'default'}\n" + table.to_csv(index=False))
+    print(f"wrote {report}")
+    print(line, flush=True)
+    if not passed:
+        sys.exit(1)

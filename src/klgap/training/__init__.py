@@ -1,0 +1,1 @@
+"""Training: objectives, the optimizer, the step and epoch loop, checkpoints, one or K runs."""
