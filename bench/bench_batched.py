@@ -35,6 +35,7 @@ def worker(mode: str, seeds: list[int], threads: int, data_path: Path) -> dict:
     from klgap.models import vae as model
     from klgap.training import objectives
     from klgap.training.adam import Adam
+    from klgap.config.runconfig import RunConfig
 
     device.configure(threads)
     import tensorflow as tf
@@ -45,7 +46,9 @@ def worker(mode: str, seeds: list[int], threads: int, data_path: Path) -> dict:
     warm_batch = tf.range(BATCH_SIZE, dtype=tf.int64)  # (B,)
     epochs = []  # callables, each running one timed epoch
     if mode == "batched":
-        vae = batched.stacked_vae(data_dim, LATENT_DIM, HIDDEN, seeds)
+        shared = RunConfig(data="", rundir="", latent_dim=LATENT_DIM, seed=0, epochs=1,
+                           hidden=HIDDEN)
+        vae = batched.stacked_vae(shared, (data_dim,), seeds)
         optimizer = Adam(vae.trainable_variables, 1e-3)
         step = engine.make_train_step(vae, optimizer, objectives.get("vae"),
                                       {"beta": tf.ones([len(seeds), 1])}, x_train,

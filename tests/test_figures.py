@@ -97,8 +97,8 @@ def tables(tmp_path_factory):
              "sample_grids": outdir / "digits" / "sample_grids.csv"}
     # Samples of every run but one seed 0 (its cell falls back to seed 1), and of one other
     # objective's run, which only the sample figures draw.
-    aggregate_run = layout.Run("digits", 10, 100.0, 0, "aggregate")
-    for run in [r for r in finished if r != layout.Run("digits", 10, 1.0, 0)] + [aggregate_run]:
+    mmd_run = layout.Run("digits", 10, 100.0, 0, "mmd")
+    for run in [r for r in finished if r != layout.Run("digits", 10, 1.0, 0)] + [mmd_run]:
         write_samples(runs_dir, run, rng)
     summary = aggregate.summarize(aggregate.tidy(synthetic_records(finished, rng)), runs)
     aggregate.write_csv(paths["summary"], summary)
@@ -109,7 +109,7 @@ def tables(tmp_path_factory):
               "--seeds", *map(str, SEEDS), "--points", "100",
               "--out", str(paths["latent_samples"])])
     cli.main(["sample-grids", *sweep_options, "--runs",
-              *[str(layout.run_subdir(r)) for r in runs + [aggregate_run]],
+              *[str(layout.run_subdir(r)) for r in runs + [mmd_run]],
               "--out", str(paths["sample_grids"])])
     return paths
 
@@ -297,7 +297,7 @@ def test_sample_grids_round_trip_the_stored_grey_levels(tmp_path, capsys):
     runs_dir = tmp_path / "runs" / "digits"
     runs = [layout.Run("digits", 2, 0.5, seed) for seed in (0, 1)]
     runs += [layout.Run("digits", 2, 2.0, seed) for seed in (0, 1)]  # no samples: warned
-    runs += [layout.Run("digits", 2, 100.0, 0, "aggregate")]
+    runs += [layout.Run("digits", 2, 100.0, 0, "mmd")]
     stored = {runs[0]: write_samples(runs_dir, runs[0], rng),
               runs[1]: write_samples(runs_dir, runs[1], rng),  # seed 1 of a cell: not chosen
               runs[4]: write_samples(runs_dir, runs[4], rng, image_shape=(28, 28))}
@@ -308,7 +308,7 @@ def test_sample_grids_round_trip_the_stored_grey_levels(tmp_path, capsys):
     table = pd.read_csv(out)
     assert list(table.columns) == sample_grids.COLUMNS
     assert table.groupby(["objective", "weight"])["seed"].unique().map(list).to_dict() == {
-        ("aggregate", 100.0): [0], ("vae", 0.5): [0]}
+        ("mmd", 100.0): [0], ("vae", 0.5): [0]}
     for run in (runs[0], runs[4]):
         height, width = stored[run]["image_shape"]
         for kind in sample_grids.KINDS:
@@ -344,9 +344,9 @@ def test_sample_figures_draw_every_objective_at_the_chosen_latent_size(tables):
     table = aggregate.load_tables([tables["sample_grids"]], "sample_grids")
     figure = figures.prior_samples(table)
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
-    # d_z = 10: the four betas of vae (beta 1 from seed 1), then aggregate's lambda.
+    # d_z = 10: the four betas of vae (beta 1 from seed 1), then mmd's lambda.
     assert titles == ["vae\nβ = 0.1", "vae\nβ = 0.5", "vae\nβ = 1, seed 1", "vae\nβ = 4",
-                      "aggregate\nλ = 100"]
+                      "mmd\nλ = 100"]
     assert "$d_z = 10$" in figure.axes[0].get_ylabel()
     image = figure.axes[0].images[0].get_array()
     assert image.shape == (4 * 9 - 1, 4 * 9 - 1)  # 4x4 images of 8x8, one pixel apart
@@ -433,7 +433,7 @@ def line_data(ax) -> dict[tuple, tuple]:
 
 
 # Three objectives' weights, as in the paper's counterfactual (two of each here).
-OBJECTIVE_WEIGHTS = {"vae": [0.5, 1.0], "aggregate": [10.0, 100.0], "tcvae": [2.0, 4.0]}
+OBJECTIVE_WEIGHTS = {"vae": [0.5, 1.0], "mmd": [10.0, 100.0], "tcvae": [2.0, 4.0]}
 
 
 def objectives_summary(rng: np.random.Generator) -> pd.DataFrame:
@@ -473,7 +473,7 @@ def test_objectives_draw_every_objective_against_the_rate():
     assert written == sorted(["0.5", "1", "10", "100", "2", "4"])  # the weights, in panel (a)
     assert axes[2].get_yscale() == "log"
     legend = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert legend[:3] == ["vae (β)", "aggregate (λ)", "tcvae (β)"]
+    assert legend[:3] == ["vae (β)", "mmd (λ)", "tcvae (β)"]
     figures.plt.close(figure)
 
 
@@ -492,7 +492,7 @@ def test_figures_comparing_objectives_are_given_every_objective(tmp_path, monkey
     objectives_summary(np.random.default_rng(6)).to_csv(summary_path, index=False)
     pd.DataFrame([{"dataset": "mnist", "objective": objective, "latent_dim": 2, "weight": 1.0,
                    "seed": 0, "example": 0, "label": 1, "z1": 0.0, "z2": 0.0}
-                  for objective in ("vae", "aggregate")]).to_csv(latent_path, index=False)
+                  for objective in ("vae", "mmd")]).to_csv(latent_path, index=False)
     given = {}
 
     def record(name):
@@ -507,8 +507,8 @@ def test_figures_comparing_objectives_are_given_every_objective(tmp_path, monkey
         cli.main(["figures", name, "--summaries", str(summary_path), "--latent-samples",
                   str(latent_path), "--pdf", str(tmp_path / f"{name}.pdf"),
                   "--png", str(tmp_path / f"{name}.png")])
-    assert given == {"objectives": {"summary": {"vae", "aggregate", "tcvae"}},
-                     "ones": {"latent_samples": {"vae", "aggregate"}},
+    assert given == {"objectives": {"summary": {"vae", "mmd", "tcvae"}},
+                     "ones": {"latent_samples": {"vae", "mmd"}},
                      "rate_split": {"summary": {"vae"}},
                      "latent_space": {"latent_samples": {"vae"}}}
 
@@ -530,14 +530,14 @@ def latent_codes(rng: np.random.Generator, runs: list[tuple[str, float]],
 
 def test_ones_draw_class_one_on_top_of_every_code():
     figures.set_style()
-    table = latent_codes(np.random.default_rng(7), [("aggregate", 100.0), ("vae", 8.0),
+    table = latent_codes(np.random.default_rng(7), [("mmd", 100.0), ("vae", 8.0),
                                                     ("vae", 0.5)])
     figure = figures.ones(table)
     axes = [ax for ax in figure.axes if ax.get_title()]
     assert [ax.get_title() for ax in axes] == ["vae\nβ = 0.5", "vae\nβ = 8",
-                                               "aggregate\nλ = 100"]
+                                               "mmd\nλ = 100"]
     radius = figures.latent_window(table)
-    for ax, (objective, weight) in zip(axes, [("vae", 0.5), ("vae", 8.0), ("aggregate", 100.0)]):
+    for ax, (objective, weight) in zip(axes, [("vae", 0.5), ("vae", 8.0), ("mmd", 100.0)]):
         run = table[(table["objective"] == objective) & (table["weight"] == weight)]
         every, ones = ax.collections[-2:]
         ones_codes = run.loc[run["label"] == 1, ["z1", "z2"]].to_numpy()
@@ -678,16 +678,16 @@ def test_log_n_label_goes_to_the_end_where_the_curves_are_farther(near_end, labe
 
 def test_latent_samples_also_draw_other_objectives_and_default_to_every_example(tmp_path):
     rng = np.random.default_rng(31)
-    runs = [layout.Run("digits", 2, 1.0, 0), layout.Run("digits", 2, 1000.0, 0, "aggregate")]
+    runs = [layout.Run("digits", 2, 1.0, 0), layout.Run("digits", 2, 1000.0, 0, "mmd")]
     runs_dir = layout.runs_dir(tmp_path, "digits")
     for run in runs:
         write_run(runs_dir, run, rng)
     out = tmp_path / "samples.csv"
     cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(runs_dir),
-              "--weights", "1", "--also", "aggregate=1000", "--seeds", "0", "--out", str(out)])
+              "--weights", "1", "--also", "mmd=1000", "--seeds", "0", "--out", str(out)])
     table = pd.read_csv(out)
     assert set(table[["objective", "weight"]].itertuples(index=False, name=None)) == {
-        ("vae", 1.0), ("aggregate", 1000.0)}
+        ("vae", 1.0), ("mmd", 1000.0)}
     with np.load(runs_dir / layout.run_subdir(runs[0]) / "posterior_test.npz") as posterior:
         size = len(posterior["mu"])
     # Without --points every example of the test split is drawn once, per run.
@@ -695,7 +695,7 @@ def test_latent_samples_also_draw_other_objectives_and_default_to_every_example(
         lambda e: e == list(range(size))).all()
     with pytest.raises(SystemExit):
         cli.main(["latent-samples", "--dataset", "digits", "--runs-dir", str(runs_dir),
-                  "--weights", "1", "--also", "mmd=1", "--seeds", "0", "--out", str(out)])
+                  "--weights", "1", "--also", "unknown=1", "--seeds", "0", "--out", str(out)])
 
 
 @pytest.mark.parametrize("name", ["rate_split", "mi_aggkl", "class_kl", "estimators"])

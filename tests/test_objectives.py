@@ -90,7 +90,7 @@ def prior_samples(step_seed, shape) -> np.ndarray:
 
 def numpy_loss(name: str, arrays: dict, weight: float, step_seed, num_examples: int) -> float:
     """One model's loss, (B,) terms, from the NumPy references."""
-    if name == "aggregate":
+    if name == "mmd":
         mmd = numpy_imq_mmd_squared(arrays["z"], prior_samples(step_seed, arrays["z"].shape))
         return float(np.mean(arrays["distortion"])) + weight * mmd
     total_correlation = numpy_stratified_total_correlation(arrays["z"], arrays["loc"],
@@ -99,10 +99,10 @@ def numpy_loss(name: str, arrays: dict, weight: float, step_seed, num_examples: 
 
 
 # ------------------------------------------------------------------------------------------
-# aggregate and tcvae
+# mmd and tcvae
 
 
-@pytest.mark.parametrize("name, weight_name, weight", [("aggregate", "lambda", 30.0),
+@pytest.mark.parametrize("name, weight_name, weight", [("mmd", "lambda", 30.0),
                                                         ("tcvae", "beta", 6.0)])
 def test_loss_matches_numpy(name, weight_name, weight):
     rng = np.random.default_rng(10)
@@ -116,10 +116,10 @@ def test_loss_matches_numpy(name, weight_name, weight):
                                         rel=1e-12)
 
 
-def test_aggregate_loss_has_no_per_example_kl_and_prior_samples_follow_the_step_seed():
+def test_mmd_loss_has_no_per_example_kl_and_prior_samples_follow_the_step_seed():
     rng = np.random.default_rng(11)
     arrays = random_terms(rng, (8,), latent_dim=2)
-    loss = lambda terms, step: float(objectives.get("aggregate").loss(  # noqa: E731
+    loss = lambda terms, step: float(objectives.get("mmd").loss(  # noqa: E731
         as_terms(terms), {"lambda": tf.constant(1.0, tf.float64)}, tf.constant([1, step])))
     assert loss({**arrays, "rate": 100.0 * arrays["rate"]}, 2) == loss(arrays, 2)
     assert loss(arrays, 2) != loss(arrays, 4)  # new prior samples each step
@@ -143,7 +143,7 @@ def test_tcvae_total_correlation_is_the_estimators_stratified_estimate(dtype, rt
     assert beta_two - vae == pytest.approx(expected, rel=max(rtol, 1e-6))
 
 
-@pytest.mark.parametrize("name, weight_name", [("aggregate", "lambda"), ("tcvae", "beta")])
+@pytest.mark.parametrize("name, weight_name", [("mmd", "lambda"), ("tcvae", "beta")])
 def test_stacked_losses_are_the_separate_losses(name, weight_name):
     """K models' (K, B, .) terms, (K, 1) weights and (K, 2) seeds give the K separate losses."""
     rng = np.random.default_rng(13)
@@ -178,8 +178,8 @@ def test_unknown_objectives_and_too_small_batches_are_refused():
     with pytest.raises(UserError, match="unknown objective 'ae'.*vae"):
         objectives.get("ae")
     engine.check_batches(objectives.get("vae"), num_train=129, batch_size=128)
-    with pytest.raises(UserError, match="aggregate needs batches of at least 2.*a batch of 1"):
-        engine.check_batches(objectives.get("aggregate"), num_train=129, batch_size=128)
+    with pytest.raises(UserError, match="mmd needs batches of at least 2.*a batch of 1"):
+        engine.check_batches(objectives.get("mmd"), num_train=129, batch_size=128)
 
 
 def test_tcvae_without_the_training_set_size_says_so():
@@ -202,7 +202,7 @@ SHAPE = ["--latent-dim", "2", "--epochs", "2", "--batch-size", "64", "--hidden",
          "--threads", "1"]
 
 
-@pytest.mark.parametrize("name, option", [("aggregate", "--lambda"), ("tcvae", "--beta")])
+@pytest.mark.parametrize("name, option", [("mmd", "--lambda"), ("tcvae", "--beta")])
 def test_train_and_train_together_write_finite_histories_that_agree(digits_npz, tmp_path,
                                                                     name, option):
     """`train` with the weight's option; `train-together` (plural option) matches it per run."""
@@ -222,5 +222,5 @@ def test_train_and_train_together_write_finite_histories_that_agree(digits_npz, 
 def test_train_needs_the_objectives_weight(digits_npz, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--data", str(digits_npz), "--rundir", str(tmp_path / "run"),
-                  "--objective", "aggregate", "--beta", "1", "--seed", "0"] + SHAPE)
-    assert "objective aggregate needs --lambda" in capsys.readouterr().err
+                  "--objective", "mmd", "--beta", "1", "--seed", "0"] + SHAPE)
+    assert "objective mmd needs --lambda" in capsys.readouterr().err

@@ -287,9 +287,9 @@ def test_figure_sources_table_lists_every_figure_with_rule_command_and_tables(tm
 
 
 def objectives_summary(rng: np.random.Generator) -> pd.DataFrame:
-    """A summary of a synthetic sweep with a beta-VAE and an aggregate run at the same weight."""
+    """A summary of a synthetic sweep with a beta-VAE and an MMD run at the same weight."""
     runs = [layout.Run("mnist", 10, 10.0, seed, objective)
-            for objective in ("vae", "aggregate") for seed in (0, 1)]
+            for objective in ("vae", "mmd") for seed in (0, 1)]
     records = [{**run._asdict(), "split": "test", "n": 20.0, "log_n": math.log(20.0),
                 "rate": rng.uniform(5, 9), "distortion": rng.uniform(80, 90),
                 "mutual_info": rng.uniform(1, 3), "aggregate_kl": rng.uniform(0, 4),
@@ -301,14 +301,14 @@ def test_lookups_and_tables_keep_objectives_apart():
     rng = np.random.default_rng(23)
     summary = objectives_summary(rng)
     lines = "\n".join(report.lookup_definitions(summary))
-    for objective in ("vae", "aggregate"):
+    for objective in ("vae", "mmd"):
         rows = summary[(summary["objective"] == objective) & (summary["metric"] == "rate")]
         assert (rf"\@namedef{{klgap@{objective}@mnist@10@10@test@rate@mean}}"
                 rf"{{{rows['mean'].iloc[0]:.2f}}}") in lines
     table = report.objectives_table_tex(summary)
     rows = [line for line in table.splitlines() if "= 10$" in line]
     assert [row.split(" & ")[0] for row in rows] == [r"$\beta$-VAE", "MMD"]
-    holes = summary[(summary["objective"] == "aggregate")
+    holes = summary[(summary["objective"] == "mmd")
                     & (summary["metric"] == "prior_holes_fraction")]["mean"].iloc[0]
     assert rows[1].split(" & ")[-1] == f"{holes:.3f} \\\\"
     assert report.objectives_table_tex(aggregate.only_vae(summary)) == ""
@@ -332,7 +332,7 @@ def test_class_sizes_come_from_a_whole_split_of_latent_samples():
 
 def test_convergence_table_has_a_row_per_cell_of_every_objective():
     rows = []
-    for objective, weight, slope in (("vae", 1.0, 0.25), ("aggregate", 100.0, -1.5)):
+    for objective, weight, slope in (("vae", 1.0, 0.25), ("mmd", 100.0, -1.5)):
         for epoch in range(1, 9):
             rows.append({"dataset": "mnist", "objective": objective, "latent_dim": 10,
                          "weight": weight, "seed": 0, "epoch": epoch,
@@ -363,7 +363,7 @@ def test_table_lists_only_the_cells_that_ran():
 def test_runs_are_counted_per_objective():
     # An MMD run with lambda = 10 and a TCVAE run with beta = 10 share dataset, latent size and
     # weight: both count.
-    runs = [layout.Run("mnist", 10, 10.0, 0, "aggregate"), layout.Run("mnist", 10, 10.0, 0, "tcvae")]
+    runs = [layout.Run("mnist", 10, 10.0, 0, "mmd"), layout.Run("mnist", 10, 10.0, 0, "tcvae")]
     records = [{**run._asdict(), "split": "test", "rate": 1.0} for run in runs]
     summary = aggregate.summarize(aggregate.tidy(records), runs)
     assert report.count_runs(summary) == (2, 2)

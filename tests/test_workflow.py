@@ -114,7 +114,7 @@ def test_paper_sweep_plans_every_run_of_its_grids(tmp_path):
     result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout
     runs = expected_runs(config)
-    assert {run.objective for run in runs} == {"vae", "aggregate", "tcvae"}
+    assert {run.objective for run in runs} == {"vae", "mmd", "tcvae"}
     assert job_counts(result.stdout)["run"] == len(runs)
     rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}

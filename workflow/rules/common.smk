@@ -293,7 +293,8 @@ def training_options(wildcards):
     """The options that `klgap train` and `klgap train-together` share, as shell words."""
     return (f"--objective {wildcards.objective} --latent-dim {wildcards.latent_dim}"
             f" --epochs {epochs_for(wildcards.dataset)} --batch-size {config['batch_size']}"
-            f" --learning-rate {config['learning_rate']} --hidden {joined(config['hidden'])}")
+            f" --learning-rate {config['learning_rate']} --hidden {joined(config['hidden'])}"
+            f" --network {config['network']}")
 
 
 def evaluation_outputs():

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from klgap.config import schema as config_schema
+from klgap.models import networks
 from klgap.training import objectives
 from klgap.errors import UserError
 
@@ -24,14 +25,17 @@ class RunConfig:
     batch_size: int = config_schema.default("batch_size")
     learning_rate: float = config_schema.default("learning_rate")
     hidden: list[int] = field(default_factory=lambda: list(config_schema.default("hidden")))
+    network: str = config_schema.default("network")
     threads: int | None = None
 
     def identity(self) -> str:
         """What a checkpoint must match to be resumed: the data, objective, every hyperparameter."""
         keys = ("objective", "weights", "latent_dim", "seed", "batch_size", "learning_rate",
                 "hidden")
-        return json.dumps({"data": Path(self.data).name, **{k: getattr(self, k) for k in keys}},
-                          sort_keys=True)
+        identity = {"data": Path(self.data).name, **{k: getattr(self, k) for k in keys}}
+        if self.network != "mlp":  # checkpoints written before the key existed stay resumable
+            identity["network"] = self.network
+        return json.dumps(identity, sort_keys=True)
 
     def name(self, dataset: str) -> str:
         """A run's name in messages, e.g. ``digits vae z=2 beta=1.0 seed=3``."""
@@ -52,6 +56,8 @@ class RunConfig:
              f"learning rate must be > 0, got {self.learning_rate}"),
             (len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden),
              f"hidden sizes must be a non-empty list of positive ints, got {self.hidden}"),
+            (self.network in networks.NETWORKS,
+             f"network must be one of {', '.join(networks.NETWORKS)}, got {self.network!r}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -40,6 +40,7 @@ from klgap.data import datasets as data
 from klgap.estimators import decomposition as estimators
 from klgap.evaluation import generation
 from klgap.evaluation.classifier import StoredClassifier, load_classifier
+from klgap.models import networks
 from klgap.errors import UserError
 
 TEST_SPLIT = ("x_test_binary", "y_test")  # the arrays of the prepared data
@@ -334,8 +335,7 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
 
     device_name = device.configure(threads)
     config = run["config"]
-    vae = vae_model.VAE.build(run["data_dim"], config["latent_dim"], config["hidden"],
-                              config["seed"])
+    vae = networks.build_model(config, (run["data_dim"],))
     vae_model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))
 
     [weight] = config["weights"].values()  # the objective's one weight (klgap.sweep.layout)

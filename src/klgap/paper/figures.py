@@ -49,9 +49,6 @@ COLOURS = {"mutual_info": CATEGORICAL[0], "aggregate_kl": CATEGORICAL[1], "rate"
 CLASS_PALETTE = [matplotlib.colormaps["tab10"](i) for i in (0, 3, 2, 1, 4, 5, 6, 7, 8, 9)]
 GREY_CODES = "0.78"  # the codes of every class, where one class is picked out
 ONE_CLASS = 1  # the class of figure ``ones``
-# Objective -> (colour, marker) in the figures that compare objectives.
-OBJECTIVE_STYLES = {"vae": (CATEGORICAL[0], "o"), "aggregate": (CATEGORICAL[3], "s"),
-                    "tcvae": (CATEGORICAL[2], "^")}
 LABELS = {
     "rate": r"rate $\mathbb{E}_x\,\mathrm{KL}(q(z|x)\,\|\,p(z))$",
     "mutual_info": r"$I_q(x;z)$",
@@ -319,8 +316,11 @@ def class_colours(labels) -> dict[int, tuple]:
 
 
 def objective_style(objective: str) -> tuple[tuple, str]:
-    """The colour and marker of an objective (``OBJECTIVE_STYLES``; others grey diamonds)."""
-    return OBJECTIVE_STYLES.get(objective, ("0.4", "D"))
+    """The colour and marker of an objective (its ``style``; unknown ones grey diamonds)."""
+    if objective not in training_objectives.OBJECTIVES:
+        return "0.4", "D"
+    palette_index, marker = training_objectives.OBJECTIVES[objective].style
+    return CATEGORICAL[palette_index], marker
 
 
 def paired(cell: pd.DataFrame, x_metric: str, y_metric: str) -> pd.DataFrame:

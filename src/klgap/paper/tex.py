@@ -23,6 +23,7 @@ from klgap.estimators import decomposition as estimators
 from klgap.evaluation import evaluate
 from klgap.paper import findings
 from klgap.sweep import layout
+from klgap.training import objectives
 from klgap.sweep.tables import load_summaries, load_tables, only_vae
 from klgap.errors import UserError
 
@@ -52,9 +53,6 @@ OBJECTIVE_METRICS = {
 # Metrics of the convergence table: curve of the history -> header.
 CONVERGENCE_CURVES = {"test_elbo": "ELBO", "test_rate": "rate", "test_mutual_info": r"$I_q(x;z)$",
                       "test_aggregate_kl": r"$\mathrm{KL}(q(z)\|p)$"}
-# How each objective is named in the tables, and its weight's symbol.
-OBJECTIVE_LABELS = {"vae": (r"$\beta$-VAE", r"\beta"), "aggregate": ("MMD", r"\lambda"),
-                    "tcvae": (r"$\beta$-TCVAE", r"\beta")}
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
@@ -418,7 +416,8 @@ def objectives_table_tex(summary: pd.DataFrame) -> str:
       A ``tabular`` (booktabs); an empty string when only the beta-VAE ran.
     """
     test = summary[(summary["split"] == "test") & summary["metric"].isin(list(OBJECTIVE_METRICS))]
-    others = test[test["objective"] != "vae"][["dataset", "latent_dim"]].drop_duplicates()
+    alternatives = set(objectives.listed_in("objectives")) - set(objectives.listed_in("main"))
+    others = test[test["objective"].isin(alternatives)][["dataset", "latent_dim"]].drop_duplicates()
     if others.empty:
         return ""
     columns = [m for m in OBJECTIVE_METRICS if m in set(test["metric"])]
@@ -431,10 +430,11 @@ def objectives_table_tex(summary: pd.DataFrame) -> str:
             r"}} \\", rf", $d_z = {latent_dim}$}}}} \\", 1)
         lines += [r"\midrule", heading]
         means = rows.pivot_table(index=["objective", "weight"], columns="metric", values="mean")
-        for objective in OBJECTIVE_LABELS:
+        for objective in objectives.listed_in("objectives"):
             if objective not in means.index.get_level_values("objective"):
                 continue
-            name, symbol = OBJECTIVE_LABELS[objective]
+            name, symbol = objectives.OBJECTIVES[objective].label, \
+                objectives.OBJECTIVES[objective].weight_symbol
             for weight, row in means.loc[objective].iterrows():
                 cells = [number(row[m], 3 if m == "prior_holes_fraction" else 2) for m in columns]
                 lines.append(" & ".join([name, f"${symbol} = {layout.format_weight(weight)}$"]
@@ -460,13 +460,14 @@ def convergence_table_tex(history: pd.DataFrame) -> str:
     header = ["dataset", "objective", "$d_z$", "weight", "epochs"] + [
         CONVERGENCE_CURVES[c] for c in curves]
     rows = []
-    for objective in OBJECTIVE_LABELS:
+    for objective in objectives.listed_in("convergence"):
         runs = history[history["objective"] == objective]
         if runs.empty:
             continue
         slopes = findings.final_slopes(runs)
         epochs = runs.groupby(findings.CELL)["epoch"].max()
-        name, symbol = OBJECTIVE_LABELS[objective]
+        name, symbol = objectives.OBJECTIVES[objective].label, \
+            objectives.OBJECTIVES[objective].weight_symbol
         for (dataset, latent_dim, weight), row in slopes.iterrows():
             rows.append([escape(dataset), name, str(latent_dim),
                          f"${symbol} = {layout.format_weight(weight)}$",

@@ -107,8 +107,9 @@ def run_dir(outdir: str | Path, run: Run) -> Path:
 
 
 def upgrade_snapshot(config: dict) -> dict:
-    """A configuration (snapshot) in today's keys: ``betas``, the beta-VAE's grid before the main
-    grid had an objective, becomes ``weights``.
+    """A configuration (snapshot) in today's keys and names: ``betas``, the beta-VAE's grid before
+    the main grid had an objective, becomes ``weights``; renamed objectives
+    (``objectives.RENAMED``) get their new names, in the main grid and in the experiments.
 
     Args:
       config: a configuration, e.g. a committed ``results/config.yaml``.
@@ -119,7 +120,28 @@ def upgrade_snapshot(config: dict) -> dict:
     upgraded = dict(config)
     if "betas" in upgraded:
         upgraded.setdefault("weights", upgraded.pop("betas"))
+    if "objective" in upgraded:
+        upgraded["objective"] = objectives.RENAMED.get(upgraded["objective"],
+                                                       upgraded["objective"])
+    if "experiments" in upgraded:
+        upgraded["experiments"] = [
+            {**grid, "objective": objectives.RENAMED.get(grid["objective"], grid["objective"])}
+            if "objective" in grid else grid for grid in upgraded["experiments"]]
     return upgraded
+
+
+def upgrade_objectives(table):
+    """A table (pandas) with renamed objectives (``objectives.RENAMED``) under their new names.
+
+    Args:
+      table: a DataFrame with an ``objective`` column, e.g. a committed ``summary.csv``.
+
+    Returns:
+      The table, its ``objective`` column mapped (the same object if nothing was renamed).
+    """
+    if not table["objective"].isin(list(objectives.RENAMED)).any():
+        return table
+    return table.assign(objective=table["objective"].replace(objectives.RENAMED))
 
 
 def grid(datasets, latent_dims, weights, seeds, objective: str = "vae") -> list[Run]:

@@ -176,9 +176,10 @@ def write_csv(path: Path, table: pd.DataFrame) -> None:
 def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
     """Reads and concatenates one kind of aggregated table (one file per dataset).
 
-    A table without an ``objective`` column (written before runs had one, as the committed
-    results) is of the beta-VAE: the column is added after ``dataset`` as ``vae``, and its column
-    ``beta`` is the table's ``weight``.
+    A table without an ``objective`` column (written before runs had one) is of the beta-VAE:
+    the column is added after ``dataset`` as ``vae``, and its column ``beta`` is the table's
+    ``weight``. Objectives renamed since a table was written are read with their new names
+    (``layout.upgrade_objectives``).
 
     Args:
       paths: the files, e.g. every dataset's ``summary.csv``.
@@ -199,7 +200,7 @@ def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
         part = pd.read_csv(path)
         if "objective" not in part.columns:
             part.insert(list(part.columns).index("dataset") + 1, "objective", DEFAULT_OBJECTIVE)
-        part = part.rename(columns={"beta": "weight"})
+        part = layout.upgrade_objectives(part.rename(columns={"beta": "weight"}))
         tables.append(part)
     return pd.concat(tables, ignore_index=True)
 

@@ -27,9 +27,12 @@ from klgap.training import engine
 from klgap.training import train
 from klgap.errors import UserError
 from klgap.config.runconfig import RunConfig
+from klgap.models import networks
 
 SHARED_FIELDS = ("data", "objective", "latent_dim", "batch_size", "learning_rate", "hidden",
-                 "epochs", "threads")
+                 "network", "epochs", "threads")
+# The networks whose weights ``stacked_mlp_class`` can stack.
+STACKABLE_NETWORKS = ("mlp",)
 
 
 def stacked_mlp_class():
@@ -62,27 +65,33 @@ def stacked_mlp_class():
     return StackedMLP
 
 
-def stacked_vae(data_dim: int, latent_dim: int, hidden: list[int], seeds: list[int]):
-    """Builds K VAEs as ``klgap.models.vae.VAE`` does for each seed, with their weights stacked.
+def stacked_vae(config: RunConfig, data_shape: tuple[int, ...], seeds: list[int]):
+    """Builds K VAEs as ``networks.build_model`` does for each seed, with their weights stacked.
 
     Args:
-      data_dim: number of pixels P.
-      latent_dim: D.
-      hidden: hidden layer widths of the encoder; the decoder mirrors them.
+      config: the configuration the K runs share (all but the seed).
+      data_shape: the shape of one example, (P,).
       seeds: the K seeds of the weight initialisation.
 
     Returns:
       A ``klgap.models.vae.VAE`` whose networks map (K, B, P) to (K, B, .) and whose variables have
       the same names and order as one VAE's, with a leading axis K.
+
+    Raises:
+      UserError: a network that cannot be stacked (not in ``STACKABLE_NETWORKS``).
     """
     from klgap.models import vae as model
 
+    network = networks.network_of(config)
+    if network not in STACKABLE_NETWORKS:
+        raise UserError(f"batched training stacks {', '.join(STACKABLE_NETWORKS)} networks only, "
+                        f"not {network!r}; set batched_training: false")
     stacked_mlp = stacked_mlp_class()
-    models = [model.VAE.build(data_dim, latent_dim, hidden, seed=seed) for seed in seeds]
+    models = [networks.build_model(config, data_shape, seed=seed) for seed in seeds]
     # Its encode, decode and terms work unchanged on (K, B, .) tensors, and its variables keep
     # the names ``get_weights`` writes.
     return model.VAE(stacked_mlp([m.encoder_net for m in models], name="encoder"),
-                     stacked_mlp([m.decoder_net for m in models], name="decoder"), latent_dim)
+                     stacked_mlp([m.decoder_net for m in models], name="decoder"), config.latent_dim)
 
 
 def check_compatible(configs: list[RunConfig]) -> None:
@@ -130,8 +139,7 @@ def train_together(configs: list[RunConfig]) -> list[dict]:
         level = min([epochs for epochs in done if epochs > min(done)],
                     default=configs[0].epochs)
         group = [configs[i] for i in behind]
-        vae = stacked_vae(arrays["x_train"].shape[1], group[0].latent_dim, group[0].hidden,
-                          [config.seed for config in group])
+        vae = stacked_vae(group[0], arrays["x_train"].shape[1:], [config.seed for config in group])
         engine.train_models(vae, group, arrays, [states[i] for i in behind], level,
                             str(arrays["dataset"]), stacked=True)
     return [train.finish_run(config, arrays, state.weights, state.history, device_name,
@@ -163,7 +171,7 @@ def main(args: argparse.Namespace) -> None:
     template = RunConfig(data=args.data, rundir="", latent_dim=args.latent_dim, seed=0,
                          epochs=args.epochs, objective=args.objective, weights={},
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         hidden=args.hidden, threads=args.threads)
+                         hidden=args.hidden, network=args.network, threads=args.threads)
     train_together([replace(template, rundir=rundir, seed=seed,
                             weights={name: values[k] for name, values in weights.items()})
                     for k, (rundir, seed) in enumerate(zip(args.rundirs, args.seeds))])

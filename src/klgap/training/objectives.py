@@ -7,10 +7,16 @@ The core calls ``terms`` and ``loss`` on one model's (B, .) batch or on K stacke
 (K, B, .) batches; weights then arrive as scalars or as (K, 1) columns, the step's seed as (2,)
 or (K, 2). Penalties on the aggregate posterior are computed per model, so model k of a stack
 minimises exactly the loss of its separate run. A new objective is a new class here plus its
-entry in ``OBJECTIVES`` and in the schema's ``objective`` enum.
+entry in ``OBJECTIVES`` and in the schema's ``objective`` enum (docs/extending.md).
+
+An objective also describes itself to the tables and figures: ``label`` (its LaTeX name),
+``weight_symbol`` (its weight's LaTeX symbol), ``style`` (an index into the figures' categorical
+palette and a matplotlib marker) and ``tables`` (which of the paper's tables list it, from
+``TABLES``). This module imports TensorFlow only inside the losses, so the workflow and the
+figures can read the descriptions without it.
 
 - ``vae``: the beta-VAE, per-example KL weighted by beta.
-- ``aggregate``: no per-example KL; lambda * MMD^2(q(z), p(z)) (InfoVAE with alpha = 1, WAE-MMD).
+- ``mmd``: no per-example KL; lambda * MMD^2(q(z), p(z)) (InfoVAE with alpha = 1, WAE-MMD).
 - ``tcvae``: the VAE plus (beta - 1) * the total correlation of q(z) (beta-TCVAE).
 """
 
@@ -19,6 +25,14 @@ from typing import Callable, ClassVar, Protocol
 
 from klgap.errors import UserError
 
+# The paper's tables an objective can be listed in: ``main``, the beta-VAE's grid (Table 1 and the
+# named values); ``objectives``, the comparison of the objectives (in the cells where one not of
+# ``main`` ran); ``convergence``, the final slopes of the training curves.
+TABLES = ("main", "objectives", "convergence")
+# Objectives renamed since older results were written: old name -> name. Tables and
+# configuration snapshots that use an old name are read with the new one (``klgap.sweep.layout``).
+RENAMED = {"aggregate": "mmd"}
+
 
 class Objective(Protocol):
     """The interface the training core uses (``get`` makes one)."""
@@ -26,6 +40,10 @@ class Objective(Protocol):
     name: ClassVar[str]
     weights: ClassVar[dict[str, str]]  # weight name -> meaning (its --help text)
     min_batch_size: ClassVar[int]  # smallest batch the loss is defined for
+    label: ClassVar[str]  # LaTeX name in tables and legends
+    weight_symbol: ClassVar[str]  # LaTeX symbol of the weight, e.g. r"\beta"
+    style: ClassVar[tuple[int, str]]  # (index into the figures' categorical palette, marker)
+    tables: ClassVar[tuple[str, ...]]  # the tables of ``TABLES`` that list it
 
     def check(self, weights: dict[str, float]) -> list[str]:
         """Returns one message per invalid weight (empty if all are valid)."""
@@ -74,6 +92,8 @@ class BetaVAE(WeightedObjective):
 
     name = "vae"
     weights = {"beta": "KL weight (>= 0)"}
+    label, weight_symbol, style = r"$\beta$-VAE", r"\beta", (0, "o")
+    tables = ("main", "objectives", "convergence")
 
     def loss(self, terms, weights, step_seed):
         """Mean over the batch of -log p(x|z) + beta * KL(q(z|x) || p(z)).
@@ -104,9 +124,11 @@ class AggregateMMD(WeightedObjective):
     logged but not penalised.
     """
 
-    name = "aggregate"
+    name = "mmd"
     weights = {"lambda": "weight of MMD^2(q(z), p(z)), the aggregate posterior's distance to "
                          "the prior; no per-example KL (>= 0)"}
+    label, weight_symbol, style = "MMD", r"\lambda", (3, "s")
+    tables = ("objectives", "convergence")
     min_batch_size = 2  # the U-statistic needs two samples of each distribution
 
     def penalty(self, terms, step_seed):
@@ -162,6 +184,8 @@ class BetaTCVAE(WeightedObjective):
 
     name = "tcvae"
     weights = {"beta": "total correlation weight; 1 is the VAE (>= 0)"}
+    label, weight_symbol, style = r"$\beta$-TCVAE", r"\beta", (2, "^")
+    tables = ("objectives", "convergence")
     min_batch_size = 2  # the stratified weights need another component than the own one
 
     def penalty(self, terms, step_seed=None):
@@ -258,6 +282,20 @@ def get(name: str, num_examples: int | None = None) -> Objective:
     if name not in OBJECTIVES:
         raise UserError(f"unknown objective {name!r}; the objectives are: {', '.join(OBJECTIVES)}.")
     return OBJECTIVES[name](num_examples)
+
+
+def listed_in(table: str) -> list[str]:
+    """The objectives that one of the paper's tables lists, in ``OBJECTIVES`` order.
+
+    Args:
+      table: a name from ``TABLES``.
+
+    Raises:
+      ValueError: not a table of ``TABLES``.
+    """
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; the tables are {', '.join(TABLES)}")
+    return [name for name, objective in OBJECTIVES.items() if table in objective.tables]
 
 
 def weight_names() -> list[str]:

@@ -20,6 +20,7 @@ from klgap.config import schema as config_schema
 from klgap.data import datasets as data
 from klgap.training import engine
 from klgap.training import objectives
+from klgap.models import networks
 from klgap.training.engine import HISTORY_COLUMNS
 from klgap.config.runconfig import RunConfig
 
@@ -95,8 +96,7 @@ def train(config: RunConfig) -> dict:
     rundir = Path(config.rundir)
     rundir.mkdir(parents=True, exist_ok=True)
     atomic.remove_stale_temporaries(rundir)  # from a process killed mid-write
-    vae = vae_model.VAE.build(arrays["x_train"].shape[1], config.latent_dim, config.hidden,
-                        seed=config.seed)
+    vae = networks.build_model(config, arrays["x_train"].shape[1:])
     [history] = engine.train_models(vae, [config], arrays, [engine.read_checkpoint(config)],
                                     config.epochs, str(arrays["dataset"]))
     return finish_run(config, arrays, vae_model.get_weights(vae), history, device_name,
@@ -151,7 +151,7 @@ def add_shape_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latent-dim", type=int, required=True)
     parser.add_argument("--epochs", type=int, required=True)
     for key, option in (("batch_size", {"type": int}), ("learning_rate", {"type": float}),
-                        ("hidden", {"type": int, "nargs": "+"})):
+                        ("hidden", {"type": int, "nargs": "+"}), ("network", {"type": str})):
         parser.add_argument("--" + key.replace("_", "-"), default=config_schema.default(key),
                             help=config_schema.description(key), **option)
     parser.add_argument("--threads", type=int, default=None,
@@ -163,7 +163,8 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     return RunConfig(data=args.data, rundir=args.rundir, latent_dim=args.latent_dim,
                      objective=args.objective, weights=objective_weights(args),
                      seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
-                     learning_rate=args.learning_rate, hidden=args.hidden, threads=args.threads)
+                     learning_rate=args.learning_rate, hidden=args.hidden, network=args.network,
+                     threads=args.threads)
 
 
 def main(args: argparse.Namespace) -> None:
