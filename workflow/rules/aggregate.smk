@@ -49,8 +49,8 @@ rule latent_samples:
     params:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
         objective=config["objective"],
-        latent_dim=LATENT_SPACE_DIM,
-        weights=lambda wildcards: joined(latent_space_weights(wildcards.dataset),
+        latent_dim=collected_files.LATENT_SPACE_DIM,
+        weights=lambda wildcards: joined(collected_files.latent_space_weights(config, wildcards.dataset),
                                          layout.format_weight),
         seeds=joined(config["seeds"]),
         also=other_latent_spaces,

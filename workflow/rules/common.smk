@@ -1,9 +1,6 @@
 # Helpers shared by the rules: configuration checks, the sweep, output paths, provenance.
 # Functions only (no rules), so that every rule file reads as a list of steps.
 
-import difflib
-import hashlib
-import json
 import os
 import shlex
 import sys
@@ -14,9 +11,9 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from klgap.config import schema as config_schema
+from klgap.config import checks
 from klgap.paper import figure_registry
-from klgap.sweep import layout
+from klgap.sweep import collected_files, layout
 from klgap.training import objectives
 from klgap.sweep.provenance import git_commit
 
@@ -26,8 +23,6 @@ RUN = f"runs/{RUN_ID}"
 # Figures drawn by `klgap figures NAME`, each as <outdir>/figures/NAME.pdf (+ .png preview),
 # with the aggregated tables each is drawn from (<outdir>/<dataset>/<table>.csv, every dataset).
 FIGURES = figure_registry.FIGURE_TABLES
-# The latent size whose latent space is drawn (latent_space needs it in the sweep).
-LATENT_SPACE_DIM = 2
 
 # Files of the repository. The paper's generated parts come from <outdir>/tex and /figures.
 PAPER_DIR = Path(workflow.basedir) / "paper"
@@ -35,9 +30,6 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 DATASETS = yaml.safe_load(SCHEMA.read_text())["properties"]["datasets"]["items"]["enum"]
 
-# Config keys whose command-line form (`--config key=...` gives strings) needs converting, by
-# their types in the schema.
-LIST_KEYS, BOOLEAN_KEYS = config_schema.command_line_types()
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
@@ -52,32 +44,6 @@ wildcard_constraints:
 shell.prefix(f"set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:\"$PATH\"; ")
 
 
-def _from_command_line(key, value):
-    """Reads values as given by `--config key=[a,b]` (strings), `key=a` or `key=true`.
-
-    Args:
-      key: the config key.
-      value: its value.
-
-    Returns:
-      The value as a list with numbers converted, or unchanged where it cannot be (the schema then
-      reports it).
-    """
-    if key in BOOLEAN_KEYS and isinstance(value, str):
-        return {"true": True, "yes": True, "false": False, "no": False}.get(value.lower(), value)
-    if key not in LIST_KEYS or value is None:
-        return value
-    items = value if isinstance(value, list) else [value]
-    convert = LIST_KEYS[key]
-    converted = []
-    for item in items:
-        try:
-            converted.append(convert(item) if isinstance(item, str) else item)
-        except ValueError:
-            converted.append(item)
-    return converted
-
-
 def check_config(config, schema):
     """Validates the config against the schema (filling defaults); stops naming the bad key.
 
@@ -89,7 +55,7 @@ def check_config(config, schema):
       WorkflowError: one line naming the key, the problem and what the key means.
     """
     for key in list(config):
-        config[key] = _from_command_line(key, config[key])
+        config[key] = checks.from_command_line(key, config[key])
     try:
         validate(config, schema=schema)
     except WorkflowError as error:
@@ -97,50 +63,19 @@ def check_config(config, schema):
         if not isinstance(cause, jsonschema.ValidationError):
             raise
         properties = yaml.safe_load(Path(schema).read_text())["properties"]
-        raise WorkflowError(f"Invalid configuration: {_explain(cause, config, properties)}") from None
-    if config["batched_training"] and any("seeds" in grid for grid in config["experiments"]):
-        raise WorkflowError("Invalid configuration: batched_training trains the seeds of the key "
-                            "seeds together; remove seeds from the experiments or set "
-                            "batched_training: false.")
-    if isinstance(config["epochs"], dict):
-        uncovered = sorted(set(config["datasets"]) - set(config["epochs"]))
-        if uncovered:
-            raise WorkflowError(f"Invalid configuration: config key epochs has no entry for "
-                                f"{', '.join(uncovered)}; add one or give a single number.")
+        raise WorkflowError(f"Invalid configuration: {checks.explain(cause, config, properties)}") from None
+    for problem in checks.cross_key_problems(config):
+        raise WorkflowError(f"Invalid configuration: {problem}")
 
 
 def gpu_percent_per_run():
-    """Returns the share of one GPU, in percent, that a training or evaluation job declares.
-
-    A local run given ``--resources gpu_percent=100`` then runs at most ``runs_per_gpu`` GPU jobs
-    at once (Snakemake's resources are integers, hence percent rather than a fraction). CPU-only
-    configurations (``gpus_per_run: 0``) declare none.
-    """
-    if config["gpus_per_run"] == 0:
-        return 0
-    return config["gpus_per_run"] * (100 // config["runs_per_gpu"])
+    """The share of one GPU, in percent, that a training or evaluation job declares (klgap.config.checks)."""
+    return checks.gpu_percent_per_run(config)
 
 
 def epochs_for(dataset):
     """Returns the training epochs of a dataset (config key ``epochs``: a number or a mapping)."""
-    epochs = config["epochs"]
-    return epochs[dataset] if isinstance(epochs, dict) else epochs
-
-
-def _explain(cause, config, properties):
-    """Turns a schema violation into one line that names the key."""
-    if cause.validator == "additionalProperties":
-        names = []
-        for key in sorted(set(config) - set(properties)):
-            guess = difflib.get_close_matches(key, list(properties), n=1)
-            names.append(f"'{key}'" + (f" (did you mean '{guess[0]}'?)" if guess else ""))
-        return f"unknown config key {', '.join(names)}; the keys are: {', '.join(properties)}"
-    path = list(cause.absolute_path)
-    if not path:
-        return cause.message
-    where = str(path[0]) + "".join(f"[{part}]" for part in path[1:])
-    description = properties.get(path[0], {}).get("description", "").strip()
-    return f"config key {where}: {cause.message}" + (f" ({description})" if description else "")
+    return checks.epochs_for(config, dataset)
 
 
 def out(*parts):
@@ -159,15 +94,8 @@ def expected_runs(wildcards):
 
 
 def run_files(dataset, name):
-    """Lists one file of every run of a dataset that a collecting rule waits for.
-
-    In `partial` mode only the existing ones, so that nothing is trained and the missing runs
-    are reported by the collecting command instead.
-    """
-    paths = [str(layout.run_dir(config["outdir"], run) / name) for run in sweep(dataset)]
-    if config["partial"]:
-        paths = [path for path in paths if os.path.exists(path)]
-    return paths
+    """Lists one file of every run of a dataset that a collecting rule waits for."""
+    return collected_files.run_files(config, dataset, name)
 
 
 def metrics_files(wildcards):
@@ -187,56 +115,18 @@ def run_records(wildcards):
 
 
 def latent_posterior_files(wildcards):
-    """Lists the test posteriors that latent_samples reads, for one dataset.
-
-    Per objective with 2-D runs and per weight of latent_space_weights, the first seed's; in
-    `partial` mode the first seed that has one (as `klgap latent-samples` chooses), or none.
-    """
-    paths = []
-    for objective, weights in latent_space_grids(wildcards.dataset).items():
-        for weight in weights:
-            candidates = [layout.run_dir(config["outdir"],
-                                         layout.Run(wildcards.dataset, LATENT_SPACE_DIM, weight,
-                                                    seed, objective)) / "posterior_test.npz"
-                          for seed in config["seeds"]]
-            if config["partial"]:
-                candidates = [path for path in candidates if path.exists()]
-            paths.extend(str(path) for path in candidates[:1])
-    return paths
+    """Lists the test posteriors that latent_samples reads, for one dataset."""
+    return collected_files.latent_posterior_files(config, wildcards.dataset)
 
 
 def sample_grid_files(wildcards):
-    """Lists the samples.npz files that sample_grids reads, for one dataset.
-
-    Per (objective, latent_dim, weight) cell of the sweep, the first seed's; in `partial` mode
-    the first seed that has one (as `klgap sample-grids` chooses), or none.
-    """
-    cells = {}
-    for run in sweep(wildcards.dataset):
-        cells.setdefault((run.objective, run.latent_dim, run.weight), []).append(
-            layout.run_dir(config["outdir"], run) / "samples.npz")
-    paths = []
-    for candidates in cells.values():
-        if config["partial"]:
-            candidates = [path for path in candidates if path.exists()]
-        paths.extend(str(path) for path in candidates[:1])
-    return paths
-
-
-def latent_space_weights(dataset, objective=None):
-    """The weights whose 2-D latent spaces latent_samples draws (klgap.sweep.layout chooses), of the
-    main grid's objective or another."""
-    return layout.latent_space_weights(
-        run.weight for run in sweep(dataset)
-        if run.latent_dim == LATENT_SPACE_DIM and run.objective == (objective or config["objective"]))
+    """Lists the samples.npz files that sample_grids reads, for one dataset."""
+    return collected_files.sample_grid_files(config, wildcards.dataset)
 
 
 def latent_space_grids(dataset):
-    """Objective -> the weights whose 2-D latent spaces latent_samples draws, main objective
-    first; only objectives with 2-D runs."""
-    objectives = dict.fromkeys([config["objective"]] + [run.objective for run in sweep(dataset)])
-    grids = {objective: latent_space_weights(dataset, objective) for objective in objectives}
-    return {objective: weights for objective, weights in grids.items() if weights}
+    """Objective -> the weights whose 2-D latent spaces latent_samples draws."""
+    return collected_files.latent_space_grids(config, dataset)
 
 
 def other_latent_spaces(wildcards):
@@ -248,8 +138,7 @@ def other_latent_spaces(wildcards):
 
 def has_latent_space(dataset=None):
     """Whether the sweep has 2-D runs of the main grid's objective (of one dataset, or any)."""
-    return any(run.latent_dim == LATENT_SPACE_DIM and run.objective == config["objective"]
-               for run in sweep(dataset))
+    return collected_files.has_latent_space(config, dataset)
 
 
 def figures_drawn():
@@ -341,8 +230,8 @@ def config_label():
 
 
 def config_hash():
-    """Returns a short hash of the validated configuration (as printed on the paper)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    """Returns a short hash of what in the configuration changes results (as printed on the paper)."""
+    return checks.config_hash(config)
 
 
 def code_version():
@@ -362,5 +251,5 @@ def write_config_snapshot(path, log):
 
     header = (f"# Configuration of this output root, as validated by the workflow.\n"
               f"# From: {config_label()}\n# Hash: {config_hash()}\n")
-    write_text(path, header + yaml.safe_dump(dict(config), sort_keys=True))
+    write_text(path, header + yaml.safe_dump(checks.snapshot(dict(config)), sort_keys=True))
     Path(log).write_text(f"wrote {path} (config hash {config_hash()})\n")
