@@ -43,3 +43,19 @@ def test_in_sample_decomposition_of_stacked_models_is_each_models():
     for k in range(3):
         np.testing.assert_allclose(stacked[k], brute_force_decomposition(z[k], mu[k], sigma[k], 25),
                                    rtol=1e-9)
+
+
+def test_in_sample_decomposition_of_sharp_float32_posteriors_sits_at_log_m():
+    # sigma = 1e-4 (the encoder's floor): separated posteriors, so I = log M and the aggregate KL
+    # is rate - log M exactly; the float32 expanded form used to scatter by several nats.
+    rng = np.random.default_rng(11)
+    num_examples, latent_dim = 2000, 10
+    mu = rng.standard_normal((num_examples, latent_dim)).astype(np.float32)
+    sigma = np.full((num_examples, latent_dim), 1e-4, np.float32)
+    z = (mu + sigma * rng.standard_normal((num_examples, latent_dim))).astype(np.float32)
+    information, aggregate_kl = engine.in_sample_decomposition(
+        *(tf.constant(a) for a in (z, mu, sigma)), num_examples)
+    expected = brute_force_decomposition(*(a.astype(np.float64) for a in (z, mu, sigma)),
+                                         num_examples)
+    np.testing.assert_allclose([information.numpy(), aggregate_kl.numpy()], expected, atol=1e-3)
+    assert abs(information.numpy() - np.log(num_examples)) < 1e-3

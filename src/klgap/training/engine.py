@@ -148,18 +148,22 @@ def in_sample_decomposition(z, loc, scale, num_samples: int):
     (S, M) table of log-densities as one matrix product (log q(z|x_n) = -z^2 . a_n + z . b_n + c_n,
     a = 1/(2 s^2), b = mu / s^2). I = mean_i [log q(z_i|x_i) - log q(z_i)],
     KL(q(z)||p) = mean_i [log q(z_i) - log p(z_i)]: the estimates of
-    ``klgap.estimators.decomposition.kl_decomposition`` (in float32, and with S samples, not M), cheap enough to
-    follow every epoch.
+    ``klgap.estimators.kl_decomposition`` (with S samples, not M), cheap enough to follow every
+    epoch. The table is computed in float64: in float32 the expanded quadratic form loses every
+    digit for sharp posteriors (sigma ~ 1e-4 gives terms ~ 1e8 whose differences are the
+    log-densities), while in float64 its rounding error stays below 1e-5 nats for sigma >= 1e-4
+    and |z| <= 10 in up to 20 dimensions.
 
     Args:
-      z, loc, scale: samples and posterior parameters, (..., M, D) each.
+      z, loc, scale: samples and posterior parameters, (..., M, D) each (any float dtype).
       num_samples: S.
 
     Returns:
-      The mutual information and the aggregate KL, shape (...) each.
+      The mutual information and the aggregate KL, shape (...) each, float64.
     """
     import tensorflow as tf
 
+    z, loc, scale = (tf.cast(t, tf.float64) for t in (z, loc, scale))
     half_log_2pi = 0.5 * math.log(2.0 * math.pi)
     inverse_variance = 1.0 / tf.square(scale)  # (..., M, D)
     a = 0.5 * inverse_variance
