@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from klgap.sweep import layout
 from klgap.sweep import verify
@@ -55,3 +56,32 @@ def test_a_deviation_beyond_the_threshold_fails():
     table = verify.deviations(*tables([0.0, 2.0], [0.1, 0.1]))
     passed, line = verify.verdict(table, verify.THRESHOLD)
     assert not passed and line.startswith("verify: FAIL") and "20.00 SD" in line
+
+
+def test_data_dir_and_config_items_reach_one_snakemake_config(tmp_path, monkeypatch):
+    # Snakemake keeps only its last --config: verify's outdir and the user's items must share one.
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "config.yaml").write_text(yaml.safe_dump({"datasets": ["mnist"], "seeds": [0]}))
+    commands = []
+    monkeypatch.setattr(verify.subprocess, "run",
+                        lambda command, cwd: commands.append(command) or
+                        verify.subprocess.CompletedProcess(command, 0))
+    outdir = tmp_path / "verify"
+    verify.retrain(results, outdir, verify.SAMPLE[:1],
+                   ["--config", "iw_samples=5", "-n"], verify.data_dir_setting(["mnist=/data/m"]))
+    [command] = commands
+    assert command.count("--config") == 1
+    at = command.index("--config")
+    assert command[at + 1:at + 3] == [f"outdir={outdir}", "iw_samples=5"] and "-n" in command
+    snapshot = yaml.safe_load((outdir / "committed_config.yaml").read_text())
+    assert snapshot["data_dir"] == {"mnist": "/data/m"}
+
+
+def test_data_dir_takes_one_directory_or_dataset_items():
+    assert verify.data_dir_setting([]) is None
+    assert verify.data_dir_setting(["/data"]) == "/data"
+    assert verify.data_dir_setting(["mnist=/a", "fashion_mnist=/b"]) == {
+        "mnist": "/a", "fashion_mnist": "/b"}
+    with pytest.raises(UserError, match="DATASET=DIR"):
+        verify.data_dir_setting(["/a", "/b"])

@@ -141,22 +141,68 @@ def verdict(table: pd.DataFrame, threshold: float) -> tuple[bool, str]:
     return False, f"verify: FAIL - {summary}"
 
 
-def retrain(results: Path, outdir: Path, runs: tuple[layout.Run, ...], extra: list[str]) -> None:
-    """Trains and evaluates the sample with the committed configuration, through Snakemake."""
+def data_dir_setting(values: list[str]) -> str | dict | None:
+    """The ``data_dir`` of ``--data-dir`` values: one directory, or ``DATASET=DIR`` items.
+
+    Raises:
+      UserError: a mix of both forms, or an item without a directory.
+    """
+    if not values:
+        return None
+    pairs = [value.split("=", 1) for value in values]
+    if len(values) == 1 and len(pairs[0]) == 1:
+        return values[0]
+    if any(len(pair) != 2 or not pair[1] for pair in pairs):
+        raise UserError(f"--data-dir takes one directory or DATASET=DIR items, got "
+                        f"{' '.join(values)}; e.g. --data-dir mnist=/path/to/mnist")
+    return dict(pairs)
+
+
+def split_config_items(extra: list[str]) -> tuple[list[str], list[str]]:
+    """Splits Snakemake arguments into the items of their ``--config`` options and the rest.
+
+    Snakemake keeps only the last ``--config``, so the items are merged into verify's own.
+    """
+    items, rest, in_config = [], [], False
+    for argument in extra:
+        if argument == "--config":
+            in_config = True
+        elif in_config and not argument.startswith("-"):
+            items.append(argument)
+        else:
+            in_config = False
+            rest.append(argument)
+    return items, rest
+
+
+def retrain(results: Path, outdir: Path, runs: tuple[layout.Run, ...], extra: list[str],
+            data_dir: str | dict | None = None) -> None:
+    """Trains and evaluates the sample with the committed configuration, through Snakemake.
+
+    Args:
+      results: the committed output root.
+      outdir: where the sample is retrained.
+      runs: the sample.
+      extra: further Snakemake arguments; their ``--config`` items join verify's own.
+      data_dir: where this machine has the IDX datasets (config key data_dir), or None for the
+        canonical mirrors.
+    """
     snapshot = results / "config.yaml"
     if not snapshot.is_file():
         raise UserError(f"{snapshot} not found: restore it with `git checkout {snapshot}`.")
     # The committed configuration, in the keys the workflow reads today. Where the sweep's machine
-    # found its data is not where this one does: the canonical mirrors, unless the Snakemake
-    # arguments name a directory (--config 'data_dir={mnist: DIR}').
+    # found its data is not where this one does: the canonical mirrors, unless --data-dir names
+    # a directory.
     committed = layout.upgrade_snapshot(yaml.safe_load(snapshot.read_text()))
     config = outdir / "committed_config.yaml"
-    atomic.write_text(config, yaml.safe_dump({**committed, "data_dir": None}))
+    atomic.write_text(config, yaml.safe_dump({**committed, "data_dir": data_dir}))
+    config_items, extra = split_config_items(extra)
     snakemake = Path(sys.executable).parent / "snakemake"
     repository = Path(__file__).resolve().parents[3]
     targets = [str(layout.run_dir(outdir, run) / "metrics.json") for run in runs]
     command = [str(snakemake), "--snakefile", str(repository / "Snakefile"), "--cores", "all",
-               "--configfile", str(config), "--config", f"outdir={outdir}", *extra, "--",
+               "--configfile", str(config), "--config", f"outdir={outdir}", *config_items, *extra,
+               "--",
                *targets]
     print("+", " ".join(command), flush=True)
     if subprocess.run(command, cwd=repository).returncode != 0:
@@ -175,6 +221,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, default=None,
                         help="where the table and verdict are written (default: "
                              "<outdir>/verify.csv)")
+    parser.add_argument("--data-dir", nargs="+", default=[], metavar="DIR",
+                        help="where this machine has the IDX datasets: one directory, or "
+                             "DATASET=DIR items (default: the canonical mirrors)")
     parser.add_argument("--snakemake-args", nargs=argparse.REMAINDER, default=[],
                         help="further arguments for Snakemake (last)")
 
@@ -184,7 +233,7 @@ def main(args: argparse.Namespace) -> None:
     results = args.results
     outdir = args.outdir or results / "verify"
     committed = committed_values(results, SAMPLE)  # checked before any training
-    retrain(results, outdir, SAMPLE, args.snakemake_args)
+    retrain(results, outdir, SAMPLE, args.snakemake_args, data_dir_setting(args.data_dir))
     table = deviations(committed, retrained_values(outdir, SAMPLE))
     with pd.option_context("display.width", 120, "display.max_rows", None):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
