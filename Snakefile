@@ -12,10 +12,17 @@
 # workflow/schemas/config.schema.yaml.
 
 import os
+import sys
 
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+try:
+    import klgap  # noqa: F401 (the rules' helpers and every job use the package)
+except ImportError as error:
+    sys.exit(f"error: the klgap package is not importable from {sys.executable} ({error}); "
+             "run `make setup` and use .venv/bin/snakemake (or `pip install -e .` into this Python)")
 
 
 configfile: os.path.join(workflow.basedir, "workflow", "config", "default.yaml")
