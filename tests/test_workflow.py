@@ -90,7 +90,7 @@ def test_config_files_set_every_key(name):
 
 def test_schema_datasets_are_the_package_datasets():
     enum = yaml.safe_load(SCHEMA.read_text())["properties"]["datasets"]["items"]["enum"]
-    assert enum == list(data.DATASETS)
+    assert enum == list(data.LOADERS)
 
 
 def test_dry_run_plans_one_job_per_run(tmp_path):
@@ -118,7 +118,7 @@ def test_paper_sweep_plans_every_run_of_its_grids(tmp_path):
     assert job_counts(result.stdout)["run"] == len(runs)
     rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
-    assert "--lambda 10000 " in result.stdout and "aggregate/z10/lambda10000/seed0" in result.stdout
+    assert "--lambda 10000 " in result.stdout and "mmd/z10/lambda10000/seed0" in result.stdout
 
 
 def test_batched_training_plans_one_job_per_cell_with_its_seeds(tmp_path):

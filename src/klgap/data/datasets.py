@@ -7,6 +7,10 @@ HTTPS with ``pooch`` (each mirror in turn, the published ``.gz`` checked against
 is kept, a progress bar, the standard cache directory). Every IDX file is accepted only if the MD5
 of its decompressed content equals the published one (so gzipped, re-gzipped and plain copies are
 all recognised) and its header is consistent.
+
+A dataset is a name in ``LOADERS`` (and in the schema's ``datasets`` enum) mapped to a loader
+that returns the train and test splits; ``load_npz_source`` reads a dataset kept as one ``.npz``
+of ``x_train, y_train, x_test, y_test`` (docs/extending.md).
 """
 
 import argparse
@@ -23,7 +27,6 @@ import pooch
 from klgap import atomic
 from klgap.errors import UserError
 
-DATASETS = ("digits", "fashion_mnist", "mnist")
 IDX_FILES = {  # split part -> file name (without .gz)
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -237,26 +240,72 @@ def load_digits(seed: int) -> tuple[Split, Split, dict]:
     return Split(x_train, y_train), Split(x_test, y_test), sources
 
 
+def load_npz_source(path: Path) -> tuple[Split, Split, dict]:
+    """Loads a dataset kept as one ``.npz``: ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+
+    Images may be uint8 grey levels (0-255) or floats in [0, 1], of any shape per example (they
+    are flattened); labels integers.
+
+    Args:
+      path: the ``.npz`` file.
+
+    Returns:
+      The train and test splits and a dict of the source file with its sha256.
+
+    Raises:
+      UserError: a missing file or array, mismatched lengths, or values outside [0, 1].
+    """
+    if not path.is_file():
+        raise UserError(f"{path} not found; put the dataset's .npz (x_train, y_train, x_test, "
+                        "y_test) there, or set data_dir to its directory.")
+    with np.load(path) as arrays:
+        missing = sorted({"x_train", "y_train", "x_test", "y_test"} - set(arrays.files))
+        if missing:
+            raise UserError(f"{path} lacks the arrays {', '.join(missing)}; save the dataset with "
+                            "np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...).")
+        parts = {name: arrays[name] for name in ("x_train", "y_train", "x_test", "y_test")}
+    splits = []
+    for prefix in ("train", "test"):
+        images, labels = parts[f"x_{prefix}"], parts[f"y_{prefix}"]
+        if len(images) != len(labels) or labels.ndim != 1:
+            raise UserError(f"{path}: x_{prefix} {images.shape} and y_{prefix} {labels.shape} do "
+                            "not match; give one integer label per image.")
+        x = images.reshape(len(images), -1).astype(np.float32)  # (N, P)
+        if images.dtype == np.uint8:
+            x /= 255.0
+        if not np.all((x >= 0) & (x <= 1)):
+            raise UserError(f"{path}: x_{prefix} has values outside [0, 1]; give grey levels in "
+                            "[0, 1] or uint8 0-255.")
+        splits.append(Split(x, labels.astype(np.int64)))
+    sources = {str(path): {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}}
+    return splits[0], splits[1], sources
+
+
+# dataset -> loader(data_dir, seed) returning (train, test, sources)
+LOADERS = {
+    "digits": lambda data_dir, seed: load_digits(seed),
+    "fashion_mnist": lambda data_dir, seed: load_idx_dataset("fashion_mnist", data_dir),
+    "mnist": lambda data_dir, seed: load_idx_dataset("mnist", data_dir),
+}
+
+
 def prepare(dataset: str, data_dir: Path | None, seed: int) -> dict[str, np.ndarray]:
     """Loads a dataset and adds the fixed evaluation subsets and binarizations.
 
     Args:
-      dataset: one of ``DATASETS``.
+      dataset: one of ``LOADERS``.
       data_dir: directory of local IDX files, or None.
       seed: seed of the digits split, the train evaluation subset and the fixed binarizations.
 
     Returns:
       The arrays to store (see docs/interfaces.md).
     """
-    if dataset not in DATASETS:
-        raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
+    if dataset not in LOADERS:
+        raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(LOADERS)}.")
     if data_dir is not None and not data_dir.is_dir():
         raise UserError(f"data directory {data_dir} does not exist. Create it and put the IDX "
                         "files there, or remove data_dir from the config.")
-    if dataset == "digits":
-        train, test, sources = load_digits(seed)
-    else:
-        train, test, sources = load_idx_dataset(dataset, data_dir)
+    train, test, sources = LOADERS[dataset](data_dir, seed)
     rng = np.random.default_rng(seed)
     train_eval_index = np.sort(rng.choice(len(train.x), size=len(test.x), replace=False))
     x_train_eval = train.x[train_eval_index]
@@ -285,7 +334,7 @@ def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``prepare`` command's arguments."""
-    parser.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}")
+    parser.add_argument("--dataset", required=True, help=f"one of {', '.join(LOADERS)}")
     parser.add_argument("--out", required=True, type=Path, help="output .npz path")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="directory with the four IDX files (gzipped or not)")
