@@ -5,7 +5,7 @@ A run of the sweep is
 ``<outdir>/runs/<dataset>/<objective>/z<latent_dim>/<weight name><weight>/seed<seed>/``
 (``RUN_PATTERN`` below ``runs_dir``; the workflow's wildcards are the same pattern): every
 objective has one swept weight (``klgap.training.objectives``: ``beta`` of ``vae`` and ``tcvae``,
-``lambda`` of ``aggregate``), written the shortest way that reads back as the same float
+``lambda`` of ``mmd``), written the shortest way that reads back as the same float
 (``vae/z2/beta1/seed0``, ``mmd/z10/lambda100/seed2``). The tables call it ``weight``.
 A sweep is the union of grids (``sweep``): the configuration's main grid and its
 ``experiments``. ``latent_space_weights`` picks the runs whose latent spaces are drawn.
