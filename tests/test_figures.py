@@ -2,9 +2,11 @@
 training histories, the samples of 2-D aggregate posteriors and the decoded sample grids, on
 synthetic run directories."""
 
+import inspect
 import math
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,11 @@ from PIL import Image
 
 from klgap.sweep import tables as aggregate
 from klgap import cli
-from klgap.paper import figures
+from klgap.paper import figure_registry
+from klgap.paper.figures import (curves, decomposition, estimators, latent, objectives, panels,
+                                 registry, samples, style)
+from klgap.paper.figures import classes as class_figures
+from klgap.paper.figures import provenance as figure_provenance
 from klgap.sweep import histories
 from klgap.sweep import latent_samples
 from klgap.sweep import layout
@@ -125,7 +131,7 @@ def draw(name: str, tables: dict, directory: Path) -> tuple[Path, Path]:
     return pdf, png
 
 
-@pytest.mark.parametrize("name", sorted(figures.FIGURES))
+@pytest.mark.parametrize("name", sorted(registry.FIGURES))
 def test_every_figure_is_written_as_pdf_and_png(tmp_path, tables, name):
     pdf, png = draw(name, tables, tmp_path)
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
@@ -133,8 +139,40 @@ def test_every_figure_is_written_as_pdf_and_png(tmp_path, tables, name):
 
 
 def test_every_figure_function_is_documented():
-    for name, figure in figures.FIGURES.items():
+    for name, figure in registry.FIGURES.items():
         assert figure.draw.__doc__ and "Returns:" in figure.draw.__doc__, name
+
+
+# The modules of the figures' drawing functions (klgap.paper.figures.*).
+FIGURE_MODULES = (class_figures, curves, decomposition, estimators, latent, objectives,
+                  samples)
+
+
+def figure_functions() -> list:
+    """The functions of the figure modules that draw a whole figure from tables: each parameter
+    names a table (``figure_registry.TABLE_OPTIONS``) and the result is a matplotlib figure."""
+    found = []
+    for module in FIGURE_MODULES:
+        for function in vars(module).values():
+            if not inspect.isfunction(function) or function.__module__ != module.__name__:
+                continue
+            signature = inspect.signature(function)
+            if (signature.return_annotation is plt.Figure and signature.parameters
+                    and set(signature.parameters) <= set(figure_registry.TABLE_OPTIONS)):
+                found.append(function)
+    return found
+
+
+def test_the_registry_names_every_figure_function_once_with_known_tables():
+    drawn = [figure.draw for figure in registry.FIGURES.values()]
+    assert len(set(drawn)) == len(drawn)  # no function under two names
+    assert set(drawn) == set(figure_functions())  # and none left out
+    assert list(registry.FIGURES) == list(figure_registry.FIGURE_TABLES)
+    for name, figure in registry.FIGURES.items():
+        assert figure.draw.__name__ == name
+        assert figure.tables and set(figure.tables) <= set(figure_registry.TABLE_OPTIONS), name
+        # `klgap figures` calls the function with one keyword argument per table.
+        assert tuple(inspect.signature(figure.draw).parameters) == figure.tables, name
 
 
 def test_figure_without_its_table_names_the_option(tmp_path, tables, capsys):
@@ -146,15 +184,15 @@ def test_figure_without_its_table_names_the_option(tmp_path, tables, capsys):
 
 
 def test_partial_summaries_are_noted_on_the_figure(tables):
-    figures.set_style()
-    figure = figures.rate_split(pd.read_csv(tables["summary"]))
+    style.set_style()
+    figure = decomposition.rate_split(pd.read_csv(tables["summary"]))
     assert "23 of 24 runs" in figure.get_suptitle()
     complete = pd.read_csv(tables["summary"]).assign(n_runs=lambda s: s["n_expected"])
-    assert figures.rate_split(complete).get_suptitle() == ""
+    assert decomposition.rate_split(complete).get_suptitle() == ""
 
 
 def test_latent_space_without_runs_draws_a_note(tmp_path):
-    figure = figures.latent_space(pd.DataFrame(columns=latent_samples.COLUMNS))
+    figure = latent.latent_space(pd.DataFrame(columns=latent_samples.COLUMNS))
     assert "No evaluated run" in figure.axes[0].texts[0].get_text()
 
 
@@ -340,9 +378,9 @@ def test_sample_grids_without_samples_never_replace_a_table_of_samples(tmp_path,
 
 
 def test_sample_figures_draw_every_objective_at_the_chosen_latent_size(tables):
-    figures.set_style()
+    style.set_style()
     table = aggregate.load_tables([tables["sample_grids"]], "sample_grids")
-    figure = figures.prior_samples(table)
+    figure = samples.prior_samples(table)
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
     # d_z = 10: the four betas of vae (beta 1 from seed 1), then mmd's lambda.
     assert titles == ["vae\nβ = 0.1", "vae\nβ = 0.5", "vae\nβ = 1, seed 1", "vae\nβ = 4",
@@ -352,9 +390,9 @@ def test_sample_figures_draw_every_objective_at_the_chosen_latent_size(tables):
     assert image.shape == (4 * 9 - 1, 4 * 9 - 1)  # 4x4 images of 8x8, one pixel apart
     # One objective only, at the smoke configuration's latent size 2.
     only_2d = table[(table["latent_dim"] == 2) & (table["objective"] == "vae")]
-    figure = figures.expost_samples(only_2d)
+    figure = samples.expost_samples(only_2d)
     assert "$d_z = 2$" in figure.axes[0].get_ylabel() and len(figure.axes[0].images) == 1
-    empty = figures.prior_samples(table.iloc[:0])
+    empty = samples.prior_samples(table.iloc[:0])
     assert "No decoded prior samples" in empty.axes[0].texts[0].get_text()
 
 
@@ -383,13 +421,14 @@ def test_figure_files_carry_their_provenance(tmp_path, tables):
     assert "Args:" not in rst and "commit ``c0ffee-dirty``" in rst
 
 
-@pytest.mark.parametrize("name", sorted(figures.FIGURES))
+@pytest.mark.parametrize("name", sorted(registry.FIGURES))
 def test_report_captions_are_valid_restructured_text(name):
-    provenance = figures.Provenance("abc", "def", "figures", "klgap figures x --pdf a_b.pdf")
+    provenance = figure_provenance.Provenance("abc", "def", "figures",
+                                              "klgap figures x --pdf a_b.pdf")
     # halt_level 2: any warning (e.g. a stray | or * read as markup) raises.
-    html = publish_parts(figures.caption_rst(name, provenance), writer="html",
+    html = publish_parts(figure_provenance.caption_rst(name, provenance), writer="html",
                          settings_overrides={"halt_level": 2})["body"]
-    assert figures.caption(name).split()[0] in html and "a_b.pdf" in html
+    assert figure_provenance.caption(name).split()[0] in html and "a_b.pdf" in html
 
 
 def test_information_against_log_n_draws_the_nested_subsets_means():
@@ -404,15 +443,16 @@ def test_information_against_log_n_draws_the_nested_subsets_means():
                       "ci95_low": value - 0.1, "ci95_high": value + 0.1}
                      for metric, value in means.items()]
     summary = pd.DataFrame(rows)
-    figure = figures.information_vs_n(summary)
+    figure = decomposition.information_vs_n(summary)
     drawn = {tuple(np.round(line.get_ydata(), 9)) for line in figure.axes[0].lines}
     for (beta, metric), cell in summary[summary["metric"] != "log_n"].groupby(["weight", "metric"]):
         order = np.argsort([np.log(n) for n in (100, 1000, 1437)])
         assert tuple(np.round(cell["mean"].to_numpy()[order], 9)) in drawn, (beta, metric)
-    figures.plt.close(figure)
-    empty = figures.information_vs_n(summary[summary["split"] == "train_full"].assign(split="test"))
+    plt.close(figure)
+    empty = decomposition.information_vs_n(
+        summary[summary["split"] == "train_full"].assign(split="test"))
     assert "No nested subsets" in empty.axes[0].texts[0].get_text()
-    figures.plt.close(empty)
+    plt.close(empty)
 
 
 def summary_rows(dataset: str, objective: str, latent_dim: int, weight: float, split: str,
@@ -453,9 +493,9 @@ def objectives_summary(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def test_objectives_draw_every_objective_against_the_rate():
-    figures.set_style()
+    style.set_style()
     summary = objectives_summary(np.random.default_rng(4))
-    figure = figures.objectives(summary)
+    figure = objectives.objectives(summary)
     axes = [ax for ax in figure.axes if ax.get_visible()]
     assert len(axes) == 4  # one row: MNIST at d_z = 10 (digits has the beta-VAE only)
     assert "MNIST, $d_z = 10$" in axes[0].get_ylabel()
@@ -474,17 +514,17 @@ def test_objectives_draw_every_objective_against_the_rate():
     assert axes[2].get_yscale() == "log"
     legend = [text.get_text() for text in figure.legends[0].get_texts()]
     assert legend[:3] == ["vae (β)", "mmd (λ)", "tcvae (β)"]
-    figures.plt.close(figure)
+    plt.close(figure)
 
 
 def test_objectives_without_other_objectives_or_generation_metrics_say_so():
-    figures.set_style()
+    style.set_style()
     summary = objectives_summary(np.random.default_rng(5))
-    only_vae = figures.objectives(summary[summary["objective"] == "vae"])
+    only_vae = objectives.objectives(summary[summary["objective"] == "vae"])
     assert "No objective besides the beta-VAE" in only_vae.axes[0].texts[0].get_text()
-    older = figures.objectives(summary[summary["metric"] != "prior_label_kl"])
+    older = objectives.objectives(summary[summary["metric"] != "prior_label_kl"])
     assert "no prior_label_kl" in older.axes[2].texts[0].get_text()
-    figures.plt.close("all")
+    plt.close("all")
 
 
 def test_figures_comparing_objectives_are_given_every_objective(tmp_path, monkeypatch):
@@ -498,12 +538,12 @@ def test_figures_comparing_objectives_are_given_every_objective(tmp_path, monkey
     def record(name):
         def draw(**tables):
             given[name] = {table: set(rows["objective"]) for table, rows in tables.items()}
-            return figures.empty_figure(name)
+            return panels.empty_figure(name)
         return draw
 
     for name in ("objectives", "ones", "rate_split", "latent_space"):
-        monkeypatch.setitem(figures.FIGURES, name,
-                            figures.Figure(record(name), figures.FIGURES[name].tables))
+        monkeypatch.setitem(registry.FIGURES, name,
+                            registry.Figure(record(name), registry.FIGURES[name].tables))
         cli.main(["figures", name, "--summaries", str(summary_path), "--latent-samples",
                   str(latent_path), "--pdf", str(tmp_path / f"{name}.pdf"),
                   "--png", str(tmp_path / f"{name}.png")])
@@ -529,14 +569,14 @@ def latent_codes(rng: np.random.Generator, runs: list[tuple[str, float]],
 
 
 def test_ones_draw_class_one_on_top_of_every_code():
-    figures.set_style()
+    style.set_style()
     table = latent_codes(np.random.default_rng(7), [("mmd", 100.0), ("vae", 8.0),
                                                     ("vae", 0.5)])
-    figure = figures.ones(table)
+    figure = latent.ones(table)
     axes = [ax for ax in figure.axes if ax.get_title()]
     assert [ax.get_title() for ax in axes] == ["vae\nβ = 0.5", "vae\nβ = 8",
                                                "mmd\nλ = 100"]
-    radius = figures.latent_window(table)
+    radius = latent.latent_window(table)
     for ax, (objective, weight) in zip(axes, [("vae", 0.5), ("vae", 8.0), ("mmd", 100.0)]):
         run = table[(table["objective"] == objective) & (table["weight"] == weight)]
         every, ones = ax.collections[-2:]
@@ -547,15 +587,15 @@ def test_ones_draw_class_one_on_top_of_every_code():
         clipped = outside + int((run.loc[run["label"] == 1, ["z1", "z2"]].abs() > radius)
                                 .any(axis=1).sum())
         assert f"{clipped} clipped to the edge" in [text.get_text() for text in ax.texts]
-    figures.plt.close(figure)
+    plt.close(figure)
 
 
 def test_latent_space_labels_classes_and_counts_clipped_codes():
-    figures.set_style()
+    style.set_style()
     table = latent_codes(np.random.default_rng(8), [("vae", 1.0)])
-    figure = figures.latent_space(table)
+    figure = latent.latent_space(table)
     ax = figure.axes[0]
-    radius = figures.latent_window(table)
+    radius = latent.latent_window(table)
     texts = {text.get_text(): text for text in ax.texts}
     outside = int((table[["z1", "z2"]].abs() > radius).any(axis=1).sum())
     assert outside == 2 and f"{outside} clipped to the edge" in texts
@@ -563,9 +603,9 @@ def test_latent_space_labels_classes_and_counts_clipped_codes():
     for label, codes in table.groupby("label"):
         np.testing.assert_allclose(texts[str(label)].get_position(),
                                    codes[["z1", "z2"]].median(), atol=1e-9)
-        assert texts[str(label)].get_color() == figures.CLASS_PALETTE[label]
-    assert len(set(figures.CLASS_PALETTE)) == 10
-    figures.plt.close(figure)
+        assert texts[str(label)].get_color() == style.CLASS_PALETTE[label]
+    assert len(set(style.CLASS_PALETTE)) == 10
+    plt.close(figure)
 
 
 def bracket_summary(with_bracket: bool) -> pd.DataFrame:
@@ -586,8 +626,8 @@ def bracket_summary(with_bracket: bool) -> pd.DataFrame:
 
 
 def test_mi_aggkl_draws_the_n_bracket_with_bounds_off_scale_written():
-    figures.set_style()
-    figure = figures.mi_aggkl(bracket_summary(with_bracket=True))
+    style.set_style()
+    figure = decomposition.mi_aggkl(bracket_summary(with_bracket=True))
     ax = figure.axes[0]
     lines = {tuple(np.round(line.get_ydata(), 6)): line for line in ax.lines
              if line.get_transform() == ax.transData}
@@ -602,12 +642,12 @@ def test_mi_aggkl_draws_the_n_bracket_with_bounds_off_scale_written():
     assert {"60.0", "-7.0", "-0.5"} <= written and "0.5" not in written
     legend = [text.get_text() for text in figure.legends[0].get_texts()]
     assert "in-sample, whole training split" in legend and "held-out upper bound on I" in legend
-    figures.plt.close(figure)
-    older = figures.mi_aggkl(bracket_summary(with_bracket=False))
+    plt.close(figure)
+    older = decomposition.mi_aggkl(bracket_summary(with_bracket=False))
     legend = [text.get_text() for text in older.legends[0].get_texts()]
     assert "in-sample, test split" in legend
     assert not any("whole training" in label or "held-out" in label for label in legend)
-    figures.plt.close(older)
+    plt.close(older)
 
 
 def class_summary(rng: np.random.Generator) -> pd.DataFrame:
@@ -621,9 +661,9 @@ def class_summary(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def test_class_kl_draws_the_classes_range_median_and_class_one():
-    figures.set_style()
+    style.set_style()
     summary = class_summary(np.random.default_rng(10))
-    figure = figures.class_kl(summary)
+    figure = class_figures.class_kl(summary)
     ax = figure.axes[0]
     classes = summary[summary["metric"].str.startswith("class_kl_")].pivot(
         index="weight", columns="metric", values="mean")
@@ -640,13 +680,13 @@ def test_class_kl_draws_the_classes_range_median_and_class_one():
     labels = [text.get_text() for text in legend.get_texts()]
     assert len(labels) == 7 and any("class 1" in label for label in labels)
     assert len(figure.legends) == 1  # no legend of ten class colours any more
-    figures.plt.close(figure)
+    plt.close(figure)
 
 
 def test_estimators_draw_each_estimates_excess_over_the_exact_information(tables):
-    figures.set_style()
+    style.set_style()
     summary = aggregate.only_vae(aggregate.load_tables([tables["summary"]], "summary"))
-    figure = figures.estimators(summary)
+    figure = estimators.estimators(summary)
     ax = figure.axes[0]  # digits, d_z = 2
     cell = summary[(summary["latent_dim"] == 2) & (summary["split"] == "test")]
     means = cell.pivot(index="weight", columns="metric", values="mean")
@@ -661,19 +701,19 @@ def test_estimators_draw_each_estimates_excess_over_the_exact_information(tables
               if line.get_transform() != ax.transData}  # horizontal reference lines
     assert levels == {0.0, round(math.log(16), 6), round(math.log(64), 6),
                       round(math.log(TEST_SIZE), 6)}
-    figures.plt.close(figure)
+    plt.close(figure)
 
 
 @pytest.mark.parametrize("near_end, label_end", [("right", "left"), ("left", "right")])
 def test_log_n_label_goes_to_the_end_where_the_curves_are_farther(near_end, label_end):
-    figure, ax = figures.plt.subplots()
+    figure, ax = plt.subplots()
     x = np.array([1.0, 2.0, 3.0])
     ax.plot(x, [1.0, 2.0, 3.0] if near_end == "right" else [3.0, 2.0, 1.0])
     ax.plot(x, [0.0, 0.0, 0.0])
-    figures.log_n_line(ax, pd.DataFrame({"metric": ["log_n"], "mean": [3.0]}))
+    panels.log_n_line(ax, pd.DataFrame({"metric": ["log_n"], "mean": [3.0]}))
     label = ax.texts[0]
     assert label.get_text() == "log N, N = 20" and label.get_horizontalalignment() == label_end
-    figures.plt.close(figure)
+    plt.close(figure)
 
 
 def test_latent_samples_also_draw_other_objectives_and_default_to_every_example(tmp_path):
@@ -701,14 +741,14 @@ def test_latent_samples_also_draw_other_objectives_and_default_to_every_example(
 @pytest.mark.parametrize("name", ["rate_split", "mi_aggkl", "class_kl", "estimators"])
 def test_grid_figures_leave_cells_without_runs_blank(tables, name):
     # digits at d_z 2 and 10, a second dataset at d_z 10 only: its d_z = 2 position stays empty
-    figures.set_style()
+    style.set_style()
     digits = pd.read_csv(tables["summary"])
     other = digits[digits["latent_dim"] == 10].assign(dataset="mnist")
-    figure = figures.FIGURES[name].draw(pd.concat([digits, other]))
+    figure = registry.FIGURES[name].draw(pd.concat([digits, other]))
     shown = [ax for ax in figure.axes if ax.axison]
     assert sorted(ax.get_title() for ax in shown) == sorted(
-        figures.panel_title(dataset, latent_dim)
+        style.panel_title(dataset, latent_dim)
         for dataset, latent_dim in [("digits", 2), ("digits", 10), ("mnist", 10)])
     hidden = [ax for ax in figure.axes if not ax.axison and ax.get_subplotspec() is not None]
     assert len(hidden) == 1 and not hidden[0].lines and not hidden[0].texts
-    figures.plt.close(figure)
+    plt.close(figure)

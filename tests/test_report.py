@@ -16,7 +16,9 @@ from klgap.sweep import tables as aggregate
 from klgap import cli
 from klgap.paper import findings
 from klgap.sweep import layout
-from klgap.paper import tex as report
+from klgap.paper.tex import appendix, formatting, tables
+from klgap.paper.tex import numbers as macros
+from klgap.paper.tex import values as named_values
 from klgap.errors import UserError
 
 SMOKE_CONFIG = Path(__file__).resolve().parents[1] / "workflow" / "config" / "smoke.yaml"
@@ -208,14 +210,14 @@ def test_numbers_and_table(tmp_path, summary_csv):
     (-0.04, 1, "0.0"), (-0.005001, 2, "-0.01"), (0.004, 2, "0.00"), (-1.5, 1, "-1.5"),
     (float("nan"), 2, "n/a"), (float("-inf"), 2, "n/a")])
 def test_number_has_no_negative_zero(value, digits, text):
-    assert report.number(value, digits) == text
+    assert formatting.number(value, digits) == text
 
 
 def test_number_random_values_never_negative_zero():
     rng = np.random.default_rng(13)
     for value in rng.normal(0, 0.01, size=2000):
         for digits in (0, 1, 2, 3):
-            text = report.number(value, digits)
+            text = formatting.number(value, digits)
             assert float(text) == pytest.approx(round(value, digits), abs=10 ** -digits)
             assert not re.fullmatch(r"-0(\.0*)?", text), (value, digits)
 
@@ -263,8 +265,8 @@ def test_numbers_typeset(tmp_path, summary_csv):
 @pytest.mark.parametrize("text, escaped", [("fashion_mnist", r"fashion\_mnist"),
                                            ("50% & $x$", r"50\% \& \$x\$")])
 def test_escape(text, escaped):
-    assert report.escape(text) == escaped
-    assert not re.search(r"(?<!\\)[_%&$]", report.escape(text))
+    assert formatting.escape(text) == escaped
+    assert not re.search(r"(?<!\\)[_%&$]", formatting.escape(text))
 
 
 def test_figure_sources_table_lists_every_figure_with_rule_command_and_tables(tmp_path,
@@ -283,7 +285,7 @@ def test_figure_sources_table_lists_every_figure_with_rule_command_and_tables(tm
         r"\texttt{figures/two\_tables.pdf} & \texttt{figures}: \texttt{klgap figures two\_tables}"
         r" & \texttt{<dataset>/summary.csv}, \texttt{<dataset>/history.csv} \\"]
     with pytest.raises(UserError, match="NAME=TABLE"):
-        report.parse_figure_sources(["rate_split"])
+        appendix.parse_figure_sources(["rate_split"])
 
 
 def objectives_summary(rng: np.random.Generator) -> pd.DataFrame:
@@ -300,18 +302,18 @@ def objectives_summary(rng: np.random.Generator) -> pd.DataFrame:
 def test_lookups_and_tables_keep_objectives_apart():
     rng = np.random.default_rng(23)
     summary = objectives_summary(rng)
-    lines = "\n".join(report.lookup_definitions(summary))
+    lines = "\n".join(macros.lookup_definitions(summary))
     for objective in ("vae", "mmd"):
         rows = summary[(summary["objective"] == objective) & (summary["metric"] == "rate")]
         assert (rf"\@namedef{{klgap@{objective}@mnist@10@10@test@rate@mean}}"
                 rf"{{{rows['mean'].iloc[0]:.2f}}}") in lines
-    table = report.objectives_table_tex(summary)
+    table = tables.objectives_table_tex(summary)
     rows = [line for line in table.splitlines() if "= 10$" in line]
     assert [row.split(" & ")[0] for row in rows] == [r"$\beta$-VAE", "MMD"]
     holes = summary[(summary["objective"] == "mmd")
                     & (summary["metric"] == "prior_holes_fraction")]["mean"].iloc[0]
     assert rows[1].split(" & ")[-1] == f"{holes:.3f} \\\\"
-    assert report.objectives_table_tex(aggregate.only_vae(summary)) == ""
+    assert tables.objectives_table_tex(aggregate.only_vae(summary)) == ""
 
 
 def test_class_sizes_come_from_a_whole_split_of_latent_samples():
@@ -321,13 +323,13 @@ def test_class_sizes_come_from_a_whole_split_of_latent_samples():
     samples = pd.DataFrame({"dataset": "mnist", "objective": "vae", "latent_dim": 2,
                             "weight": np.repeat([1.0, 8.0], 20), "seed": 0,
                             "label": np.tile(labels, 2)})
-    values = report.class_count_values(samples, summary)
+    values = named_values.class_count_values(samples, summary)
     for label in range(3):
         count = int((labels == label).sum())
         assert values[f"n_class/mnist/{label}"] == str(count)
         assert values[f"logn_class/mnist/{label}"] == f"{math.log(count):.2f}"
         assert values[f"log_inv_share/mnist/{label}"] == f"{math.log(20 / count):.2f}"
-    assert report.class_count_values(samples.iloc[5:], summary) == {}  # not the whole split
+    assert named_values.class_count_values(samples.iloc[5:], summary) == {}  # not the whole split
 
 
 def test_convergence_table_has_a_row_per_cell_of_every_objective():
@@ -337,13 +339,13 @@ def test_convergence_table_has_a_row_per_cell_of_every_objective():
             rows.append({"dataset": "mnist", "objective": objective, "latent_dim": 10,
                          "weight": weight, "seed": 0, "epoch": epoch,
                          **{curve: slope * epoch for curve in findings.CURVES}})
-    table = report.convergence_table_tex(pd.DataFrame(rows))
+    table = tables.convergence_table_tex(pd.DataFrame(rows))
     # Two cells: one on each side of the two side-by-side blocks.
     cells = [line.split(" & ") for line in table.splitlines() if line.startswith("mnist")]
     assert len(cells) == 1 and len(cells[0]) == 18
     assert cells[0][4:9] == ["8", "0.25", "0.25", "0.25", "0.25"]
     assert cells[0][13:] == ["8", "-1.50", "-1.50", "-1.50", "-1.50 \\\\"]
-    values = report.convergence_values(pd.DataFrame(rows))
+    values = named_values.convergence_values(pd.DataFrame(rows))
     assert values["final_slope/mnist/test_elbo"] == "1.50"
     assert values["final_slope/vae/mnist/test_elbo"] == "0.25"
 
@@ -355,7 +357,7 @@ def test_table_lists_only_the_cells_that_ran():
     runs = layout.grid(["mnist"], [10], [0.5, 1.0], [0]) + layout.grid(["mnist"], [20], [1.0], [0])
     records = [{**run._asdict(), "split": "test", "n": 20.0, "log_n": math.log(20.0),
                 "rate": rng.uniform(1, 5), "elbo": -rng.uniform(90, 100)} for run in runs]
-    table = report.table_tex(aggregate.summarize(aggregate.tidy(records), runs))
+    table = tables.table_tex(aggregate.summarize(aggregate.tidy(records), runs))
     rows = [line.split(" & ")[:2] for line in table.splitlines() if r"\pm" in line]
     assert rows == [["10", "0.5"], ["10", "1"], ["20", "1"]]
 
@@ -366,4 +368,4 @@ def test_runs_are_counted_per_objective():
     runs = [layout.Run("mnist", 10, 10.0, 0, "mmd"), layout.Run("mnist", 10, 10.0, 0, "tcvae")]
     records = [{**run._asdict(), "split": "test", "rate": 1.0} for run in runs]
     summary = aggregate.summarize(aggregate.tidy(records), runs)
-    assert report.count_runs(summary) == (2, 2)
+    assert named_values.count_runs(summary) == (2, 2)

@@ -51,7 +51,7 @@ elif [[ -n "$problems" ]]; then
     echo "error: the paper built, but with problems (see $build_dir/main.log):" >&2
     echo "$problems" >&2
     echo "A 'no value for' warning names a \\klgapValue or look-up that numbers.tex does not" \
-         "define: fix the name in paper/ or add the value in src/klgap/paper/tex.py." >&2
+         "define: fix the name in paper/ or add the value in src/klgap/paper/tex/values.py." >&2
     exit 1
 fi
 

@@ -1,6 +1,7 @@
 """The paper's figures, each with the aggregated tables it is drawn from: the one list that
-``klgap figures`` (which draws figure NAME with the function ``klgap.paper.figures.NAME``) and the
-workflow (``workflow/rules/common.smk``) read. Light on purpose: the workflow imports it.
+``klgap figures`` (whose ``klgap.paper.figures.registry`` names the function that draws each) and
+the workflow (``workflow/rules/common.smk``) read. Light on purpose: the workflow imports it, so it
+imports nothing (no matplotlib).
 """
 
 # Figure name -> tables (<outdir>/<dataset>/<table>.csv, every dataset) it is drawn from.
