@@ -477,3 +477,141 @@ def test_final_slopes_of_histories_without_the_information_curves():
     result = findings.final_slopes(older)
     assert list(result.columns) == ["test_elbo", "test_rate", "test_distortion"]
     pd.testing.assert_frame_equal(result, findings.final_slopes(history)[result.columns])
+
+
+# findings_table and at_ceiling (the README's findings)
+
+
+def test_at_ceiling_margin():
+    log_n = 9.21
+    assert findings.at_ceiling(log_n - findings.CEILING_MARGIN, log_n)
+    assert findings.at_ceiling(log_n, log_n)
+    assert not findings.at_ceiling(log_n - findings.CEILING_MARGIN - 1e-9, log_n)
+    assert not findings.at_ceiling(math.nan, log_n) and not findings.at_ceiling(1.0, math.nan)
+    assert list(findings.at_ceiling([5.0, 9.2], [9.21, 9.21])) == [False, True]
+
+
+def ceiling_records(seed: int = 5):
+    """Records of two objectives that share (dataset, latent_dim, weight) cells, with log N and
+    information near the ceiling in some cells; and the expected runs."""
+    rng = np.random.default_rng(seed)
+    runs, records = [], []
+    for objective, seeds in (("vae", [0, 1, 2]), ("tcvae", [0])):
+        for run in layout.grid(["digits"], [2, 10], [0.5, 1.0, 2.0], seeds, objective):
+            runs.append(run)
+            if run == layout.Run("digits", 10, 2.0, 2, "vae"):
+                continue  # a failed job: that cell has two seeds
+            log_n = math.log(360)
+            # At the ceiling at d_z = 10 (some seeds just outside the margin), far below at 2.
+            info = log_n - rng.uniform(0, 0.12) if run.latent_dim == 10 else rng.uniform(1, 4)
+            aggregate_kl = rng.uniform(0, 3)
+            records.append({**run._asdict(), "split": "test", "n": 360, "log_n": log_n,
+                            "rate": info + aggregate_kl, "mutual_info": info,
+                            "aggregate_kl": aggregate_kl,
+                            "heldout_aggregate_kl_lower": aggregate_kl - rng.uniform(0, 5)})
+            records.append({**run._asdict(), "split": "train", "n": 360, "log_n": log_n,
+                            "rate": 99.0, "mutual_info": 1.0, "aggregate_kl": 98.0})
+    summary = aggregate.summarize(aggregate.tidy(records), runs)
+    return records, summary
+
+
+@pytest.mark.parametrize("weight", [1.0, None])
+def test_findings_table_against_loops(weight):
+    records, summary = ceiling_records()
+    table = findings.findings_table(summary, weight=weight)
+    expected = {}
+    for record in records:
+        if (record["objective"] != "vae" or record["split"] != "test"
+                or (weight is not None and record["weight"] != weight)):
+            continue
+        cell = (record["dataset"], record["latent_dim"], record["weight"])
+        expected.setdefault(cell, []).append(record)
+    assert [tuple(row) for row in table[findings.CELL].itertuples(index=False)] == sorted(expected)
+    for row in table.itertuples(index=False):
+        cell_records = expected[(row.dataset, row.latent_dim, row.weight)]
+        assert row.seeds == len(cell_records)
+        for metric in findings.FINDINGS_METRICS:
+            values = [r[metric] for r in cell_records]
+            assert same(getattr(row, metric), sum(values) / len(values)), metric
+        info = sum(r["mutual_info"] for r in cell_records) / len(cell_records)
+        assert row.at_ceiling == (info >= math.log(360) - findings.CEILING_MARGIN)
+    assert table["at_ceiling"].any() and not table["at_ceiling"].all()
+
+
+def test_findings_table_of_another_objective_and_of_nothing():
+    _, summary = ceiling_records()
+    tcvae = findings.findings_table(summary, objective="tcvae", weight=None)
+    assert len(tcvae) == 6 and (tcvae["seeds"] == 1).all()
+    assert findings.findings_table(summary, weight=4.0).empty
+    assert findings.findings_table(summary, split="train_full").empty
+
+
+# The README's findings as Markdown (klgap.paper.markdown)
+
+
+def test_findings_markdown_marks_the_ceiling_and_missing_cells():
+    from klgap.paper import markdown
+
+    _, summary = ceiling_records()
+    # A latent size with beta = 1 only: its other betas are "—" in the grid.
+    extra = summary[(summary["objective"] == "vae") & (summary["latent_dim"] == 2)
+                    & (summary["weight"] == 1.0)].assign(latent_dim=20)
+    text = markdown.findings_markdown(pd.concat([summary, extra], ignore_index=True))
+    table = findings.findings_table(summary)
+    lines = text.splitlines()
+    rows = [line for line in lines if line.startswith("| digits")]
+    assert len(rows) == 3 + 3  # headline: d_z 2, 10, 20; grid: the same
+    for row in table.itertuples(index=False):
+        [line] = [r for r in rows[:3] if r.startswith(f"| digits (8×8) | {row.latent_dim} |")]
+        assert f"| {markdown.number(row.mutual_info)}" + (markdown.CEILING_MARK if row.at_ceiling
+                                                           else " |") in line
+        assert f"| {markdown.number(row.rate)} |" in line
+    assert rows[-1].count("—") == 2  # d_z = 20 has beta = 1 only
+    assert "2 or 3 seeds" in lines[0] or "2 or 3 seeds" in text.replace("\n", " ")
+    assert text.endswith("\n") and all(len(line) <= markdown.WIDTH or line.startswith("|")
+                                       for line in lines)
+
+
+def test_number_formatting():
+    from klgap.paper import markdown
+
+    assert markdown.number(-8.524) == "\u22128.52"
+    assert markdown.number(-0.0001) == "0.00"
+    assert markdown.number(10000, 0) == "10,000"
+    assert markdown.number(math.nan) == "—"
+    assert markdown.significant(72.71) == "72.7" and markdown.significant(0.0418464) == "0.0418"
+    assert markdown.significant(6294.1) == "6,294"
+    assert markdown.bench_value("0.1028", "", "outside_numerical_work_share") == "10.3 %"
+    assert markdown.bench_value("2.99427", "x") == "2.99×"
+
+
+def test_replace_and_read_block():
+    from klgap.errors import UserError
+    from klgap.paper import markdown
+
+    text = f"head\n{markdown.FINDINGS_START}\nold\n{markdown.FINDINGS_END}\ntail\n"
+    new = markdown.replace_block(text, "new\nlines\n")
+    assert new == f"head\n{markdown.FINDINGS_START}\nnew\nlines\n{markdown.FINDINGS_END}\ntail\n"
+    assert markdown.read_block(new) == "new\nlines\n"
+    for broken in ("no markers", f"{markdown.FINDINGS_END}\n{markdown.FINDINGS_START}\n",
+                   text + markdown.FINDINGS_START):
+        with pytest.raises(UserError):
+            markdown.replace_block(broken, "x\n")
+
+
+def test_performance_markdown_shows_a_record_it_does_not_know(tmp_path):
+    """A new benchmark CSV appears on the page (so the page's test asks for a rewrite) even
+    before the generator describes it; the sweep's records are optional."""
+    from klgap.paper import markdown
+
+    bench = tmp_path / "results" / "bench"
+    bench.mkdir(parents=True)
+    pd.DataFrame([{"figure": "speed [new thing, 1 thr]", "value": 1234.5, "unit": "ex/s",
+                   "target": ">= 1000", "status": "PASS", "note": "a note | with a pipe",
+                   "load_1min": "0.10", "machine": "test"}]).to_csv(bench / "new_thing.csv",
+                                                                   index=False)
+    text = markdown.performance_markdown(tmp_path / "results")
+    assert "## `results/bench/new_thing.csv`" in text
+    assert "| speed [new thing, 1 thr] | 1,234 ex/s | ≥ 1000: **PASS** | a note \\| with a pipe |" \
+        in text
+    assert "`results/bench/new_thing.csv` | — | not recorded |" in text

@@ -34,6 +34,7 @@ COMMANDS = {
     "machine": ("klgap.sweep.floor", "Measure this machine's one-thread float32 matmul rate."),
     "verify": ("klgap.sweep.verify", "Retrain a sample of the committed runs here and compare."),
     "status": ("klgap.sweep.status", "Show how far a sweep is: runs done and training, epochs, ETA."),
+    "findings": ("klgap.paper.markdown.command", "Print the README's findings or docs/performance.md."),
     "config-docs": ("klgap.config.docs",
                     "Write the configuration reference (Markdown) from the config schema."),
 }

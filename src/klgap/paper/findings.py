@@ -171,3 +171,58 @@ def job_times(benchmarks: pd.DataFrame) -> pd.DataFrame:
     return table.groupby(["rule", "dataset"]).agg(
         jobs=("s", "size"), mean_s=("s", "mean"), total_s=("s", "sum"),
         cpu_s=("cpu_time", "sum")).reset_index()
+
+
+# The README's findings: the information is "at its ceiling" when it is within this many nats of
+# log N. There the in-sample aggregate KL is about rate - log N, a statement about N.
+CEILING_MARGIN = 0.1
+# The quantities of the findings table, in its order: the rate and its two terms, the held-out
+# lower bound on the population's aggregate KL, and the ceiling.
+FINDINGS_METRICS = ("n", "log_n", "rate", "mutual_info", "aggregate_kl",
+                    "heldout_aggregate_kl_lower")
+
+
+def at_ceiling(mutual_info, log_n, margin: float = CEILING_MARGIN):
+    """Whether the in-sample information sits at its ceiling log N.
+
+    Args:
+      mutual_info: I_q(x; z), in-sample (a number or an array).
+      log_n: log N of the same evaluation set.
+      margin: how close to log N counts as at the ceiling, nats.
+
+    Returns:
+      ``mutual_info >= log_n - margin`` (False where either is NaN).
+    """
+    return np.asarray(mutual_info) >= np.asarray(log_n) - margin
+
+
+def findings_table(summary: pd.DataFrame, objective: str = "vae", split: str = "test",
+                   weight: float | None = 1.0) -> pd.DataFrame:
+    """The README's findings: how the rate splits, per dataset, latent size and weight.
+
+    Args:
+      summary: concatenated ``summary.csv`` tables (``klgap.sweep.tables.load_tables``: objectives
+        under their current names).
+      objective: the objective whose cells are listed (the beta-VAE by default).
+      split: the evaluation set.
+      weight: only the cells of this weight (beta = 1 by default); None for every weight.
+
+    Returns:
+      One row per cell, sorted by dataset, latent_dim and weight: columns ``dataset, latent_dim,
+      weight``, the means over seeds of ``FINDINGS_METRICS``, ``seeds`` (runs with a finite
+      rate) and ``at_ceiling`` (``at_ceiling(mutual_info, log_n)``). Empty if no cell matches.
+    """
+    rows = summary[(summary["objective"] == objective) & (summary["split"] == split)]
+    if weight is not None:
+        rows = rows[np.isclose(rows["weight"].astype(float), weight, rtol=1e-12, atol=0)]
+    columns = CELL + list(FINDINGS_METRICS) + ["seeds", "at_ceiling"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    means = cell_means(rows, split)
+    table = pd.DataFrame(index=means.index)
+    for metric in FINDINGS_METRICS:
+        table[metric] = means[metric] if metric in means.columns else np.nan
+    seeds = rows[rows["metric"] == "rate"].set_index(CELL)["n"]
+    table["seeds"] = seeds.reindex(table.index).fillna(0).astype(int)
+    table["at_ceiling"] = at_ceiling(table["mutual_info"], table["log_n"])
+    return table.reset_index()[columns]
