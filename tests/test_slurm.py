@@ -1,4 +1,5 @@
-"""The smoke configuration through Slurm: profiles/slurm on a one-node cluster.
+"""The Slurm profiles (profiles/slurm, CPU only, and profiles/slurm-gpu), and the smoke
+configuration through Slurm: profiles/slurm on a one-node cluster.
 
 scripts/slurm-local.sh starts munged, slurmctld and slurmd on this machine (as root, with their
 configuration and state in a temporary directory); the workflow then submits its training and
@@ -12,8 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from test_workflow import (CONFIGS, REPO, SPLITS, expected_runs, load_config, planned_resources,
-                           snakemake)
+from test_workflow import (BIN, CONFIGS, REPO, SPLITS, expected_runs, load_config,
+                           planned_resources, snakemake)
 
 SLURM_LOCAL = REPO / "scripts" / "slurm-local.sh"
 PROFILES = REPO / "profiles"
@@ -29,24 +30,88 @@ TEST_CLUSTER_OPTIONS = ["--slurm-status-command", "squeue", "--slurm-no-account"
                         "--slurm-init-seconds-before-status-checks", "5"]
 
 
-def test_slurm_profile_keeps_the_default_profiles_settings():
-    default = yaml.safe_load((PROFILES / "default" / "config.yaml").read_text())
-    slurm = yaml.safe_load((PROFILES / "slurm" / "config.yaml").read_text())
+# The cluster profiles: CPU only (no GPU asked), and one GPU per training and evaluation job.
+SLURM_PROFILES = {"slurm": 0, "slurm-gpu": 1}
+# Rules that declare a GPU (train.smk, evaluate.smk); only `run` is planned without
+# batched_training, the other two are set alike in the profiles.
+GPU_RULES = ["run", "train_together", "evaluate"]
+# The profiles' run times are this multiple of the longest `run` job in results/benchmarks.csv,
+# rounded up to whole minutes (their comments say so).
+RUNTIME_MULTIPLE = 5
+
+
+def read_profile(name):
+    return yaml.safe_load((PROFILES / name / "config.yaml").read_text())
+
+
+def minutes_at(runtime, attempt):
+    """A profile's runtime, a number or an expression in `attempt` (e.g. "31*attempt")."""
+    return eval(str(runtime), {"__builtins__": {}}, {"attempt": attempt})
+
+
+@pytest.mark.parametrize("name", SLURM_PROFILES)
+def test_slurm_profiles_keep_the_default_profiles_settings(name):
+    default = read_profile("default")
+    slurm = read_profile(name)
     assert slurm["executor"] == "slurm"
     assert {key: slurm.get(key) for key in default if key != "cores"} == \
         {key: value for key, value in default.items() if key != "cores"}
+    # Snakemake's directory lock is on in every profile (tests/test_lock.py).
+    assert "nolock" not in default and "nolock" not in slurm
 
 
-def test_slurm_profile_asks_gpus_and_run_times_for_training_and_evaluation(tmp_path):
+@pytest.mark.parametrize("name, gpus", SLURM_PROFILES.items())
+@pytest.mark.parametrize("config_gpus", [0, 1])
+def test_slurm_profiles_ask_gpus_and_run_times_for_training_and_evaluation(
+        tmp_path, name, gpus, config_gpus):
+    """The CPU profile asks no GPU and the GPU profile one, whatever gpus_per_run says."""
     # A dry run plans the jobs without asking Slurm anything.
-    result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}", profile="slurm")
+    result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}",
+                       f"gpus_per_run={config_gpus}", profile=name)
     assert result.returncode == 0, result.stdout
-    gpus = str(load_config("default.yaml")["gpus_per_run"])
-    profile = yaml.safe_load((PROFILES / "slurm" / "config.yaml").read_text())
+    profile = read_profile(name)
+    for rule in GPU_RULES:
+        assert profile["set-resources"][rule]["gpu"] == gpus
     for rule in SUBMITTED_RULES:
         jobs = planned_resources(result.stdout, rule)
-        assert jobs and all(r["gpu"] == gpus for r in jobs)
-        assert all(r["runtime"] == str(profile["set-resources"][rule]["runtime"]) for r in jobs)
+        assert jobs and all(r["gpu"] == str(gpus) for r in jobs)
+        runtime = minutes_at(profile["set-resources"][rule]["runtime"], attempt=1)
+        assert all(r["runtime"] == str(runtime) for r in jobs)
+
+
+@pytest.mark.parametrize("name", SLURM_PROFILES)
+def test_slurm_profiles_run_times_are_the_stated_multiple_of_the_longest_measured_job(name):
+    benchmarks = pd.read_csv(REPO / "results" / "benchmarks.csv")
+    longest = benchmarks.loc[benchmarks["rule"] == "run", "s"].max()
+    profile = read_profile(name)
+    minutes = minutes_at(profile["set-resources"]["run"]["runtime"], attempt=1)
+    assert RUNTIME_MULTIPLE * longest <= minutes * 60 < RUNTIME_MULTIPLE * longest + 60
+    assert profile["retries"] >= 1
+    for rule in GPU_RULES:  # every submitted rule's run time grows with the attempt
+        runtime = profile["set-resources"][rule]["runtime"]
+        assert minutes_at(runtime, attempt=2) == 2 * minutes_at(runtime, attempt=1)
+
+
+@pytest.mark.parametrize("name, gpus", SLURM_PROFILES.items())
+def test_a_failed_job_is_retried_with_twice_the_run_time(tmp_path, name, gpus):
+    """The profile, run locally on a one-rule workflow whose job `run` fails on its first
+    attempt: the retry gets the profile's run time for attempt 2 (Snakemake re-evaluates the
+    resources), and both attempts its GPU count."""
+    (tmp_path / "Snakefile").write_text(
+        "rule run:\n"
+        "    output: 'done.txt'\n"
+        "    resources: tries=lambda wildcards, attempt: attempt\n"
+        "    shell: 'echo {resources.tries} {resources.runtime} {resources.gpu} >> attempts.txt;"
+        " test {resources.tries} -ge 2 && touch {output}'\n")
+    result = subprocess.run(
+        [str(BIN / "snakemake"), "--workflow-profile", str(PROFILES / name), "--executor", "local",
+         "--cores", "1"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=300)
+    assert result.returncode == 0, result.stdout
+    runtime = read_profile(name)["set-resources"]["run"]["runtime"]
+    attempts = (tmp_path / "attempts.txt").read_text().split("\n")
+    assert attempts == [f"1 {minutes_at(runtime, 1)} {gpus}", f"2 {minutes_at(runtime, 2)} {gpus}",
+                        ""]
 
 
 @pytest.fixture(scope="module")
