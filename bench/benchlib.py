@@ -54,11 +54,14 @@ def others_running() -> list[str]:
 class Report:
     """Collects the figures of one benchmark, prints each as it comes and writes the CSV."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, path: Path | None = None):
         """Args:
           name: the benchmark's name; its CSV is ``results/bench/<name>.csv``.
+          path: another place for the CSV (e.g. a trial run's, which should not replace the
+            record), or None.
         """
-        self.path = BENCH_DIR / f"{name}.csv"
+        self.name = name
+        self.path = Path(path) if path is not None else BENCH_DIR / f"{name}.csv"
         self.machine = machine()
         self.rows: list[dict] = []
         print(f"# {self.machine}; load average {load_1min():.2f} at the start")
@@ -97,8 +100,10 @@ class Report:
         writer.writeheader()
         writer.writerows(self.rows)
         atomic.write_text(self.path, out.getvalue())
-        print(f"# wrote {self.path.relative_to(ROOT)}")
-        print(f"SUMMARY {self.path.stem}: {summary}")
+        shown = (self.path.resolve().relative_to(ROOT)
+                 if self.path.resolve().is_relative_to(ROOT) else self.path)
+        print(f"# wrote {shown}")
+        print(f"SUMMARY {self.name}: {summary}")
 
 
 class Meter:
