@@ -21,11 +21,15 @@ min_version("9.0")
 try:
     import klgap  # noqa: F401 (the rules' helpers and every job use the package)
 except ImportError as error:
-    sys.exit(f"error: the klgap package is not importable from {sys.executable} ({error}); "
-             "run `make setup` and use .venv/bin/snakemake (or `pip install -e .` into this Python)")
+    sys.exit(
+        f"error: the klgap package is not importable from {sys.executable} ({error}); "
+        "run `make setup` and use .venv/bin/snakemake (or `pip install -e .` into this Python)"
+    )
 
 
 configfile: os.path.join(workflow.basedir, "workflow", "config", "default.yaml")
+
+
 # The description at the top of `snakemake --report` (`make report`); the figures, summaries and
 # PDF flagged with report(...) in the rules are embedded below it.
 report: "workflow/report/workflow.rst"
@@ -49,10 +53,10 @@ include: "workflow/rules/paper.smk"
 
 
 rule all:
+    default_target: True
     input:
         out("paper.pdf"),
         out("config.yaml"),
         out("provenance.json"),
         aggregated_tables(),
         expand(out("figures/{figure}.{ext}"), figure=figures_drawn(), ext=["pdf", "png"]),
-    default_target: True

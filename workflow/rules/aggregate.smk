@@ -10,14 +10,18 @@ rule aggregate:
         metrics_files,
     output:
         metrics=out("{dataset}/metrics.csv"),
-        summary=report(out("{dataset}/summary.csv"), caption="../report/summary.rst",
-                       category="Tables", labels={"dataset": "{dataset}", "table": "summary"}),
+        summary=report(
+            out("{dataset}/summary.csv"),
+            caption="../report/summary.rst",
+            category="Tables",
+            labels={"dataset": "{dataset}", "table": "summary"},
+        ),
     log:
         out("logs/aggregate/{dataset}.log"),
+    localrule: True
     params:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
         runs=expected_runs,
-    localrule: True
     shell:
         "python -m klgap aggregate --dataset {wildcards.dataset} --runs-dir {params.runs_dir:q}"
         " --runs {params.runs} --metrics-out {output.metrics:q} --summary-out {output.summary:q} > {log:q} 2>&1"
@@ -30,10 +34,10 @@ rule histories:
         out("{dataset}/history.csv"),
     log:
         out("logs/histories/{dataset}.log"),
+    localrule: True
     params:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
         runs=expected_runs,
-    localrule: True
     shell:
         "python -m klgap histories --dataset {wildcards.dataset} --runs-dir {params.runs_dir:q}"
         " --runs {params.runs} --out {output:q} > {log:q} 2>&1"
@@ -46,15 +50,16 @@ rule latent_samples:
         out("{dataset}/latent_samples.csv"),
     log:
         out("logs/latent_samples/{dataset}.log"),
+    localrule: True
     params:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
         objective=config["objective"],
         latent_dim=collected_files.LATENT_SPACE_DIM,
-        weights=lambda wildcards: joined(collected_files.latent_space_weights(config, wildcards.dataset),
-                                         layout.format_weight),
+        weights=lambda wildcards: joined(
+            collected_files.latent_space_weights(config, wildcards.dataset), layout.format_weight
+        ),
         seeds=joined(config["seeds"]),
         also=other_latent_spaces,
-    localrule: True
     shell:
         "python -m klgap latent-samples --dataset {wildcards.dataset}"
         " --runs-dir {params.runs_dir:q} --objective {params.objective}"
@@ -69,10 +74,10 @@ rule sample_grids:
         out("{dataset}/sample_grids.csv"),
     log:
         out("logs/sample_grids/{dataset}.log"),
+    localrule: True
     params:
         runs_dir=lambda wildcards: layout.runs_dir(config["outdir"], wildcards.dataset),
         runs=expected_runs,
-    localrule: True
     shell:
         "python -m klgap sample-grids --dataset {wildcards.dataset} --runs-dir {params.runs_dir:q}"
         " --runs {params.runs} --out {output:q} > {log:q} 2>&1"
@@ -93,14 +98,15 @@ rule provenance:
         benchmarks=out("benchmarks.csv"),
     log:
         out("logs/provenance.log"),
+    localrule: True
     params:
         commit=code_version(),
         runs_dir=out("runs"),
         # A function of the output, not a literal path: a literal that is a prefix of an output
         # file name (benchmarks.csv) is flagged by --lint.
-        benchmarks_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.json),
-                                                              "benchmarks"),
-    localrule: True
+        benchmarks_dir=lambda wildcards, output: os.path.join(
+            os.path.dirname(output.json), "benchmarks"
+        ),
     shell:
         "python -m klgap provenance --runs-dir {params.runs_dir:q}"
         " --benchmarks-dir {params.benchmarks_dir:q} --config {input.config:q}"

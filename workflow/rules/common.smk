@@ -40,8 +40,11 @@ wildcard_constraints:
     seed=r"[0-9]+",
     figure="|".join(FIGURES),
 
+
 # Jobs run the Python that runs Snakemake (the project's .venv), activated or not.
-shell.prefix(f"set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:\"$PATH\"; ")
+shell.prefix(
+    f'set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:"$PATH"; '
+)
 
 
 def check_config(config, schema):
@@ -63,7 +66,9 @@ def check_config(config, schema):
         if not isinstance(cause, jsonschema.ValidationError):
             raise
         properties = yaml.safe_load(Path(schema).read_text())["properties"]
-        raise WorkflowError(f"Invalid configuration: {checks.explain(cause, config, properties)}") from None
+        raise WorkflowError(
+            f"Invalid configuration: {checks.explain(cause, config, properties)}"
+        ) from None
     for problem in checks.cross_key_problems(config):
         raise WorkflowError(f"Invalid configuration: {problem}")
 
@@ -110,8 +115,12 @@ def history_files(wildcards):
 
 def run_records(wildcards):
     """Lists every run's run.json and metrics.json (all datasets), that provenance describes."""
-    return [path for dataset in config["datasets"] for name in ("run.json", "metrics.json")
-            for path in run_files(dataset, name)]
+    return [
+        path
+        for dataset in config["datasets"]
+        for name in ("run.json", "metrics.json")
+        for path in run_files(dataset, name)
+    ]
 
 
 def latent_posterior_files(wildcards):
@@ -132,8 +141,11 @@ def latent_space_grids(dataset):
 def other_latent_spaces(wildcards):
     """Formats the other objectives' 2-D grids for `klgap latent-samples --also`."""
     grids = latent_space_grids(wildcards.dataset)
-    return " ".join(f"{objective}={','.join(layout.format_weight(w) for w in weights)}"
-                    for objective, weights in grids.items() if objective != config["objective"])
+    return " ".join(
+        f"{objective}={','.join(layout.format_weight(w) for w in weights)}"
+        for objective, weights in grids.items()
+        if objective != config["objective"]
+    )
 
 
 def has_latent_space(dataset=None):
@@ -144,33 +156,46 @@ def has_latent_space(dataset=None):
 def figures_drawn():
     """Names the figures of this configuration (those drawn from latent samples only with 2-D
     runs in the sweep)."""
-    return [name for name, tables in FIGURES.items()
-            if "latent_samples" not in tables or has_latent_space()]
+    return [
+        name
+        for name, tables in FIGURES.items()
+        if "latent_samples" not in tables or has_latent_space()
+    ]
 
 
 def latent_sample_tables():
     """Lists the latent_samples tables of the configuration (of datasets with 2-D runs)."""
-    return [out(dataset, "latent_samples.csv") for dataset in config["datasets"]
-            if has_latent_space(dataset)]
+    return [
+        out(dataset, "latent_samples.csv")
+        for dataset in config["datasets"]
+        if has_latent_space(dataset)
+    ]
 
 
 def aggregated_tables():
     """Lists every aggregated table of the configuration (the sources of `make figures`)."""
-    return [out(dataset, f"{table}.csv") for dataset in config["datasets"]
-            for table in ["metrics", "summary", "history", "sample_grids"]
-            + (["latent_samples"] if has_latent_space(dataset) else [])]
+    return [
+        out(dataset, f"{table}.csv")
+        for dataset in config["datasets"]
+        for table in ["metrics", "summary", "history", "sample_grids"]
+        + (["latent_samples"] if has_latent_space(dataset) else [])
+    ]
 
 
 def figure_tables(wildcards):
     """Returns the tables a figure is drawn from, by table name: one file per dataset."""
-    return {table: expand(out("{dataset}/{table}.csv"), dataset=config["datasets"], table=table)
-            for table in FIGURES[wildcards.figure]}
+    return {
+        table: expand(out("{dataset}/{table}.csv"), dataset=config["datasets"], table=table)
+        for table in FIGURES[wildcards.figure]
+    }
 
 
 def figure_table_options(wildcards, input):
     """Formats a figure's tables as options of `klgap figures` (e.g. `--summaries a.csv b.csv`)."""
-    return " ".join(" ".join([figure_registry.table_option(table), *map(shlex.quote, input[table])])
-                    for table in FIGURES[wildcards.figure])
+    return " ".join(
+        " ".join([figure_registry.table_option(table), *map(shlex.quote, input[table])])
+        for table in FIGURES[wildcards.figure]
+    )
 
 
 def figure_sources():
@@ -180,23 +205,33 @@ def figure_sources():
 
 def training_options(wildcards):
     """The options that `klgap train` and `klgap train-together` share, as shell words."""
-    return (f"--objective {wildcards.objective} --latent-dim {wildcards.latent_dim}"
-            f" --epochs {epochs_for(wildcards.dataset)} --batch-size {config['batch_size']}"
-            f" --learning-rate {config['learning_rate']} --hidden {joined(config['hidden'])}"
-            f" --network {config['network']}")
+    return (
+        f"--objective {wildcards.objective} --latent-dim {wildcards.latent_dim}"
+        f" --epochs {epochs_for(wildcards.dataset)} --batch-size {config['batch_size']}"
+        f" --learning-rate {config['learning_rate']} --hidden {joined(config['hidden'])}"
+        f" --network {config['network']}"
+    )
 
 
 def evaluation_outputs():
     """What an evaluation writes into a run's directory (rule run, or rule evaluate)."""
-    return {name: out(RUN, file) for name, file in (
-        ("metrics", "metrics.json"), ("posterior_test", "posterior_test.npz"),
-        ("posterior_train", "posterior_train.npz"), ("samples", "samples.npz"))}
+    return {
+        name: out(RUN, file)
+        for name, file in (
+            ("metrics", "metrics.json"),
+            ("posterior_test", "posterior_test.npz"),
+            ("posterior_train", "posterior_train.npz"),
+            ("samples", "samples.npz"),
+        )
+    }
 
 
 def evaluation_options(wildcards):
     """The options of what an evaluation computes (`evaluate`, `train-and-evaluate`)."""
-    return (f"--iw-samples {config['iw_samples']}"
-            f" --minibatch-sizes {joined(config['minibatch_sizes'])}")
+    return (
+        f"--iw-samples {config['iw_samples']}"
+        f" --minibatch-sizes {joined(config['minibatch_sizes'])}"
+    )
 
 
 def joined(values, format_value=str):
@@ -221,8 +256,11 @@ def config_label():
     """Names the configuration: its files in the order they apply, then keys set by --config."""
     settings = workflow.config_settings
     from_command_line = [Path(path) for path in settings.configfiles]
-    from_snakefile = [Path(path) for path in workflow.configfiles
-                      if Path(path).absolute() not in from_command_line]
+    from_snakefile = [
+        Path(path)
+        for path in workflow.configfiles
+        if Path(path).absolute() not in from_command_line
+    ]
     files = [path.name for path in from_snakefile + from_command_line]
     overrides = sorted(settings.config or {})
     label = " + ".join(files) or "schema defaults"
@@ -241,15 +279,21 @@ def code_version():
 
 def paper_sources():
     """Lists the hand-written sources of the paper besides main.tex (TeX files, bibliography)."""
-    return sorted(str(path) for pattern in ("*.tex", "sections/*.tex", "*.bib")
-                  for path in PAPER_DIR.glob(pattern) if path.name != "main.tex")
+    return sorted(
+        str(path)
+        for pattern in ("*.tex", "sections/*.tex", "*.bib")
+        for path in PAPER_DIR.glob(pattern)
+        if path.name != "main.tex"
+    )
 
 
 def write_config_snapshot(path, log):
     """Writes the validated configuration, with its label, as YAML; notes it in ``log``."""
     from klgap.atomic import write_text
 
-    header = (f"# Configuration of this output root, as validated by the workflow.\n"
-              f"# From: {config_label()}\n# Hash: {config_hash()}\n")
+    header = (
+        f"# Configuration of this output root, as validated by the workflow.\n"
+        f"# From: {config_label()}\n# Hash: {config_hash()}\n"
+    )
     write_text(path, header + yaml.safe_dump(checks.snapshot(dict(config)), sort_keys=True))
     Path(log).write_text(f"wrote {path} (config hash {config_hash()})\n")

@@ -6,9 +6,9 @@ rule prepare:
         out("data/{dataset}.npz"),
     log:
         out("logs/prepare/{dataset}.log"),
+    localrule: True
     params:
         data_dir=data_dir_option,
-    localrule: True
     shell:
         "python -m klgap prepare --dataset {wildcards.dataset} --out {output:q} {params.data_dir}"
         " > {log:q} 2>&1"

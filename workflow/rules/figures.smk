@@ -9,16 +9,20 @@ rule figures:
         unpack(figure_tables),
     output:
         pdf=out("figures/{figure}.pdf"),
-        png=report(out("figures/{figure}.png"), caption="../report/figure.rst",
-                   category="Figures", labels={"figure": "{figure}"}),
+        png=report(
+            out("figures/{figure}.png"),
+            caption="../report/figure.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
         caption=out("figures/{figure}.rst"),
     log:
         out("logs/figures/{figure}.log"),
+    localrule: True
     params:
         tables=figure_table_options,
         commit=code_version(),
         config_hash=config_hash(),
-    localrule: True
     shell:
         "python -m klgap figures {wildcards.figure} {params.tables}"
         " --pdf {output.pdf:q} --png {output.png:q} --caption {output.caption:q}"

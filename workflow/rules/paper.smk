@@ -6,10 +6,10 @@ rule config_snapshot:
         out("config.yaml"),
     log:
         out("logs/config_snapshot.log"),
+    localrule: True
     params:
         config_hash=config_hash(),
         config_label=config_label(),
-    localrule: True
     run:
         write_config_snapshot(output[0], log[0])
 
@@ -30,12 +30,12 @@ rule tex:
         figure_sources=out("tex/figure_sources.tex"),
     log:
         out("logs/tex.log"),
+    localrule: True
     params:
         commit=code_version(),
         config_label=config_label(),
         config_hash=config_hash(),
         figures=figure_sources(),
-    localrule: True
     shell:
         "python -m klgap tex --summaries {input.summaries:q} --histories {input.histories:q}"
         " --latent-samples {input.latent_samples:q}"
@@ -63,13 +63,13 @@ rule paper:
         pdf=report(out("paper.pdf"), caption="../report/paper.rst", category="Paper"),
     log:
         out("logs/paper.log"),
+    localrule: True
     params:
         paper_dir=lambda wildcards, input: os.path.dirname(input.main),
         tex_dir=lambda wildcards, input: os.path.dirname(input.numbers),
         figures_dir=lambda wildcards, input: os.path.dirname(input.figures[0]),
         build_dir=lambda wildcards, output: os.path.join(os.path.dirname(output.pdf), "paper_build"),
         strictness="strict" if config["strict_paper"] else "lenient",
-    localrule: True
     shell:
         "bash {input.script:q} {params.paper_dir:q} {params.tex_dir:q} {params.figures_dir:q}"
         " {params.build_dir:q} {output.pdf:q} {params.strictness} > {log:q} 2>&1"

@@ -14,10 +14,10 @@ if not config["batched_training"]:
             data=out("data/{dataset}.npz"),
             classifier=out("data/{dataset}_classifier.npz"),
         output:
+            **evaluation_outputs(),
             model=out(RUN, "model.npz"),
             history=out(RUN, "history.csv"),
             run=out(RUN, "run.json"),
-            **evaluation_outputs(),
         log:
             out("logs/run", f"{RUN_ID}.log"),
         benchmark:
@@ -52,10 +52,15 @@ if config["batched_training"]:
             history=expand(out(RUN, "history.csv"), seed=config["seeds"], allow_missing=True),
             run=expand(out(RUN, "run.json"), seed=config["seeds"], allow_missing=True),
         log:
-            out("logs/train_together", "{dataset}/{objective}/z{latent_dim}/{weight_name}{weight}.log"),
+            out(
+                "logs/train_together",
+                "{dataset}/{objective}/z{latent_dim}/{weight_name}{weight}.log",
+            ),
         benchmark:
-            out("benchmarks/train_together",
-                "{dataset}/{objective}/z{latent_dim}/{weight_name}{weight}.tsv")
+            out(
+                "benchmarks/train_together",
+                "{dataset}/{objective}/z{latent_dim}/{weight_name}{weight}.tsv",
+            )
         threads: config["threads_per_run"]
         resources:
             mem_mb=config["mem_mb"],
@@ -63,7 +68,8 @@ if config["batched_training"]:
             gpu_percent=gpu_percent_per_run(),
         params:
             rundirs=lambda wildcards, output: joined(
-                [os.path.dirname(path) for path in output.run], shlex.quote),
+                [os.path.dirname(path) for path in output.run], shlex.quote
+            ),
             seeds=joined(config["seeds"]),
             options=training_options,
         shell:
