@@ -84,3 +84,18 @@ def test_partial_mode_lists_only_existing_files(tmp_path):
     full = {**config, "partial": False}
     assert len(collected_files.run_files(full, dataset, "metrics.json")) == \
         len(layout.sweep(config, dataset))
+
+
+def test_what_the_workflow_imports_stays_light():
+    # workflow/rules/common.smk imports these at DAG-build time: no TensorFlow, matplotlib or
+    # pandas (a fresh interpreter, since the test session has imported them already).
+    import subprocess
+    import sys
+
+    modules = ["klgap.config.checks", "klgap.paper.figure_registry", "klgap.sweep.collected_files",
+               "klgap.sweep.layout", "klgap.training.objectives", "klgap.sweep.provenance"]
+    code = ("import sys; " + "; ".join(f"import {m}" for m in modules)
+            + "; print(sorted({'tensorflow', 'matplotlib', 'pandas'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
