@@ -6,8 +6,10 @@ NumPy and SciPy only; nothing here imports TensorFlow.
 
 from klgap.estimators.decomposition import (  # noqa: F401 (public API)
     ACTIVE_UNIT_THRESHOLD,
+    CEILING_MARGIN,
     HOLE_RATIO,
     MINIBATCH_METHODS,
+    CeilingWarning,
     active_units,
     gaussian_kl_to_standard_normal,
     heldout_kl_decomposition,
@@ -17,3 +19,4 @@ from klgap.estimators.decomposition import (  # noqa: F401 (public API)
     moment_matched_kl,
     prior_holes,
 )
+from klgap.estimators.fitted_density import fitted_density_kl  # noqa: F401 (public API)

@@ -36,6 +36,7 @@ checks, sampling and threads) are in ``klgap.estimators.mixture_numerics``; this
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import special
@@ -54,6 +55,13 @@ MINIBATCH_METHODS = ("mws", "mss")
 ACTIVE_UNIT_THRESHOLD = 0.01
 # A prior sample lies in a "hole" of the aggregate posterior where q(z) < HOLE_RATIO * p(z).
 HOLE_RATIO = 0.01
+# kl_decomposition's estimate is "at the ceiling" when mutual_info >= log N - CEILING_MARGIN
+# (nats): I_q <= log N, so the aggregate KL = rate - mutual_info then measures N, not the model.
+CEILING_MARGIN = 0.1
+
+
+class CeilingWarning(UserWarning):
+    """The in-sample mutual information is at its ceiling log N; the aggregate KL measures N."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,7 +90,9 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
 
     Returns:
       A dict of floats in nats: rate, mutual_info, aggregate_kl, total_correlation, dimwise_kl,
-      moment_matched_kl, log_n; with labels also label_info and class_kl ({label: KL(q(z|y)||p)});
+      moment_matched_kl, log_n, at_ceiling (bool: mutual_info >= log_n - CEILING_MARGIN, with
+      CEILING_MARGIN = 0.1 nats); with labels also label_info and class_kl
+      ({label: KL(q(z|y)||p)});
       and "<key>_se", the Monte Carlo standard error of the estimate given the posteriors, for
       each estimated key (mutual_info, aggregate_kl, total_correlation, dimwise_kl, label_info;
       class_kl_se is a dict by label): measured with a second, independent draw of z for up to
@@ -94,6 +104,10 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
     Raises:
       UserError: for non-finite or mis-shaped inputs, sigma <= 0, labels of the wrong length or
         type, num_z outside [2, N], a negative seed, or an unknown ``marginals``.
+
+    Warns:
+      CeilingWarning: when ``at_ceiling``: the aggregate KL is then rate - log N, a statement
+        about N; ``fitted_density_kl`` gives a lower bound that does not depend on N.
     """
     mu, sigma = check_posteriors(mu, sigma)
     num_examples = len(mu)
@@ -152,7 +166,16 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
         "dimwise_kl_se": standard_error("dimwise"),
         "moment_matched_kl": moment_matched_kl(mu, sigma),
         "log_n": math.log(num_examples),
+        "at_ceiling": mutual_info >= math.log(num_examples) - CEILING_MARGIN,
     }
+    if result["at_ceiling"]:
+        warnings.warn(
+            f"mutual_info = {mutual_info:.3f} nats is within CEILING_MARGIN = {CEILING_MARGIN} of "
+            f"its ceiling log N = {math.log(num_examples):.3f} (N = {num_examples}), so "
+            f"aggregate_kl = rate - mutual_info measures N, not the model; for a bound that does "
+            f"not depend on N use klgap.estimators.fitted_density_kl(mu_fit, sigma_fit, mu_eval, "
+            f"sigma_eval) with the training split's posteriors as the fit set.",
+            CeilingWarning, stacklevel=2)
     if marginals == "none":
         for key in ("total_correlation", "total_correlation_se", "dimwise_kl", "dimwise_kl_se"):
             del result[key]
