@@ -122,9 +122,11 @@ def main() -> None:
                   launch("separate", seeds[k // 2:], 1, args.data)]
         results = [collect(process) for process in halves]
         separate = sum(r["examples"] for r in results) / max(r["seconds"] for r in results)
+        per_cpu_second = (sum(r["examples"] for r in results)
+                          / sum(r["cpu_seconds"] for r in results))
         report.add(f"separate_examples_per_s [K={k}, 2 processes x 1 thr]", separate, "ex/s",
                    note=f"{max(r['seconds'] for r in results):.1f} s (slower process); "
-                        f"{sum(r['examples'] for r in results) / sum(r['cpu_seconds'] for r in results):.0f}"
+                        f"{per_cpu_second:.0f}"
                         f" ex per CPU-second; other "
                         f"processes used {max(r['other_cores'] for r in results):.2f} cores "
                         "(includes the sibling process)", load=load)

@@ -1,4 +1,5 @@
-"""Benchmark of klgap.estimators.decomposition: speed, memory and agreement, printed and saved as CSV.
+"""Benchmark of klgap.estimators.decomposition: speed, memory and agreement, printed and saved
+as CSV.
 
 Figures (one printed line each, one CSV row each, in results/bench/estimators.csv, with the
 conventions of bench/benchlib.py):
@@ -114,7 +115,8 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    # The description is the docstring's first paragraph, its lines joined.
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--n", type=int, default=60000, help="examples of the large run")
     parser.add_argument("--naive-n", type=int, default=10000, help="examples of the comparison")
     parser.add_argument("--seed", type=int, default=0)

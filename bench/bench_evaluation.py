@@ -4,8 +4,9 @@ Trains a d_z = 10 model for one epoch (its numbers do not matter, only the shape
 each part of the evaluation with one thread: the test split (K importance samples, in-sample
 decomposition, minibatch estimates), the training split (the encoder and one-sample decoder pass
 over it, the decomposition of a subset of the test split's size, of the whole split and of the
-nested subsets, the held-out bracket), and the generated samples with the prior holes. CPU seconds of this process are reported beside wall
-seconds: on a busy machine a one-thread process is made to wait, not to work more.
+nested subsets, the held-out bracket), and the generated samples with the prior holes. CPU
+seconds of this process are reported beside wall seconds: on a busy machine a one-thread process
+is made to wait, not to work more.
 Writes results/bench/evaluation.csv (conventions of bench/benchlib.py).
 
 Usage: .venv/bin/python bench/bench_evaluation.py [--data results/data/fashion_mnist.npz]

@@ -38,8 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 SMOKE_CONFIG = benchlib.ROOT / "workflow" / "config" / "smoke.yaml"
-# The rules whose FLOPs klgap.sweep.floor counts, with the parts of the count each job does: rule run
-# trains and evaluates a run in one job; older sweeps (and batched_training) have separate jobs.
+# The rules whose FLOPs klgap.sweep.floor counts, with the parts of the count each job does: rule
+# run trains and evaluates a run in one job; older sweeps (and batched_training) have separate
+# jobs.
 NUMERICAL_RULES = {"run": ("train", "evaluate"), "train": ("train",),
                    "train_together": ("train",), "evaluate": ("evaluate",)}
 
@@ -47,7 +48,8 @@ NUMERICAL_RULES = {"run": ("train", "evaluate"), "train": ("train",),
 def environment() -> dict:
     """The environment of the jobs: this checkout's package first, quiet TensorFlow."""
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
-            "PYTHONPATH": str(benchlib.ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            "PYTHONPATH": (str(benchlib.ROOT / "src") + os.pathsep
+                           + os.environ.get("PYTHONPATH", "")),
             "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
 
 

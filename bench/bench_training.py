@@ -63,7 +63,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +91,8 @@ def flop_model():
 
 
 def layer_shapes() -> list[tuple[int, int]]:
-    """Returns (fan_in, fan_out) of every weight matrix of the benchmarked model: encoder, decoder."""
+    """Returns (fan_in, fan_out) of every weight matrix of the benchmarked model: encoder,
+    decoder."""
     encoder, decoder = flop_model().layer_shapes(784, LATENT_DIM, HIDDEN)
     return [*encoder, *decoder]
 

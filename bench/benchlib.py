@@ -1,4 +1,5 @@
-"""Conventions shared by the benchmarks in bench/: one CSV under results/bench/ and one summary line.
+"""Conventions shared by the benchmarks in bench/: one CSV under results/bench/ and one summary
+line.
 
 Every CSV has the columns ``figure, value, unit, target, status, note, load_1min, machine``:
 ``load_1min`` is the machine's 1-minute load average when the figure was measured (timings taken
@@ -44,7 +45,8 @@ def busy_core_seconds() -> float:
 
 
 def others_running() -> list[str]:
-    """Lists other workflow or training processes (snakemake, klgap, Slurm job steps) now running."""
+    """Lists other workflow or training processes (snakemake, klgap, Slurm job steps) now
+    running."""
     found = subprocess.run(["pgrep", "-af", "snakemake|klgap|slurmstepd"], capture_output=True,
                            text=True).stdout.splitlines()
     return [line for line in found if not line.startswith(f"{os.getpid()} ")
@@ -121,7 +123,8 @@ class Meter:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.wall
         self.cpu_seconds = self._own() - self.own
-        self.other_cores = max(0.0, busy_core_seconds() - self.busy - self.cpu_seconds) / self.seconds
+        self.other_cores = (max(0.0, busy_core_seconds() - self.busy - self.cpu_seconds)
+                            / self.seconds)
 
     @staticmethod
     def _own() -> float:

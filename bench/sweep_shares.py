@@ -11,7 +11,8 @@ for a run that was interrupted and resumed. Jobs slowed by other work on the mac
 it; a second row, CPU seconds / cores, is the time if every job had had its core to itself (a
 lower bound for the benchmarked jobs).
 
-Usage: .venv/bin/python bench/sweep_shares.py results/benchmarks.csv [--jobs 2] [--name sweep_shares]
+Usage: .venv/bin/python bench/sweep_shares.py results/benchmarks.csv [--jobs 2]
+       [--name sweep_shares]
 """
 
 import argparse
@@ -90,7 +91,8 @@ def main() -> None:
     print(f"SUMMARY {args.name}: {measured}{len(benchmarks)} jobs, {total / 60:.1f} job-minutes; "
           f"uninterrupted wall ~{estimate / 60:.0f} min on {args.jobs} parallel jobs "
           f"(estimate: sum / {args.jobs}; {cpu_estimate / 60:.0f} min from CPU time alone, "
-          f"{benchmarks['cpu_time'].sum() / total:.0%} of job wall time was CPU); slowest rule {slowest['rule']} "
+          f"{benchmarks['cpu_time'].sum() / total:.0%} of job wall time was CPU); "
+          f"slowest rule {slowest['rule']} "
           f"({100 * slowest['share']:.0f}% of job time, mean {slowest['mean_s']:.0f} s); "
           f"slowest job {slowest_job['rule']} {slowest_job['job']} ({slowest_job['s']:.0f} s)")
 

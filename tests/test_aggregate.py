@@ -115,7 +115,8 @@ def test_metrics_of_another_run_are_rejected(tmp_path):
 def test_command_writes_tables_and_lists_missing_runs(tmp_path, capsys):
     gone = layout.Run("digits", 2, 0.1, 0)
     runs_dir, runs, _ = synthetic_sweep(tmp_path, skip=[gone])
-    metrics_csv, summary_csv = tmp_path / "digits" / "metrics.csv", tmp_path / "digits" / "summary.csv"
+    metrics_csv = tmp_path / "digits" / "metrics.csv"
+    summary_csv = tmp_path / "digits" / "summary.csv"
     cli.main(["aggregate", "--dataset", "digits", "--runs-dir", str(runs_dir),
               "--runs", *[str(layout.run_subdir(run)) for run in runs],
               "--metrics-out", str(metrics_csv), "--summary-out", str(summary_csv)])
@@ -129,7 +130,8 @@ def test_command_without_any_finished_run_fails_clearly(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["aggregate", "--dataset", "digits", "--runs-dir", str(tmp_path / "none"),
                   "--runs", "vae/z2/beta1/seed0",
-                  "--metrics-out", str(tmp_path / "m.csv"), "--summary-out", str(tmp_path / "s.csv")])
+                  "--metrics-out", str(tmp_path / "m.csv"),
+                  "--summary-out", str(tmp_path / "s.csv")])
     assert exit_info.value.code == 2
     assert "no run of digits has metrics" in capsys.readouterr().err
     assert not (tmp_path / "m.csv").exists()

@@ -32,7 +32,8 @@ def test_batched_runs_match_separate_runs(digits_npz, tmp_path):
     batched.train_together([config(digits_npz, tmp_path / f"batched{seed}", seed, beta)
                             for seed, beta in runs])
     for seed, _ in runs:
-        separate, together = history(tmp_path / f"separate{seed}"), history(tmp_path / f"batched{seed}")
+        separate = history(tmp_path / f"separate{seed}")
+        together = history(tmp_path / f"batched{seed}")
         assert separate.shape == together.shape == (3, len(engine.HISTORY_COLUMNS) - 1)
         np.testing.assert_allclose(together, separate, rtol=1e-5, atol=1e-5)
         a = atomic.load_npz(tmp_path / f"separate{seed}/model.npz")

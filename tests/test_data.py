@@ -150,7 +150,8 @@ def mirrors(tmp_path, monkeypatch):
     for part, name in data.IDX_FILES.items():
         content = idx_bytes(rng.integers(0, 10, size=shapes[part], dtype=np.uint8))
         zipped = gzip.compress(content, mtime=0)
-        raw_md5[name], gz_md5[name] = hashlib.md5(content).hexdigest(), hashlib.md5(zipped).hexdigest()
+        raw_md5[name] = hashlib.md5(content).hexdigest()
+        gz_md5[name] = hashlib.md5(zipped).hexdigest()
         for mirror, served in [("good", zipped), ("truncated", zipped[:len(zipped) // 2]),
                                ("wrong", gzip.compress(content + b"\x00", mtime=0))]:
             (tmp_path / "served" / mirror).mkdir(parents=True, exist_ok=True)

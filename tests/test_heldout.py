@@ -43,7 +43,8 @@ def test_bracket_holds_for_a_gaussian_population(dim, num, seed):
     heldout = estimators.heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval, seed=3)
     in_sample = estimators.kl_decomposition(mu_eval, sigma_eval, seed=3)
     se = heldout["aggregate_kl_lower_se"]
-    assert heldout["aggregate_kl_lower"] - MARGIN * se <= truth <= in_sample["aggregate_kl"] + MARGIN * se
+    assert (heldout["aggregate_kl_lower"] - MARGIN * se
+            <= truth <= in_sample["aggregate_kl"] + MARGIN * se)
     truth_info = 0.5 * dim * math.log(1.0 + spread ** 2 / sigma ** 2)
     assert heldout["mutual_info_upper"] + MARGIN * heldout["mutual_info_upper_se"] >= truth_info
     if dim == 2:  # dense: 20,000 components in two dimensions; the bracket is tight
@@ -93,7 +94,8 @@ def test_agrees_with_brute_force_on_random_inputs(sharpness):
     result = estimators.heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval,
                                                  labels_fit, labels_eval, seed=seed)
     # The eval samples, drawn as the estimator documents (its sampling stream of the seed).
-    noise = np.random.default_rng([seed, mixture_numerics.SAMPLE_STREAM]).standard_normal(mu_eval.shape)
+    noise = np.random.default_rng([seed, mixture_numerics.SAMPLE_STREAM]).standard_normal(
+        mu_eval.shape)
     z = mu_eval + sigma_eval * noise
     log_p = stats.norm.logpdf(z).sum(axis=1)
     log_q_fit = brute_force_log_mixture(z, mu_fit, sigma_fit)
@@ -137,7 +139,8 @@ def test_samples_far_from_their_own_class_are_evaluated_exactly():
     labels_eval = np.repeat([0, 1], 10)
     result = estimators.heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval,
                                                  labels_fit, labels_eval, seed=11)
-    noise = np.random.default_rng([11, mixture_numerics.SAMPLE_STREAM]).standard_normal(mu_eval.shape)
+    noise = np.random.default_rng([11, mixture_numerics.SAMPLE_STREAM]).standard_normal(
+        mu_eval.shape)
     z = mu_eval + sigma_eval * noise
     own = labels_eval == 1
     log_class = brute_force_log_mixture(z[own], mu_fit[labels_fit == 1], sigma_fit[labels_fit == 1])

@@ -95,6 +95,7 @@ def test_the_wheel_installs_alone_and_runs_outside_the_checkout(tmp_path):
     assert "usage: klgap" in run([str(klgap), "--help"], elsewhere, env)
     train_help = run([str(klgap), "train", "--help"], elsewhere, env)
     assert "usage: klgap train" in train_help and "--epochs" in train_help
-    imported_from = Path(run([str(python), "-c", ESTIMATE], elsewhere, env).strip().splitlines()[-1])
+    imported_from = Path(run([str(python), "-c", ESTIMATE], elsewhere, env)
+                         .strip().splitlines()[-1])
     assert imported_from.is_relative_to(venv), f"klgap was imported from {imported_from}"
     assert not imported_from.is_relative_to(REPO)

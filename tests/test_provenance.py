@@ -1,4 +1,5 @@
-"""Tests of provenance: CPU features, the dirty check, and that no record is replaced by a poorer one."""
+"""Tests of provenance: CPU features, the dirty check, and that no record is replaced by a poorer
+one."""
 
 import json
 import subprocess

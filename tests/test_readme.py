@@ -1,4 +1,5 @@
-"""The README: its findings are what `klgap findings --markdown` prints, and what it points to exists.
+"""The README: its findings are what `klgap findings --markdown` prints, and what it points to
+exists.
 
 When the committed summaries change, rewrite the block with
 ``python -m klgap findings --markdown --readme README.md``.
@@ -17,7 +18,8 @@ README = REPO / "README.md"
 REGENERATE = "python -m klgap findings --markdown --readme README.md"
 MAX_LINES = 200
 # Durations such as "12 s", "3.5-4 minutes", "105 min".
-DURATION = re.compile(r"\b\d[\d,.]*(?:\s*[-–]\s*\d[\d,.]*)?\s*(?:s|sec|seconds?|min|minutes?|h|hours?)\b")
+DURATION = re.compile(r"\b\d[\d,.]*(?:\s*[-–]\s*\d[\d,.]*)?"
+                      r"\s*(?:s|sec|seconds?|min|minutes?|h|hours?)\b")
 # A budget is a target, not a measurement.
 BUDGET = re.compile(r"budget of \d+ minutes")
 

@@ -137,7 +137,8 @@ def test_numbers_and_table(tmp_path, summary_csv):
     summary = pd.read_csv(summary_csv)
     rate = summary[(summary["weight"] == 0.5) & (summary["split"] == "test")
                    & (summary["metric"] == "rate")].iloc[0]
-    assert rf"\@namedef{{klgap@vae@fashion_mnist@2@0.5@test@rate@mean}}{{{rate['mean']:.2f}}}" in text
+    assert (rf"\@namedef{{klgap@vae@fashion_mnist@2@0.5@test@rate@mean}}"
+            rf"{{{rate['mean']:.2f}}}") in text
     lines = table.read_text().splitlines()
     rows = [line for line in lines if r"\pm" in line]
     assert len(rows) == 2

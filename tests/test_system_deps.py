@@ -5,7 +5,6 @@ Every tool it looks for is a stub in a temporary directory that is the whole PAT
 is a stub that records its arguments, so nothing is installed.
 """
 
-import os
 import subprocess
 from pathlib import Path
 

@@ -81,13 +81,17 @@ def test_bad_config_fails_before_work(digits_npz, tmp_path, overrides, message):
 @pytest.mark.parametrize("path", ["single", "stacked"])
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(digits_npz, tmp_path,
                                                               monkeypatch, path):
-    run = lambda epochs: (train.train(config(digits_npz, tmp_path, epochs=epochs))
-                          if path == "single" else batched.train_together(
-                              [config(digits_npz, tmp_path, epochs=epochs)]))
+    def run(epochs):
+        return (train.train(config(digits_npz, tmp_path, epochs=epochs))
+                if path == "single" else batched.train_together(
+                    [config(digits_npz, tmp_path, epochs=epochs)]))
+
     run(1)
     good = atomic.load_npz(tmp_path / "checkpoint.npz")
-    exploding = (lambda self, terms, weights, step_seed:
-                 tf.reduce_mean(terms.distortion, -1) * float("nan"))
+
+    def exploding(self, terms, weights, step_seed):
+        return tf.reduce_mean(terms.distortion, -1) * float("nan")
+
     monkeypatch.setattr(objectives.BetaVAE, "loss", exploding)  # NaN gradients poison weights
     with pytest.raises(UserError, match=r"z=2 beta=1.0 seed=3\] non-finite loss in epoch 2.*"
                                         r"epoch 1"):

@@ -1,4 +1,5 @@
-"""Tests of `klgap verify`'s comparison (the retraining itself is Snakemake's train and evaluate)."""
+"""Tests of `klgap verify`'s comparison (the retraining itself is Snakemake's train and
+evaluate)."""
 
 from pathlib import Path
 

@@ -102,8 +102,8 @@ def test_dry_run_plans_one_job_per_run(tmp_path):
     assert job_counts(result.stdout) == {
         "prepare": n_datasets, "classifier": n_datasets, "run": len(runs),
         "aggregate": n_datasets, "histories": n_datasets, "latent_samples": n_datasets,
-        "sample_grids": n_datasets, "figures": len(FIGURES), "tex": 1, "paper": 1, "config_snapshot": 1, "provenance": 1,
-        "machine": 1, "all": 1}
+        "sample_grids": n_datasets, "figures": len(FIGURES), "tex": 1, "paper": 1,
+        "config_snapshot": 1, "provenance": 1, "machine": 1, "all": 1}
     rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
     assert re.search(r"klgap train-and-evaluate .*--classifier .*--threads \d+", result.stdout)
@@ -255,7 +255,8 @@ def test_cpu_configuration_declares_no_gpu(tmp_path):
 
 def test_epochs_per_dataset(tmp_path):
     per_dataset = tmp_path / "epochs.yaml"
-    per_dataset.write_text("datasets: [digits, fashion_mnist]\nepochs: {digits: 7, fashion_mnist: 3}\n")
+    per_dataset.write_text("datasets: [digits, fashion_mnist]\n"
+                           "epochs: {digits: 7, fashion_mnist: 3}\n")
     result = snakemake(tmp_path, "-n", "-p", "--configfile", str(per_dataset),
                        "--config", f"outdir={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout

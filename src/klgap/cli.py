@@ -20,8 +20,9 @@ COMMANDS = {
                        "Train several VAEs of one shape as one batched computation (GPUs)."),
     "train-and-evaluate": ("klgap.sweep.train_and_evaluate",
                            "Train one VAE, then evaluate it, in one process (the sweep's job)."),
-    "evaluate": ("klgap.evaluation.evaluate", "Evaluate one trained VAE: ELBO, IW-LL, KL decomposition, "
-                                   "generated samples, prior holes."),
+    "evaluate": ("klgap.evaluation.evaluate",
+                 "Evaluate one trained VAE: ELBO, IW-LL, KL decomposition, "
+                 "generated samples, prior holes."),
     "aggregate": ("klgap.sweep.tables", "Collect per-run metrics into tidy tables and summaries."),
     "histories": ("klgap.sweep.histories", "Collect the runs' training histories into one table."),
     "latent-samples": ("klgap.sweep.latent_samples",
@@ -33,8 +34,10 @@ COMMANDS = {
     "provenance": ("klgap.sweep.provenance", "Record commits, versions, devices and wall times."),
     "machine": ("klgap.sweep.floor", "Measure this machine's one-thread float32 matmul rate."),
     "verify": ("klgap.sweep.verify", "Retrain a sample of the committed runs here and compare."),
-    "status": ("klgap.sweep.status", "Show how far a sweep is: runs done and training, epochs, ETA."),
-    "findings": ("klgap.paper.markdown.command", "Print the README's findings or docs/performance.md."),
+    "status": ("klgap.sweep.status",
+               "Show how far a sweep is: runs done and training, epochs, ETA."),
+    "findings": ("klgap.paper.markdown.command",
+                 "Print the README's findings or docs/performance.md."),
     "config-docs": ("klgap.config.docs",
                     "Write the configuration reference (Markdown) from the config schema."),
 }

@@ -1,1 +1,2 @@
-"""Configuration: the schema that declares every key, its Markdown reference, and one run's config."""
+"""Configuration: the schema that declares every key, its Markdown reference, and one run's
+config."""

@@ -1,4 +1,5 @@
-"""Numerics behind ``klgap.estimators.decomposition``: log-densities of diagonal-Gaussian mixtures at scale.
+"""Numerics behind ``klgap.estimators.decomposition``: log-densities of diagonal-Gaussian
+mixtures at scale.
 
 Cost. The N x M table of log q(z_i|x_n) is one matrix product per tile (never an N x M x D
 tensor), exponentiated and summed tile by tile, relative to each sample's own component

@@ -1,8 +1,9 @@
-"""The label classifier of a dataset: trained once on its real training images (``klgap classifier``).
+"""The label classifier of a dataset: trained once on its real training images (``klgap
+classifier``).
 
-``klgap evaluate`` labels decoded samples with it (``klgap.evaluation.generation``). The file holds the
-logistic regression's arrays (no pickle), its accuracy on the test split, and the training
-split's label frequencies, the reference of the label KL.
+``klgap evaluate`` labels decoded samples with it (``klgap.evaluation.generation``). The file
+holds the logistic regression's arrays (no pickle), its accuracy on the test split, and the
+training split's label frequencies, the reference of the label KL.
 """
 
 import argparse

@@ -234,10 +234,11 @@ def generation_metrics(decode_means, mu: np.ndarray, sigma: np.ndarray,
     Decodes M codes z ~ p(z) = N(0, I) and M codes from the ex-post density, a Gaussian mixture
     (``num_components`` full-covariance components, scikit-learn, ``random_state=seed``) fitted
     to the posterior means E_q[z|x] of up to ``EXPOST_FIT_CODES`` examples of the training
-    split (Ghosh et al. 2020 fit the codes' means, not samples of q(z|x)). The decoded Bernoulli means are labelled by the
-    classifier (``generation.label_metrics``). Label metrics are plain Monte Carlo estimates,
-    not bounds; their ``_se`` is the error of the M samples given the model, the classifier and
-    the fitted mixture. The prior holes use the training split's mixture q_N
+    split (Ghosh et al. 2020 fit the codes' means, not samples of q(z|x)). The decoded
+    Bernoulli means are labelled by the classifier (``generation.label_metrics``). Label metrics
+    are plain Monte Carlo estimates, not bounds; their ``_se`` is the error of the M samples
+    given the model, the classifier and the fitted mixture. The prior holes use the training
+    split's mixture q_N
     (``estimators.prior_holes``): ``prior_holes_kl`` estimates KL(p || q_N), in expectation an
     upper bound on the population's KL(p || q); ``prior_holes_fraction`` (prior samples with
     q_N(z) / p(z) < 0.01) is an upper estimate of the population's fraction.

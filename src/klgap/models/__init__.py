@@ -1,1 +1,2 @@
-"""Models: the VAE's networks and TensorFlow's runtime set-up (the only room that builds networks)."""
+"""Models: the VAE's networks and TensorFlow's runtime set-up (the only room that builds
+networks)."""

@@ -110,8 +110,8 @@ def final_slopes(history: pd.DataFrame, epochs: int = FINAL_EPOCHS) -> pd.DataFr
 
     Args:
       history: concatenated ``history.csv`` tables.
-      epochs: the window: the slope is (value at the last epoch - value ``epochs`` earlier) / epochs;
-        a run with fewer epochs uses all it has (and gives NaN with a single epoch).
+      epochs: the window: the slope is (value at the last epoch - value ``epochs`` earlier) /
+        epochs; a run with fewer epochs uses all it has (and gives NaN with a single epoch).
 
     Returns:
       One row per cell, a column per curve of CURVES that the history has: the mean over seeds of
@@ -153,7 +153,8 @@ def minibatch_estimates(means: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     table = pd.DataFrame(rows).pivot_table(
         index=CELL + ["estimator", "batch_size"], columns="key", values=["estimate", "excess"])
-    table.columns = [f"{key}" if kind == "estimate" else f"{key}_excess" for kind, key in table.columns]
+    table.columns = [f"{key}" if kind == "estimate" else f"{key}_excess"
+                     for kind, key in table.columns]
     return table.reset_index().dropna()
 
 

@@ -1,1 +1,2 @@
-"""The sweep: where runs live, the per-run job, tables over runs, status, provenance, verification."""
+"""The sweep: where runs live, the per-run job, tables over runs, status, provenance,
+verification."""

@@ -7,12 +7,12 @@ logsumexp, Adam) is not counted, so the floor is a lower bound on the work of a 
 * Training, per epoch: every training example once through encoder and decoder, forward and
   backward (the backward pass is two products per layer, so 3 x forward), plus the per-epoch
   test pass (encoder and decoder forward once per test example; ``klgap.training.engine``).
-* Evaluation (``klgap.evaluation.evaluate``): the K-sample importance-weighted bound on the test split and
-  on the train subset of the same size (encoder once, decoder K times per example), one sample
-  per example on the whole training split; the in-sample KL decomposition of each evaluated set
-  (test, train subset, whole training split and its nested subsets): the M x N table of
-  log q(z_i|x_n) is one (M x (2D + 2)) @ ((2D + 2) x N) product, for the M = N samples and
-  again for the redrawn ones (up to ``REPEAT_SAMPLES``); the held-out bracket (test samples
+* Evaluation (``klgap.evaluation.evaluate``): the K-sample importance-weighted bound on the test
+  split and on the train subset of the same size (encoder once, decoder K times per example),
+  one sample per example on the whole training split; the in-sample KL decomposition of each
+  evaluated set (test, train subset, whole training split and its nested subsets): the M x N
+  table of log q(z_i|x_n) is one (M x (2D + 2)) @ ((2D + 2) x N) product, for the M = N samples
+  and again for the redrawn ones (up to ``REPEAT_SAMPLES``); the held-out bracket (test samples
   against the training split's mixture); the minibatch estimators (MWS and MSS per batch size
   below the set's size), whose per-batch M x M x D density tables are counted as the product of
   that shape. The per-dimension marginals (one-dimensional mixtures, evaluated elementwise or by
@@ -49,7 +49,8 @@ class DatasetSize:
     data_dim: int
 
 
-# Sizes of the datasets klgap prepares (``klgap.data.datasets``): used when no prepared file is at hand.
+# Sizes of the datasets klgap prepares (``klgap.data.datasets``): used when no prepared file is
+# at hand.
 KNOWN_SIZES = {
     "digits": DatasetSize(1437, 360, 64),
     "fashion_mnist": DatasetSize(60000, 10000, 784),

@@ -2,8 +2,8 @@
 
 ``history.csv`` (one per dataset) holds every epoch of every run: ``dataset, objective,
 latent_dim, weight, seed``, then the columns of the runs' own ``history.csv`` (``epoch,
-train_elbo, ...``), values rounded to six significant digits. It is small enough to commit, so the training curves can be
-redrawn without the run directories.
+train_elbo, ...``), values rounded to six significant digits. It is small enough to commit, so
+the training curves can be redrawn without the run directories.
 """
 
 import argparse
@@ -53,8 +53,8 @@ def collect(runs_dir: Path, runs: list[layout.Run]) -> tuple[pd.DataFrame, list[
       runs: the expected runs (all of the same dataset).
 
     Returns:
-      The table sorted by objective, latent_dim, weight, seed and epoch (empty if no run has a history), and
-      the runs without a history.
+      The table sorted by objective, latent_dim, weight, seed and epoch (empty if no run has a
+      history), and the runs without a history.
 
     Raises:
       UserError: if the runs' histories do not have the same columns.

@@ -8,8 +8,8 @@ The points are samples of the aggregate posterior q(z) = (1/N) sum_n q(z|x_n). T
 noise depend only on ``--sample-seed`` (the same examples for every weight), so the table is
 reproducible.
 
-``latent_samples.csv`` columns: ``dataset, objective, latent_dim, weight, seed, example`` (row of the test
-split), ``label``, ``z1, z2``.
+``latent_samples.csv`` columns: ``dataset, objective, latent_dim, weight, seed, example`` (row
+of the test split), ``label``, ``z1, z2``.
 """
 
 import argparse
@@ -182,7 +182,8 @@ def main(args: argparse.Namespace) -> None:
     buffer = io.StringIO()
     table.to_csv(buffer, index=False)
     atomic.write_text(args.out, buffer.getvalue())
-    chosen = ", ".join(f"{objectives.weight_name(r.objective)} {layout.format_weight(r.weight)} seed {r.seed}" for r in runs)
+    chosen = ", ".join(f"{objectives.weight_name(r.objective)} {layout.format_weight(r.weight)} "
+                       f"seed {r.seed}" for r in runs)
     print(f"{args.dataset}: sampled {chosen or 'no run'}; wrote {args.out} ({len(table)} rows)")
     if missing:
         named = ", ".join(f"{objective} {objectives.weight_name(objective)} "

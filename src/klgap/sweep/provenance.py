@@ -7,6 +7,10 @@ import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported lazily, where it is used; here only for annotations
+    import pandas as pd
 
 # Tracked outputs of the workflow: changes there do not make the code "dirty".
 RESULTS_DIR = "results"
@@ -60,7 +64,8 @@ def cpu_description(cpuinfo: str | None = None) -> dict:
         key, _, value = line.partition(":")
         fields.setdefault(key.strip(), value.strip())  # the first processor's
     flags = fields.get("flags", "").split()
-    features = sorted(flag for flag in flags if flag in SIMD_FLAGS or flag.startswith(SIMD_PREFIXES))
+    features = sorted(flag for flag in flags
+                      if flag in SIMD_FLAGS or flag.startswith(SIMD_PREFIXES))
     return {"model": fields.get("model name") or platform.processor() or "unknown",
             "features": features}
 
@@ -140,8 +145,9 @@ def sweep_provenance(runs_dir: Path, benchmarks: "pd.DataFrame", config_text: st
 
     Returns:
       A JSON-serialisable dict: date, commits (workflow, and those the runs were trained with),
-      configuration, package versions, devices, CPUs with their features, wall time per rule, the summed wall and CPU time
-      of the benchmarked jobs and the span from the first job's start to the last one's end.
+      configuration, package versions, devices, CPUs with their features, wall time per rule,
+      the summed wall and CPU time of the benchmarked jobs and the span from the first job's
+      start to the last one's end.
     """
     import yaml
 

@@ -122,7 +122,8 @@ def describe(statuses: list[RunStatus], parallel_jobs: int) -> str:
         if status.state in ("training", "stopped"):
             run = status.run
             lines.append(f"  {status.state} {run.dataset} z={run.latent_dim} "
-                         f"{objectives.weight_name(run.objective)}={layout.format_weight(run.weight)} "
+                         f"{objectives.weight_name(run.objective)}="
+                         f"{layout.format_weight(run.weight)} "
                          f"seed={run.seed}: epoch "
                          f"{status.epochs_done}/{status.epochs}, {status.seconds_per_epoch:.1f} "
                          f"s/epoch, ETA {clock(left * status.seconds_per_epoch)}")

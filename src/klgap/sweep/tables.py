@@ -1,8 +1,8 @@
 """Collecting the runs of one dataset into a tidy table and a summary over seeds.
 
 ``metrics.csv`` has one row per run and split: ``dataset, objective, latent_dim, weight, seed,
-split`` (weight: the objective's swept weight, ``klgap.sweep.layout``), then one column per metric of
-``metrics.json``. ``summary.csv`` has one row per cell
+split`` (weight: the objective's swept weight, ``klgap.sweep.layout``), then one column per
+metric of ``metrics.json``. ``summary.csv`` has one row per cell
 ``(dataset, objective, latent_dim, weight, split)`` and metric: the mean over seeds, the standard
 deviation (ddof=1) and a t-based 95% interval for the mean. The command is told the whole
 expected sweep, so a run without metrics (e.g. a job that failed under ``--keep-going``) shows up
@@ -135,13 +135,15 @@ def summarize(table: pd.DataFrame, runs: list[layout.Run]) -> pd.DataFrame:
       runs: every expected run; cells whose seeds are all missing get rows with ``n_runs = 0``.
 
     Returns:
-      One row per (dataset, objective, latent_dim, weight, split, metric), columns ``SUMMARY_COLUMNS``.
+      One row per (dataset, objective, latent_dim, weight, split, metric), columns
+      ``SUMMARY_COLUMNS``.
     """
     metrics = [c for c in table.columns
                if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
     splits = sorted(table["split"].unique())
     # Per split, the metrics it has at all (the nested subsets have no likelihoods, say).
-    split_metrics = {split: [m for m in metrics if table.loc[table["split"] == split, m].notna().any()]
+    split_metrics = {split: [m for m in metrics
+                             if table.loc[table["split"] == split, m].notna().any()]
                      for split in splits}
     expected_seeds: dict[tuple, list[int]] = {}
     for run in runs:

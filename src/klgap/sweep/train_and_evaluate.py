@@ -1,11 +1,12 @@
 """``klgap train-and-evaluate``: train one run, then evaluate it, in one process.
 
 The sweep's job per run (rule ``run``): the same ``klgap.training.train.train`` and
-``klgap.evaluation.evaluate.evaluate`` as the two separate commands, with the same outputs, so the results
-are those of ``train`` followed by ``evaluate``; one process pays TensorFlow's start-up, the data
-loading and the model building once instead of twice. Killed during training, it resumes from the
-checkpoint; killed during evaluation, training is complete (its checkpoint has every epoch and
-``run.json`` exists), so its outputs are left as they are and only the evaluation is done again.
+``klgap.evaluation.evaluate.evaluate`` as the two separate commands, with the same outputs, so
+the results are those of ``train`` followed by ``evaluate``; one process pays TensorFlow's
+start-up, the data loading and the model building once instead of twice. Killed during training,
+it resumes from the checkpoint; killed during evaluation, training is complete (its checkpoint
+has every epoch and ``run.json`` exists), so its outputs are left as they are and only the
+evaluation is done again.
 """
 
 import argparse

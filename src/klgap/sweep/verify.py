@@ -12,7 +12,6 @@ of its cell, and a one-line verdict last.
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -77,7 +76,8 @@ def committed_values(results: Path, runs: tuple[layout.Run, ...]) -> pd.DataFram
         metrics = aggregate.load_tables([metrics_path], "metrics")  # objective filled
         summary = aggregate.load_tables([summary_path], "summary")
         row = metrics[(metrics["objective"] == run.objective)
-                      & (metrics["latent_dim"] == run.latent_dim) & (metrics["weight"] == run.weight)
+                      & (metrics["latent_dim"] == run.latent_dim)
+                      & (metrics["weight"] == run.weight)
                       & (metrics["seed"] == run.seed) & (metrics["split"] == SPLIT)]
         cell = summary[(summary["objective"] == run.objective)
                        & (summary["latent_dim"] == run.latent_dim)

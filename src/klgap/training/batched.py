@@ -91,7 +91,8 @@ def stacked_vae(config: RunConfig, data_shape: tuple[int, ...], seeds: list[int]
     # Its encode, decode and terms work unchanged on (K, B, .) tensors, and its variables keep
     # the names ``get_weights`` writes.
     return model.VAE(stacked_mlp([m.encoder_net for m in models], name="encoder"),
-                     stacked_mlp([m.decoder_net for m in models], name="decoder"), config.latent_dim)
+                     stacked_mlp([m.decoder_net for m in models], name="decoder"),
+                     config.latent_dim)
 
 
 def check_compatible(configs: list[RunConfig]) -> None:

@@ -45,7 +45,8 @@ class Checkpoint:
 
 
 def stack(checkpoints: list[Checkpoint]) -> tuple[dict, dict]:
-    """Stacks K runs' weights and optimizer states on a leading axis (for ``klgap.training.batched``).
+    """Stacks K runs' weights and optimizer states on a leading axis (for
+    ``klgap.training.batched``).
 
     Per-variable arrays become (K, ...); 0-d state (Adam's step count, equal for runs at the
     same epoch) is shared.

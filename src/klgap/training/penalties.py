@@ -7,8 +7,9 @@
 - ``minibatch_log_q`` and ``minibatch_total_correlation``: log q(z_i) and the marginals
   log q(z_ij) estimated from the batch alone with stratified weights, 1/N for the sample's own
   component and (N - 1) / (N (B - 1)) for each other one (the variant of Chen et al.'s
-  minibatch stratified sampling that ``klgap.estimators.decomposition.minibatch_log_weights("mss")`` names;
-  weights along each row, never the column pattern of the public beta-TCVAE code).
+  minibatch stratified sampling that
+  ``klgap.estimators.decomposition.minibatch_log_weights("mss")`` names; weights along each
+  row, never the column pattern of the public beta-TCVAE code).
 """
 
 import math
@@ -27,7 +28,8 @@ def _squared_distances(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
 
 
 def _unbiased_mmd_squared(k_qq: tf.Tensor, k_pp: tf.Tensor, k_qp: tf.Tensor) -> tf.Tensor:
-    """The U-statistic of MMD^2 from the three kernel matrices (diagonals of k_qq, k_pp left out)."""
+    """The U-statistic of MMD^2 from the three kernel matrices (diagonals of k_qq, k_pp left
+    out)."""
     n = tf.cast(tf.shape(k_qq)[0], k_qq.dtype)
     m = tf.cast(tf.shape(k_pp)[0], k_pp.dtype)
     within_q = (tf.reduce_sum(k_qq) - tf.linalg.trace(k_qq)) / (n * (n - 1.0))

@@ -67,12 +67,12 @@ def ones(latent_samples: pd.DataFrame) -> plt.Figure:
 
     Rows: datasets; columns: the runs of each dataset's ``latent_samples.csv`` (the beta-VAE's
     smallest beta, the one nearest to 1 and the largest, then any other objective's 2-D runs in
-    the table), objectives in ``klgap.training.objectives`` order, weights ascending. Light grey points:
-    one code z ~ q(z|x_n) for each of a random subset of test examples x_n, all classes (a
-    sample of q(z)); red points, drawn on top: the codes of the examples of class 1 (the digit
-    1; in Fashion-MNIST, trousers). Dashed circles are the 1, 2 and 3 sigma contours of the
-    prior p(z) = N(0, I). All panels share one square window (``latent_window``); codes outside
-    it are drawn on its edge, and a panel that has such codes says how many.
+    the table), objectives in ``klgap.training.objectives`` order, weights ascending. Light grey
+    points: one code z ~ q(z|x_n) for each of a random subset of test examples x_n, all classes
+    (a sample of q(z)); red points, drawn on top: the codes of the examples of class 1 (the
+    digit 1; in Fashion-MNIST, trousers). Dashed circles are the 1, 2 and 3 sigma contours of
+    the prior p(z) = N(0, I). All panels share one square window (``latent_window``); codes
+    outside it are drawn on its edge, and a panel that has such codes says how many.
 
     Args:
       latent_samples: the concatenated ``latent_samples.csv`` tables (every objective).

@@ -53,7 +53,8 @@ def file_metadata(name: str, provenance: Provenance) -> tuple[dict, dict]:
 
 
 def rst_text(text: str) -> str:
-    """Escapes reStructuredText's inline markup in plain text, keeping double-backquoted literals."""
+    """Escapes reStructuredText's inline markup in plain text, keeping double-backquoted
+    literals."""
     parts = re.split(r"(``[^`]+``)", text)
     return "".join(part if part.startswith("``") else re.sub(r"([\\*`|_])", r"\\\1", part)
                    for part in parts)

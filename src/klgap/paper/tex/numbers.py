@@ -12,7 +12,8 @@ from klgap.sweep.tables import only_vae
 
 
 def lookup_definitions(summary: pd.DataFrame) -> list[str]:
-    """``\\@namedef`` lines for ``\\klgapObj``/``\\klgapMean``/``\\klgapSD`` of every cell and metric.
+    """``\\@namedef`` lines for ``\\klgapObj``/``\\klgapMean``/``\\klgapSD`` of every cell and
+    metric.
 
     Besides the summary's metrics, the per-cell quantities of ``findings.derived_metrics`` are
     defined (means only; their sd is not defined and so prints ``??``).

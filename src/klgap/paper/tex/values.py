@@ -43,7 +43,8 @@ def configuration_values(config: dict) -> dict[str, str]:
         "digits_test_percent": number(100 * data.DIGITS_TEST_FRACTION, 0),
         "active_unit_threshold": f"{estimators.ACTIVE_UNIT_THRESHOLD:g}",
         "digits_train_percent": number(100 * (1 - data.DIGITS_TEST_FRACTION), 0),
-        # The evaluation's fixed settings (klgap.evaluation.evaluate, klgap.estimators.decomposition).
+        # The evaluation's fixed settings (klgap.evaluation.evaluate,
+        # klgap.estimators.decomposition).
         "hole_ratio": f"{estimators.HOLE_RATIO:g}",
         "generation_samples": integer(evaluate.GENERATION_SAMPLES),
         "hole_samples": integer(evaluate.HOLE_SAMPLES),
