@@ -8,7 +8,7 @@ import pytest
 from scipy import integrate, special, stats
 
 from klgap.estimators import decomposition as estimators
-from klgap.estimators import mixture_numerics
+from klgap.estimators import marginals, mixture_numerics
 from klgap.errors import UserError
 
 
@@ -292,7 +292,7 @@ def test_grid_marginals_match_brute_force(sigma_range, spread):
     sigma = np.exp(rng.uniform(*np.log(sigma_range), size=2000))
     points = np.concatenate([mu + sigma * rng.standard_normal(2000), rng.uniform(-4, 4, 500)])
     reference = special.logsumexp(stats.norm.logpdf(points[:, None], mu, sigma), axis=1)
-    np.testing.assert_allclose(mixture_numerics._log_mixture_1d_grid(points, mu, sigma), reference,
+    np.testing.assert_allclose(marginals._log_mixture_1d_grid(points, mu, sigma), reference,
                                rtol=0, atol=1e-8)
 
 
@@ -303,7 +303,7 @@ def test_quintic_hermite_reproduces_quintics():
     ends = [np.tile([p(x) for p in (polynomial, polynomial.deriv(1), polynomial.deriv(2))],
                     (100, 1)) for x in (left, right)]
     points = rng.uniform(left, right, 100)
-    interpolated = mixture_numerics._quintic_hermite(np.full(100, left), np.full(100, right - left),
+    interpolated = marginals._quintic_hermite(np.full(100, left), np.full(100, right - left),
                                                ends[0], ends[1], points)
     np.testing.assert_allclose(interpolated, polynomial(points), atol=1e-12)
 

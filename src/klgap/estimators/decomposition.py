@@ -29,8 +29,9 @@ q(z_i|x_i) - log p(z_i)] lands between total_correlation and dimwise_kl was chos
 variance: on separated, population and partly inactive codes, dimwise_kl estimated directly and
 total_correlation as the remainder gave the smaller summed standard errors.)
 
-The numerics (the tiled N x M table, the adaptive grid of the per-dimension marginals, input
-checks, sampling and threads) are in ``klgap.estimators.mixture_numerics``; this file is the public API.
+The numerics (the tiled N x M table, input checks, sampling and threads) are in
+``klgap.estimators.mixture_numerics``, the adaptive grid of the per-dimension marginals in
+``klgap.estimators.marginals``; this file is the public API.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from klgap.errors import UserError
 from klgap.estimators.mixture_numerics import minibatch_log_weights  # noqa: F401 (public API)
 from klgap.estimators.mixture_numerics import (
     PRIOR_STREAM, SHUFFLE_STREAM, DiagonalGaussianMixture, as_float_matrix, batches, check_int,
-    check_labels, check_posteriors, check_threads, log_marginals, log_standard_normal,
+    check_labels, check_posteriors, check_threads, log_standard_normal,
     minibatch_log_q, monte_carlo_se, redraw_posteriors, sample_posteriors, sample_terms,
     standard_error, worker_pool)
 
@@ -82,10 +83,10 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
       seed: seed of the samples (and of the subsample).
       marginals: how the per-dimension marginals log q(z_ij) are evaluated: "grid" (verified
         interpolation, see the module docstring; "exact" in a dimension whose narrowest
-        posterior is too sharp for it, ``mixture_numerics.grid_resolves``), "exact" (every
-        sample against every component) or "auto" ("exact" for small problems, else "grid"); "none" skips them, and
-        with them total_correlation and dimwise_kl (most of the cost when only the information
-        and the aggregate KL are wanted).
+        posterior is too sharp for it, ``marginals.grid_resolves``), "exact" (every
+        sample against every component) or "auto" ("exact" for small problems, else "grid");
+        "none" skips them, and with them total_correlation and dimwise_kl (most of the cost when
+        only the information and the aggregate KL are wanted).
       num_threads: worker threads; None: the CPUs available to this process.
 
     Returns:
