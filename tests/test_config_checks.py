@@ -99,3 +99,14 @@ def test_what_the_workflow_imports_stays_light():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("objective", ["vamp", "classprior"])
+def test_objectives_with_a_learned_prior_are_refused_until_evaluation_scores_them(objective):
+    config = validated("default.yaml")
+    experiments = [*config["experiments"], {"objective": objective, "weights": [1]}]
+    [problem] = checks.cross_key_problems({**config, "experiments": experiments})
+    assert objective in problem and "klgap train" in problem
+    problems = checks.cross_key_problems({**config, "experiments": experiments,
+                                          "batched_training": True})
+    assert any("cannot be trained stacked" in problem for problem in problems)

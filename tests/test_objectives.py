@@ -127,7 +127,8 @@ def test_mmd_loss_has_no_per_example_kl_and_prior_samples_follow_the_step_seed()
 
 @pytest.mark.parametrize("dtype, rtol", [(tf.float64, 1e-10), (tf.float32, 1e-4)])
 def test_tcvae_total_correlation_is_the_estimators_stratified_estimate(dtype, rtol):
-    """beta - 1 = 1 makes the loss minus the VAE's loss the TC; compared with klgap.estimators.decomposition."""
+    """beta - 1 = 1 makes the loss minus the VAE's loss the TC; compared with
+    klgap.estimators.decomposition."""
     rng = np.random.default_rng(12)
     arrays = random_terms(rng, (32,), latent_dim=4)
     num_examples = 60000
@@ -214,7 +215,8 @@ def test_train_and_train_together_write_finite_histories_that_agree(digits_npz, 
               "--objective", name, option + "s", "10", "0.5"] + SHAPE)
     for seed in (3, 4):
         separate = history(tmp_path / f"run{seed}")
-        assert separate.shape == (2, len(engine.HISTORY_COLUMNS) - 1) and np.all(np.isfinite(separate))
+        assert separate.shape == (2, len(engine.HISTORY_COLUMNS) - 1)
+        assert np.all(np.isfinite(separate))
         np.testing.assert_allclose(history(tmp_path / f"together{seed}"), separate,
                                    rtol=1e-4, atol=1e-4)
 

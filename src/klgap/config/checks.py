@@ -11,6 +11,7 @@ import hashlib
 import json
 
 from klgap.config import schema as config_schema
+from klgap.training import objectives
 
 # Keys that say where and how a configuration runs on one machine, not what it computes: left
 # out of ``config_hash`` and written as null in configuration snapshots where machine-local.
@@ -82,6 +83,19 @@ def cross_key_problems(config: dict) -> list[str]:
     if config["batched_training"] and any("seeds" in grid for grid in config["experiments"]):
         problems.append("batched_training trains the seeds of the key seeds together; remove "
                         "seeds from the experiments or set batched_training: false.")
+    used = {config["objective"]} | {grid["objective"] for grid in config["experiments"]
+                                     if "objective" in grid}
+    learned = sorted(name for name in used if name in objectives.OBJECTIVES
+                     and objectives.OBJECTIVES[name].prior != "standard")
+    if learned:
+        problems.append(f"objective {', '.join(learned)} learns its prior, which klgap evaluate "
+                        "cannot score yet (its rate and likelihood need the learned prior); "
+                        "train it with `klgap train`, and leave it out of the sweep.")
+    unstackable = sorted(name for name in used if name in objectives.OBJECTIVES
+                         and not objectives.OBJECTIVES[name].stackable)
+    if config["batched_training"] and unstackable:
+        problems.append(f"objective {', '.join(unstackable)} cannot be trained stacked; set "
+                        "batched_training: false.")
     if isinstance(config["epochs"], dict):
         uncovered = sorted(set(config["datasets"]) - set(config["epochs"]))
         if uncovered:

@@ -27,20 +27,33 @@ class RunConfig:
     hidden: list[int] = field(default_factory=lambda: list(config_schema.default("hidden")))
     network: str = config_schema.default("network")
     threads: int | None = None
+    # K of the VampPrior (objective vamp; klgap.models.vae.VampPrior); unused by the others.
+    num_pseudo_inputs: int = networks.DEFAULT_NUM_PSEUDO_INPUTS
+    # Train and test only on the examples of these classes (e.g. [1]: the ones alone); None: all.
+    classes: list[int] | None = None
 
     def identity(self) -> str:
         """What a checkpoint must match to be resumed: the data, objective, every hyperparameter."""
         keys = ("objective", "weights", "latent_dim", "seed", "batch_size", "learning_rate",
                 "hidden")
         identity = {"data": Path(self.data).name, **{k: getattr(self, k) for k in keys}}
-        if self.network != "mlp":  # checkpoints written before the key existed stay resumable
+        # Keys added later enter only where they matter, so that checkpoints written before they
+        # existed stay resumable.
+        if self.network != "mlp":
             identity["network"] = self.network
+        if networks.prior_of(self) == "vamp":
+            identity["num_pseudo_inputs"] = self.num_pseudo_inputs
+        if self.classes is not None:
+            identity["classes"] = sorted(self.classes)
         return json.dumps(identity, sort_keys=True)
 
     def name(self, dataset: str) -> str:
         """A run's name in messages, e.g. ``digits vae z=2 beta=1.0 seed=3``."""
         weights = " ".join(f"{k}={v}" for k, v in self.weights.items())
-        return f"{dataset} {self.objective} z={self.latent_dim} {weights} seed={self.seed}"
+        classes = ("" if self.classes is None
+                   else " classes=" + ",".join(str(c) for c in sorted(self.classes)))
+        return (f"{dataset}{classes} {self.objective} z={self.latent_dim} {weights} "
+                f"seed={self.seed}")
 
     def validate(self) -> None:
         """Raises UserError for out-of-range values, before any expensive work."""
@@ -58,6 +71,14 @@ class RunConfig:
              f"hidden sizes must be a non-empty list of positive ints, got {self.hidden}"),
             (self.network in networks.NETWORKS,
              f"network must be one of {', '.join(networks.NETWORKS)}, got {self.network!r}"),
+            (isinstance(self.num_pseudo_inputs, int)
+             and not isinstance(self.num_pseudo_inputs, bool) and self.num_pseudo_inputs >= 1,
+             f"the number of pseudo-inputs must be an int >= 1, got {self.num_pseudo_inputs!r}"),
+            (self.classes is None or (len(self.classes) >= 1 and len(set(self.classes))
+                                      == len(self.classes)
+                                      and all(isinstance(c, int) and not isinstance(c, bool)
+                                              and c >= 0 for c in self.classes)),
+             f"classes must be a non-empty list of distinct labels >= 0, got {self.classes!r}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -324,6 +324,63 @@ def prepare(dataset: str, data_dir: Path | None, seed: int) -> dict[str, np.ndar
     }
 
 
+# The arrays of a prepared dataset with one row per training (test) example, and those that hold
+# row numbers of the training split (``select_classes``).
+TRAIN_ROWS = ("x_train", "y_train", "x_train_binary")
+TEST_ROWS = ("x_test", "y_test", "x_test_binary")
+TRAIN_EVAL_ROWS = ("y_train_eval", "x_train_eval_binary")  # rows of train_eval_index
+
+
+def select_classes(arrays: dict[str, np.ndarray], classes) -> dict[str, np.ndarray]:
+    """Keeps only the examples of some classes, in both splits (e.g. the ones alone: [1]).
+
+    Every array of the prepared dataset is filtered alike: the rows of the training and test
+    splits and of their binarizations keep their order, and the row numbers into the training
+    split (``train_eval_index``, ``nested_order``) are kept where they point to a kept example and
+    renumbered, so ``nested_order``'s prefixes are still nested subsets, now of the kept examples.
+    The fixed binarizations are the prepared ones (not drawn again). ``classes`` records the
+    selection.
+
+    Args:
+      arrays: a prepared dataset, as from ``load`` (or ``prepare``).
+      classes: the labels to keep.
+
+    Returns:
+      A new dict of arrays.
+
+    Raises:
+      UserError: a class with no training or no test example.
+    """
+    classes = np.array(sorted({int(c) for c in classes}), dtype=np.int64)
+    keep_train = np.isin(arrays["y_train"], classes)  # (N,)
+    keep_test = np.isin(arrays["y_test"], classes)  # (M,)
+    for split, labels in (("training", arrays["y_train"]), ("test", arrays["y_test"])):
+        missing = [int(c) for c in classes if not np.any(labels == c)]
+        if missing:
+            raise UserError(f"no {split} example has the label(s) {missing}; the labels of "
+                            f"{arrays.get('dataset', 'the dataset')} are "
+                            f"{sorted(set(int(y) for y in labels))}. Fix the classes.")
+    new_row = np.cumsum(keep_train) - 1  # old training row -> new row (where kept)
+    selected = dict(arrays)
+    for key in TRAIN_ROWS:
+        if key in arrays:
+            selected[key] = arrays[key][keep_train]
+    for key in TEST_ROWS:
+        if key in arrays:
+            selected[key] = arrays[key][keep_test]
+    if "train_eval_index" in arrays:
+        kept = keep_train[arrays["train_eval_index"]]
+        selected["train_eval_index"] = new_row[arrays["train_eval_index"][kept]]
+        for key in TRAIN_EVAL_ROWS:
+            if key in arrays:
+                selected[key] = arrays[key][kept]
+    if "nested_order" in arrays:
+        order = arrays["nested_order"]
+        selected["nested_order"] = new_row[order[keep_train[order]]]
+    selected["classes"] = classes
+    return selected
+
+
 def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Loads a prepared dataset, with a clear error if it is missing."""
     path = Path(path)

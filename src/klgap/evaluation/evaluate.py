@@ -41,6 +41,7 @@ from klgap.estimators import decomposition as estimators
 from klgap.evaluation import generation
 from klgap.evaluation.classifier import StoredClassifier, load_classifier
 from klgap.models import networks
+from klgap.training import objectives
 from klgap.errors import UserError
 
 TEST_SPLIT = ("x_test_binary", "y_test")  # the arrays of the prepared data
@@ -324,6 +325,10 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
     if not run_file.is_file():
         raise UserError(f"{run_file} not found: the run has not finished training; train it first.")
     run = json.loads(run_file.read_text())
+    objective = objectives.get(run["config"]["objective"])
+    if objective.prior != "standard":
+        raise UserError(f"objective {objective.name} learns its prior ({objective.prior}); "
+                        "evaluation scores models with the prior N(0, I) only, so far.")
     classifier = (None if classifier_path is None else
                   load_classifier(classifier_path, run["dataset"], run["data_dim"]))
     atomic.remove_stale_temporaries(rundir)  # from a process killed mid-write

@@ -1,9 +1,15 @@
-"""Which encoder and decoder a run uses: the one place that builds a model from a run's config.
+"""Which encoder, decoder and prior a run uses: the one place that builds a model from a run's
+config.
 
 Training (``klgap.training.train``), evaluation (``klgap.evaluation.evaluate``) and the batched
 path (``klgap.training.batched``) call ``build_model``; a network is a name in ``NETWORKS`` (the
 schema's ``network`` key) mapped to a builder. A new network is a builder here plus its name in
-the schema's enum (docs/extending.md). TensorFlow is imported by the builders only.
+the schema's enum (docs/extending.md). A builder makes the VAE with prior N(0, I);
+``build_model`` then gives it the prior that the run's objective names
+(``klgap.training.objectives``, attribute ``prior``: ``standard`` N(0, I), ``vamp`` or
+``class_conditional``; ``klgap.models.vae.with_prior``), with the VampPrior's K from the run's
+``num_pseudo_inputs``; the prior's variables are part of the model's weights. TensorFlow is
+imported by the builders only.
 """
 
 from typing import Callable, Mapping
@@ -11,6 +17,8 @@ from typing import Callable, Mapping
 from klgap.errors import UserError
 
 DEFAULT_NETWORK = "mlp"
+STANDARD_PRIOR = "standard"
+DEFAULT_NUM_PSEUDO_INPUTS = 500  # as klgap.models.vae.DEFAULT_NUM_PSEUDO_INPUTS (no TF import)
 
 
 def build_mlp(data_shape: tuple[int, ...], latent_dim: int, hidden: list[int], seed: int):
@@ -23,7 +31,7 @@ def build_mlp(data_shape: tuple[int, ...], latent_dim: int, hidden: list[int], s
       seed: seed of the weight initialisation.
 
     Returns:
-      A ``klgap.models.vae.VAE``.
+      A ``klgap.models.vae.VAE`` with prior N(0, I).
     """
     from klgap.models import vae
 
@@ -31,7 +39,8 @@ def build_mlp(data_shape: tuple[int, ...], latent_dim: int, hidden: list[int], s
     return vae.VAE.build(data_dim, latent_dim, hidden, seed)
 
 
-# network name -> builder(data_shape, latent_dim, hidden, seed) -> VAE
+# network name -> builder(data_shape, latent_dim, hidden, seed) -> VAE (prior N(0, I));
+# ``build_model`` then gives it the prior of the run's objective.
 NETWORKS: dict[str, Callable] = {"mlp": build_mlp}
 
 
@@ -55,6 +64,21 @@ def network_of(run_config) -> str:
     return network
 
 
+def prior_of(run_config) -> str:
+    """The prior of a run: the one its objective names (``standard`` for runs without one).
+
+    Raises:
+      UserError: an unknown objective.
+    """
+    from klgap.training import objectives
+
+    objective = setting(run_config, "objective")
+    if objective is None:
+        return STANDARD_PRIOR
+    objective = objectives.RENAMED.get(objective, objective)
+    return objectives.get(objective).prior
+
+
 def build_model(run_config, data_shape: tuple[int, ...], seed: int | None = None):
     """Builds the VAE that a run's configuration names, with fresh weights.
 
@@ -64,12 +88,19 @@ def build_model(run_config, data_shape: tuple[int, ...], seed: int | None = None
       seed: the initialisation's seed (default: the run's seed).
 
     Returns:
-      A ``klgap.models.vae.VAE``.
+      A ``klgap.models.vae.VAE`` with the prior of the run's objective (``prior_of``).
 
     Raises:
-      UserError: an unknown network.
+      UserError: an unknown network or objective.
     """
     builder = NETWORKS[network_of(run_config)]
     seed = setting(run_config, "seed") if seed is None else seed
-    return builder(tuple(data_shape), setting(run_config, "latent_dim"),
-                   list(setting(run_config, "hidden")), seed)
+    prior = prior_of(run_config)
+    vae = builder(tuple(data_shape), setting(run_config, "latent_dim"),
+                  list(setting(run_config, "hidden")), seed)
+    if prior == STANDARD_PRIOR:
+        return vae
+    from klgap.models import vae as model
+
+    return model.with_prior(vae, prior, tuple(data_shape), seed,
+                            setting(run_config, "num_pseudo_inputs") or DEFAULT_NUM_PSEUDO_INPUTS)

@@ -61,7 +61,7 @@ def weight_tensors(objective, configs, num_models: int | None) -> dict:
 
 
 def make_train_step(vae, optimizer: Adam, objective, weights: dict, x_train,
-                    num_models: int | None = None, jit_compile: bool = False):
+                    num_models: int | None = None, jit_compile: bool = False, y_train=None):
     """Compiles one training step: binarization and noise, the loss, its gradient, an Adam update.
 
     Args:
@@ -72,6 +72,9 @@ def make_train_step(vae, optimizer: Adam, objective, weights: dict, x_train,
       x_train: the training images, (N, P) grey levels in [0, 1] (a tf.Tensor).
       num_models: None for one model, K for stacked models.
       jit_compile: compile the step with XLA (changes float rounding; see README, Performance).
+      y_train: the training labels, (N,) int (a tf.Tensor), for an objective that
+        ``needs_labels``: the batch's rows are passed to ``objective.terms`` as ``labels``. None
+        (every other objective): the step is the same computation as without the argument.
 
     Returns:
       ``train_step(batch_index, step_seed)``: batch_index (B,) (or (K, B)) int64 rows of
@@ -96,7 +99,10 @@ def make_train_step(vae, optimizer: Adam, objective, weights: dict, x_train,
             x = tf.stack([d[0] for d in draws])  # (K, B, P)
             noise = tf.stack([d[1] for d in draws])  # (K, B, D)
         with tf.GradientTape() as tape:
-            terms = objective.terms(vae, x, noise)  # (B,) or (K, B) each
+            if y_train is None:
+                terms = objective.terms(vae, x, noise)  # (B,) or (K, B) each
+            else:  # the batch's labels, (B,) (or (K, B))
+                terms = objective.terms(vae, x, noise, labels=tf.gather(y_train, batch_index))
             # The sum of the K models' losses: its gradient for model k is model k's gradient.
             loss = tf.reduce_sum(objective.loss(terms, weights, step_seed))
         optimizer.apply(tape.gradient(loss, variables))
@@ -183,9 +189,12 @@ def in_sample_decomposition(z, loc, scale, num_samples: int):
     return tf.reduce_mean(own - log_q, -1), tf.reduce_mean(log_q - log_prior, -1)
 
 
-def make_test_terms(vae, objective, x_test):
+def make_test_terms(vae, objective, x_test, y_test=None):
     """Compiles the per-epoch test terms at fixed noise: mean distortion and rate, and the rate's
     split into mutual information and aggregate KL (``in_sample_decomposition``).
+
+    y_test, the test labels (M,), goes to ``objective.terms`` as ``labels`` if given (objectives
+    that ``needs_labels``). The aggregate KL is against N(0, I), whatever the model's prior.
 
     Returns:
       ``test_terms()``: distortion, rate, mutual information, aggregate KL over the test split,
@@ -197,7 +206,8 @@ def make_test_terms(vae, objective, x_test):
     def test_terms():
         noise = tf.random.stateless_normal([tf.shape(x_test)[0], vae.latent_dim],
                                            seed=[EVAL_NOISE_SEED, 0])  # (M, D), shared
-        terms = objective.terms(vae, x_test, noise)  # (M,) or (K, M) each; z etc. (.., M, D)
+        terms = (objective.terms(vae, x_test, noise) if y_test is None
+                 else objective.terms(vae, x_test, noise, labels=y_test))  # (M,) or (K, M) each
         mutual_info, aggregate_kl = in_sample_decomposition(terms.z, terms.loc, terms.scale,
                                                             MIXTURE_SAMPLES)
         return (tf.reduce_mean(terms.distortion, -1), tf.reduce_mean(terms.rate, -1),
@@ -293,6 +303,10 @@ def train_models(vae, configs, arrays, states, last_epoch: int, dataset: str,
     num_models = len(configs) if stacked else None
     num_train = arrays["x_train"].shape[0]
     objective = objectives.get(first.objective, num_examples=num_train)
+    if stacked and not objective.stackable:
+        raise UserError(f"objective {objective.name} cannot be trained stacked (train-together, "
+                        "batched_training: true): its learned prior is not stacked; train its "
+                        "runs one by one (klgap train, batched_training: false).")
     check_batches(objective, num_train, first.batch_size)
     x_train = tf.constant(arrays["x_train"])  # (N, P) grey levels in [0, 1]
     x_test = tf.constant(arrays["x_test_binary"].astype(np.float32))  # (M, P) fixed bits
@@ -306,10 +320,13 @@ def train_models(vae, configs, arrays, states, last_epoch: int, dataset: str,
         histories = [state.history for state in states]
         print(f"[{first.name(dataset)}{' and others' if len(configs) > 1 else ''}] resuming "
               f"after epoch {len(histories[0])}", flush=True)
+    # The labels, only for an objective whose terms need them (the class-conditional prior).
+    y_train, y_test = ((tf.constant(arrays["y_train"]), tf.constant(arrays["y_test"]))
+                       if objective.needs_labels else (None, None))
     train_step = make_train_step(vae, optimizer, objective,
                                  weight_tensors(objective, configs, num_models), x_train,
-                                 num_models)
-    test_terms = make_test_terms(vae, objective, x_test)
+                                 num_models, y_train=y_train)
+    test_terms = make_test_terms(vae, objective, x_test, y_test)
     seeds = [config.seed for config in configs]
 
     for epoch in range(len(histories[0]) + 1, last_epoch + 1):

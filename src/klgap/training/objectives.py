@@ -15,9 +15,25 @@ palette and a matplotlib marker) and ``tables`` (which of the paper's tables lis
 ``TABLES``). This module imports TensorFlow only inside the losses, so the workflow and the
 figures can read the descriptions without it.
 
-- ``vae``: the beta-VAE, per-example KL weighted by beta.
-- ``mmd``: no per-example KL; lambda * MMD^2(q(z), p(z)) (InfoVAE with alpha = 1, WAE-MMD).
-- ``tcvae``: the VAE plus (beta - 1) * the total correlation of q(z) (beta-TCVAE).
+An objective also names the prior of its model (``prior``: ``standard`` N(0, I), ``vamp`` or
+``class_conditional``; ``klgap.models.networks.build_model`` builds it), whether its terms need
+the examples' labels (``needs_labels``: the core then passes ``labels`` to ``terms``) and whether
+K models can be stacked (``stackable``: the learned priors cannot; the core refuses them by name).
+
+In every formula below the mean runs over the batch's B examples, d_i = -log p(x_i|z_i) (nats,
+summed over pixels) at one reparameterised z_i = mu_i + sigma_i e_i, r_i the rate of example i
+(``Terms.rate``), and MMD^2 the batch's ``penalties.imq_mmd_squared`` between the codes and B
+prior samples (one number per batch, added once: see ``AggregateMMD`` for the scale of lambda).
+
+- ``vae``: mean_i [d_i + beta r_i] (the beta-VAE).
+- ``mmd``: mean_i d_i + lambda MMD^2 (InfoVAE with alpha = 1, WAE-MMD with a Gaussian encoder).
+- ``tcvae``: mean_i [d_i + r_i] + (beta - 1) TC (beta-TCVAE).
+- ``infovae``: mean_i [d_i + r_i] + lambda MMD^2 (InfoVAE with alpha = 0).
+- ``wae``: mean_i d_i + lambda MMD^2 at z_i = mu_i (WAE-MMD, deterministic encoder).
+- ``waelogvar``: mean_i [d_i + sum_j |log sigma_ij^2|] + lambda MMD^2 (WAE-MMD, Gaussian encoder
+  with Rubenstein et al.'s log-variance penalty).
+- ``vamp``: mean_i [d_i + beta r_i], r_i = log q(z_i|x_i) - log p_vamp(z_i) (the VampPrior).
+- ``classprior``: mean_i [d_i + beta KL(q(z|x_i) || p(z|y_i))] (a learned prior per class).
 """
 
 import math
@@ -44,12 +60,18 @@ class Objective(Protocol):
     weight_symbol: ClassVar[str]  # LaTeX symbol of the weight, e.g. r"\beta"
     style: ClassVar[tuple[int, str]]  # (index into the figures' categorical palette, marker)
     tables: ClassVar[tuple[str, ...]]  # the tables of ``TABLES`` that list it
+    prior: ClassVar[str]  # the model's prior (``klgap.models.vae.PRIORS``)
+    needs_labels: ClassVar[bool]  # terms need the examples' labels
+    stackable: ClassVar[bool]  # K models can be trained stacked (``klgap.training.batched``)
 
     def check(self, weights: dict[str, float]) -> list[str]:
         """Returns one message per invalid weight (empty if all are valid)."""
 
-    def terms(self, vae, x, noise):
-        """``klgap.models.vae.Terms``: per-example (B,) (or (K, B)) distortion and rate, z, loc, scale."""
+    def terms(self, vae, x, noise, labels=None):
+        """``klgap.models.vae.Terms``: per-example (B,) (or (K, B)) distortion, rate, z, loc, scale.
+
+        labels, the examples' (B,) classes, are given only to objectives that need them.
+        """
 
     def loss(self, terms, weights, step_seed):
         """The loss of each model, averaged over its batch: () or (K,).
@@ -64,6 +86,9 @@ class WeightedObjective:
     name: ClassVar[str]
     weights: ClassVar[dict[str, str]]
     min_batch_size: ClassVar[int] = 1
+    prior: ClassVar[str] = "standard"
+    needs_labels: ClassVar[bool] = False
+    stackable: ClassVar[bool] = True
 
     def __init__(self, num_examples: int | None = None):
         """Args: num_examples: N, the size of the training set (None where no loss is needed)."""
@@ -82,8 +107,12 @@ class WeightedObjective:
                 messages.append(f"{name} must be >= 0, got {value}")
         return messages
 
-    def terms(self, vae, x, noise):
-        """Distortion -log p(x|z) at z = mu + sigma * noise, the analytic rate, z, loc, scale."""
+    def terms(self, vae, x, noise, labels=None):
+        """Distortion -log p(x|z) at z = mu + sigma * noise, the rate, z, loc, scale.
+
+        The rate is the model's (``VAE.terms``): KL(q(z|x) || N(0, I)) in closed form for the
+        standard prior. labels are not used.
+        """
         return vae.terms(x, noise)
 
 
@@ -113,6 +142,28 @@ class BetaVAE(WeightedObjective):
         return tf.reduce_mean(terms.distortion + weights["beta"] * terms.rate, axis=-1)
 
 
+def mmd_to_prior(terms, step_seed):
+    """MMD^2 between the batch's codes and as many prior samples: () (or (K,), one per model).
+
+    The prior samples are N(0, I) draws keyed by ``prior_sample_seed(step_seed)``; the MMD is
+    ``penalties.imq_mmd_squared``.
+
+    Args:
+      terms: ``Terms`` with z (B, D) or (K, B, D).
+      step_seed: (2,) or (K, 2) int64.
+    """
+    import tensorflow as tf
+
+    from klgap.training import penalties
+
+    def one_model(z, seed):  # (B, D), (2,)
+        prior_z = tf.random.stateless_normal(tf.shape(z), seed=prior_sample_seed(seed),
+                                             dtype=z.dtype)  # (B, D)
+        return penalties.imq_mmd_squared(z, prior_z)
+
+    return per_model(one_model, terms.z, step_seed)
+
+
 class AggregateMMD(WeightedObjective):
     """Penalises the aggregate posterior, not each example: InfoVAE with alpha = 1 (Zhao et al.
     2019), i.e. WAE-MMD (Tolstikhin et al. 2018) with a stochastic diagonal Gaussian encoder.
@@ -122,11 +173,24 @@ class AggregateMMD(WeightedObjective):
     WAE's scales of C = 2 d_z) between the batch's encoder samples z_i = mu_i + sigma_i * e_i and
     as many prior samples, drawn statelessly from ``prior_sample_seed(step_seed)``. The rate is
     logged but not penalised.
+
+    The scale of lambda (the same for ``infovae``, ``wae`` and ``waelogvar``): the loss is in nats
+    per example, the distortion each example's -log p(x|z) summed over its pixels and averaged
+    over the batch, while MMD^2 is one number per batch, the sum over the seven kernel scales of
+    each kernel's unbiased MMD^2, added once. So lambda is nats per example per unit of MMD^2,
+    the scale of InfoVAE's lambda (an expectation over examples plus lambda D) and of the WAE
+    code of Rubenstein et al. 2018 (Bernoulli reconstruction summed over pixels in nats, averaged
+    over the batch, plus ``lambda_imq`` times the sum over IMQ scales of MMD^2). Tolstikhin et
+    al.'s MNIST experiments used 0.05 times a squared error as the cost instead, so their lambda
+    values do not carry over. Each IMQ kernel lies in (0, 1], so each scale's MMD^2 is at most 2
+    and the sum at most 2 * len(IMQ_SCALES) = 14: the penalty never costs more than 14 lambda
+    nats per example, whatever the number of pixels or the training set's size.
     """
 
     name = "mmd"
     weights = {"lambda": "weight of MMD^2(q(z), p(z)), the aggregate posterior's distance to "
-                         "the prior; no per-example KL (>= 0)"}
+                         "the prior, in nats per example per unit of MMD^2; no per-example KL "
+                         "(>= 0)"}
     label, weight_symbol, style = "MMD", r"\lambda", (3, "s")
     tables = ("objectives", "convergence")
     min_batch_size = 2  # the U-statistic needs two samples of each distribution
@@ -138,16 +202,7 @@ class AggregateMMD(WeightedObjective):
           terms: ``Terms`` with z (B, D) or (K, B, D).
           step_seed: (2,) or (K, 2) int64.
         """
-        import tensorflow as tf
-
-        from klgap.training import penalties
-
-        def one_model(z, seed):  # (B, D), (2,)
-            prior_z = tf.random.stateless_normal(tf.shape(z), seed=prior_sample_seed(seed),
-                                                 dtype=z.dtype)  # (B, D)
-            return penalties.imq_mmd_squared(z, prior_z)
-
-        return per_model(one_model, terms.z, step_seed)
+        return mmd_to_prior(terms, step_seed)
 
     def loss(self, terms, weights, step_seed):
         """Mean over the batch of -log p(x|z), plus lambda * MMD^2(q(z), p(z)).
@@ -167,6 +222,125 @@ class AggregateMMD(WeightedObjective):
                                                                              mmd) * mmd
 
 
+class InfoVAE(AggregateMMD):
+    """InfoVAE with alpha = 0 (Zhao et al. 2019): the VAE's loss plus lambda * MMD^2(q(z), p).
+
+    The loss is mean_i [-log p(x_i|z_i) + KL(q(z|x_i) || p)] + lambda * MMD^2: the per-example KL
+    keeps weight 1 and the aggregate is penalised more, on top of it. In Zhao et al.'s notation,
+    -E log p(x|z) + (1 - alpha) E KL + (alpha + lambda' - 1) D with alpha = 0, so this lambda is
+    their lambda' - 1; lambda = 0 is the VAE. The MMD, its prior samples and the scale of lambda
+    are ``mmd``'s (``AggregateMMD``).
+    """
+
+    name = "infovae"
+    weights = {"lambda": "weight of MMD^2(q(z), p(z)) added to the VAE's loss (per-example KL "
+                         "weight 1), in nats per example per unit of MMD^2 (>= 0)"}
+    label, weight_symbol, style = r"InfoVAE ($\alpha = 0$)", r"\lambda", (4, "v")
+    tables = ("objectives", "convergence")
+
+    def loss(self, terms, weights, step_seed):
+        """Mean over the batch of -log p(x|z) + KL(q(z|x) || p), plus lambda * MMD^2.
+
+        Args:
+          terms: ``Terms`` of shape (..., B), z (..., B, D).
+          weights: ``{"lambda": l}``, l a scalar or a (K, 1) column.
+          step_seed: (2,) or (K, 2) int64; keys the prior samples.
+
+        Returns:
+          The loss of each model, shape (...).
+        """
+        import tensorflow as tf
+
+        mmd = self.penalty(terms, step_seed)
+        return (tf.reduce_mean(terms.distortion + terms.rate, axis=-1)
+                + per_model_weight(weights["lambda"], mmd) * mmd)
+
+
+class DeterministicWAE(AggregateMMD):
+    """WAE-MMD with a deterministic encoder (Tolstikhin et al. 2018's usual setting): z = mu(x).
+
+    The loss is mean_i -log p(x_i|mu_i) + lambda * MMD^2(q(z), p(z)), the codes z_i = mu_i (the
+    reparameterisation noise is drawn, to keep the run's random streams, but not used). The
+    encoder's scale sigma(x) takes no part in the loss; ``Terms.rate`` still logs the closed-form
+    KL(N(mu, sigma^2) || N(0, I)) of that unused Gaussian, and the per-epoch information and
+    aggregate KL use it as well: for a deterministic encoder these numbers are meaningless (its
+    true rate is infinite). The MMD, its prior samples and the scale of lambda are ``mmd``'s.
+    """
+
+    name = "wae"
+    weights = {"lambda": "weight of MMD^2(q(z), p(z)) with a deterministic encoder z = mu(x), in "
+                         "nats per example per unit of MMD^2 (>= 0)"}
+    label, weight_symbol, style = "WAE (det.)", r"\lambda", (5, "P")
+    tables = ("objectives", "convergence")
+
+    def terms(self, vae, x, noise, labels=None):
+        """Distortion -log p(x|mu) at z = mu; rate, loc and scale of the (unused) Gaussian.
+
+        Args:
+          vae: a ``klgap.models.vae.VAE`` (one model or K stacked).
+          x: binary data, (..., B, P).
+          noise: unused.
+          labels: unused.
+
+        Returns:
+          ``Terms`` with z = loc.
+        """
+        from klgap.models import vae as model
+
+        posterior = vae.encode(x)
+        z = posterior.loc  # (..., B, D)
+        return model.Terms(distortion=-vae.log_likelihood(x, z),
+                           rate=vae.rate(posterior, z), z=z, loc=posterior.loc,
+                           scale=posterior.scale.diag)
+
+
+class LogVarianceWAE(AggregateMMD):
+    """WAE-MMD with a Gaussian encoder and the log-variance penalty of Rubenstein, Schoelkopf &
+    Tolstikhin 2018 ("On the latent space of Wasserstein auto-encoders"), against the variance
+    collapse of ``mmd``.
+
+    The loss is mean_i [-log p(x_i|z_i) + sum_j |log sigma_ij^2|] + lambda * MMD^2(q(z), p(z)) at
+    z_i = mu_i + sigma_i * e_i: their L1 penalty on the log-variances (``z_logvar_regularisation:
+    L1`` of their code, summed over the latent dimensions, averaged over the batch), with their
+    weight 1, fixed, so that lambda stays the one swept weight. It pulls each sigma_ij towards 1,
+    as the per-example KL would, but without the KL's pull on the means. The rate is logged but
+    not penalised. The MMD, its prior samples and the scale of lambda are ``mmd``'s.
+    """
+
+    name = "waelogvar"
+    weights = {"lambda": "weight of MMD^2(q(z), p(z)) with a Gaussian encoder whose "
+                         "log-variances are penalised by sum |log sigma^2| (weight 1), in nats "
+                         "per example per unit of MMD^2 (>= 0)"}
+    label, weight_symbol, style = r"WAE ($|\log\sigma^2|$)", r"\lambda", (6, "X")
+    tables = ("objectives", "convergence")
+    log_variance_weight = 1.0  # Rubenstein et al.'s (fixed)
+
+    def log_variance_penalty(self, terms):
+        """sum_j |log sigma_ij^2| of each example: (..., B)."""
+        import tensorflow as tf
+
+        return tf.reduce_sum(tf.abs(2.0 * tf.math.log(terms.scale)), axis=-1)
+
+    def loss(self, terms, weights, step_seed):
+        """Mean over the batch of -log p(x|z) + sum_j |log sigma_j^2|, plus lambda * MMD^2.
+
+        Args:
+          terms: ``Terms`` of shape (..., B), z and scale (..., B, D).
+          weights: ``{"lambda": l}``, l a scalar or a (K, 1) column.
+          step_seed: (2,) or (K, 2) int64; keys the prior samples.
+
+        Returns:
+          The loss of each model, shape (...).
+        """
+        import tensorflow as tf
+
+        mmd = self.penalty(terms, step_seed)
+        return (tf.reduce_mean(terms.distortion
+                               + self.log_variance_weight * self.log_variance_penalty(terms),
+                               axis=-1)
+                + per_model_weight(weights["lambda"], mmd) * mmd)
+
+
 class BetaTCVAE(WeightedObjective):
     """beta-TCVAE (Chen et al. 2018): the VAE's loss plus (beta - 1) times the total correlation.
 
@@ -176,10 +350,10 @@ class BetaTCVAE(WeightedObjective):
     ``penalties.minibatch_total_correlation`` with N = the training set's size: minibatch
     stratified sampling in the simple unbiased variant that ``penalties`` names, importance
     weight 1/N for the sample's own component and (N - 1) / (N (B - 1)) for each of the other
-    B - 1 (as ``klgap.estimators.decomposition.minibatch_log_weights("mss")``), along each row. The public
-    code's weight matrix (rtqichen/beta-tcvae ``_log_importance_weight_matrix``, copied into
-    other libraries), which puts the weights down columns instead of along the diagonal, is not
-    reproduced.
+    B - 1 (as ``klgap.estimators.decomposition.minibatch_log_weights("mss")``), along each row.
+    The public code's weight matrix (rtqichen/beta-tcvae ``_log_importance_weight_matrix``,
+    copied into other libraries), which puts the weights down columns instead of along the
+    diagonal, is not reproduced.
     """
 
     name = "tcvae"
@@ -223,6 +397,75 @@ class BetaTCVAE(WeightedObjective):
                 + per_model_weight(weights["beta"] - 1.0, total_correlation) * total_correlation)
 
 
+class VampPriorVAE(BetaVAE):
+    """The beta-VAE with the VampPrior (Tomczak & Welling 2018) instead of N(0, I).
+
+    p(z) = (1/K) sum_k q(z|u_k), K learned pseudo-inputs u_k in data space
+    (``klgap.models.vae.VampPrior``: u = clip(w, 0, 1), w initialised N(0.05, 0.01^2); K is the
+    run's ``num_pseudo_inputs``). The rate has no closed form: r_i is the single-sample Monte
+    Carlo estimate log q(z_i|x_i) - log p(z_i) at the reparameterised z_i = mu_i + sigma_i e_i,
+    unbiased for KL(q(z|x_i) || p), its gradient through z_i, the encoder (of x_i and of the
+    pseudo-inputs) and the pseudo-inputs. The loss is mean_i [-log p(x_i|z_i) + beta r_i];
+    beta = 1 is the VampPrior VAE, whose logged ELBO -(distortion + rate) is then the usual
+    single-sample ELBO. The prior learns the aggregate posterior, so the per-example KL no longer
+    pulls q(z) towards a fixed N(0, I).
+    """
+
+    name = "vamp"
+    weights = {"beta": "KL weight against the VampPrior (learned pseudo-inputs); 1 is the "
+                       "VampPrior VAE (>= 0)"}
+    label, weight_symbol, style = "VampPrior", r"\beta", (1, "p")
+    tables = ("objectives", "convergence")
+    prior = "vamp"
+    stackable = False  # the pseudo-inputs are not stacked by klgap.training.batched
+
+    def terms(self, vae, x, noise, labels=None):
+        """As the VAE's, with the rate against the VampPrior (Monte Carlo, see the class).
+
+        Raises:
+          ValueError: the model does not have a VampPrior.
+        """
+        if getattr(vae, "prior_kind", None) != self.prior:
+            raise ValueError(f"objective {self.name} needs a model with the VampPrior "
+                             "(networks.build_model builds one for it)")
+        return vae.terms(x, noise)
+
+
+class ClassPriorVAE(BetaVAE):
+    """The beta-VAE with a learned class-conditional prior p(z|y) = N(m_y, diag s_y^2).
+
+    Each class y has a learned mean m_y and log-scale log s_y (``ClassConditionalPrior`` of
+    ``klgap.models.vae``, initially 0: the prior starts as N(0, I)); example i is penalised
+    against its own class's prior, in closed form: r_i = KL(q(z|x_i) || p(z|y_i)) =
+    sum_j [log(s_j / sigma_ij) + (sigma_ij^2 + (mu_ij - m_j)^2) / (2 s_j^2) - 1/2], y = y_i. The
+    loss is mean_i [-log p(x_i|z_i) + beta r_i]. The classes need not share one region of the
+    latent space: E_x KL(q(z|x) || p(z|y)) = I(x; z | y) + E_y KL(q(z|y) || p(z|y)), so I(y; z)
+    is no longer paid for. The training core passes the batch's labels (``needs_labels``).
+    """
+
+    name = "classprior"
+    weights = {"beta": "KL weight against the learned prior of the example's class, "
+                       "p(z|y) = N(m_y, s_y^2) (>= 0)"}
+    label, weight_symbol, style = r"class prior $p(z|y)$", r"\beta", (9, "h")
+    tables = ("objectives", "convergence")
+    prior = "class_conditional"
+    needs_labels = True
+    stackable = False  # the class priors are not stacked by klgap.training.batched
+
+    def terms(self, vae, x, noise, labels=None):
+        """As the VAE's, with the rate against p(z|y) of each example's label.
+
+        Raises:
+          ValueError: no labels, or the model does not have a class-conditional prior.
+        """
+        if labels is None:
+            raise ValueError(f"objective {self.name} needs the examples' labels")
+        if getattr(vae, "prior_kind", None) != self.prior:
+            raise ValueError(f"objective {self.name} needs a model with the class-conditional "
+                             "prior (networks.build_model builds one for it)")
+        return vae.terms(x, noise, labels)
+
+
 def prior_sample_seed(step_seed):
     """The seed of a step's prior samples: (s, -t - 1) for the step seed (s, t).
 
@@ -259,14 +502,17 @@ def per_model(penalty: Callable, *tensors):
 
 
 def per_model_weight(weight, penalty):
-    """A weight (scalar, or (K, 1) column for stacked models) shaped like the penalty, () or (K,)."""
+    """A weight (scalar, or (K, 1) column for stacked models) shaped like the penalty: () or (K,)
+    (for a (K, 1) column)."""
     import tensorflow as tf
 
     return tf.reshape(weight, tf.shape(penalty))
 
 
 OBJECTIVES: dict[str, type] = {objective.name: objective
-                               for objective in (BetaVAE, AggregateMMD, BetaTCVAE)}
+                               for objective in (BetaVAE, AggregateMMD, BetaTCVAE, InfoVAE,
+                                                 DeterministicWAE, LogVarianceWAE, VampPriorVAE,
+                                                 ClassPriorVAE)}
 
 
 def get(name: str, num_examples: int | None = None) -> Objective:

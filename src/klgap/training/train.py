@@ -1,7 +1,7 @@
 """``klgap train``: train one VAE, with a checkpoint per epoch and exact resumption.
 
-The step, the epoch loop and the checkpoint are the training core's (``klgap.training.engine``); this
-module builds the one model, resumes it and writes the finished run. A run killed at any point
+The step, the epoch loop and the checkpoint are the training core's (``klgap.training.engine``);
+this module builds the one model, resumes it and writes the finished run. A run killed at any point
 and started again ends with bitwise the same weights and metrics as one never interrupted (CPU).
 """
 
@@ -23,6 +23,9 @@ from klgap.training import objectives
 from klgap.models import networks
 from klgap.training.engine import HISTORY_COLUMNS
 from klgap.config.runconfig import RunConfig
+
+# Classes of the class-conditional prior (klgap.models.vae.NUM_CLASSES, without importing TF).
+CLASS_PRIOR_CLASSES = 10
 
 
 def history_to_csv(history: np.ndarray) -> str:
@@ -87,7 +90,7 @@ def train(config: RunConfig) -> dict:
         checkpoint is kept).
     """
     config.validate()
-    arrays = data.load(config.data)
+    arrays = load_data(config)
     from klgap.models import device  # TensorFlow imports are slow
     from klgap.models import vae as vae_model
 
@@ -103,6 +106,27 @@ def train(config: RunConfig) -> dict:
                       start_time)
 
 
+def load_data(config: RunConfig) -> dict:
+    """The prepared dataset of a run, restricted to its ``classes`` if it has any.
+
+    Raises:
+      UserError: missing data, a class without examples, or labels that the objective's
+        class-conditional prior has no class for.
+    """
+    from klgap.errors import UserError
+
+    arrays = data.load(config.data)
+    if config.classes is not None:
+        arrays = data.select_classes(arrays, config.classes)
+    if objectives.get(config.objective).needs_labels:
+        labels = np.concatenate([arrays["y_train"], arrays["y_test"]])
+        if labels.min() < 0 or labels.max() >= CLASS_PRIOR_CLASSES:
+            raise UserError(f"objective {config.objective} learns a prior for each of the labels "
+                            f"0..{CLASS_PRIOR_CLASSES - 1}, but {config.data} has labels "
+                            f"{labels.min()}..{labels.max()}.")
+    return arrays
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``train`` command's arguments."""
     parser.add_argument("--data", required=True, help="prepared dataset (.npz)")
@@ -110,6 +134,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_objective_arguments(parser)
     parser.add_argument("--seed", type=int, required=True)
     add_shape_arguments(parser)
+    parser.add_argument("--classes", type=int, nargs="+", default=None,
+                        help="train and test on the examples of these labels only (e.g. 1: the "
+                             "ones alone); default: every example")
+    parser.add_argument("--num-pseudo-inputs", type=int,
+                        default=networks.DEFAULT_NUM_PSEUDO_INPUTS,
+                        help="K, the learned pseudo-inputs of the VampPrior (objective vamp; "
+                             "ignored by the others)")
 
 
 def add_objective_arguments(parser: argparse.ArgumentParser, per_run: bool = False) -> None:
@@ -164,7 +195,8 @@ def run_config(args: argparse.Namespace) -> RunConfig:
                      objective=args.objective, weights=objective_weights(args),
                      seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
                      learning_rate=args.learning_rate, hidden=args.hidden, network=args.network,
-                     threads=args.threads)
+                     threads=args.threads, num_pseudo_inputs=args.num_pseudo_inputs,
+                     classes=args.classes)
 
 
 def main(args: argparse.Namespace) -> None:
