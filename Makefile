@@ -89,7 +89,7 @@ verify: setup
 
 smoke: setup
 	@$(UNLOCK_STALE)
-	$(SNAKEMAKE) --cores all --configfile workflow/config/smoke.yaml $(ARGS)
+	$(SNAKEMAKE) --cores all --configfile config/smoke.yaml $(ARGS)
 
 figures: setup
 	@$(UNLOCK_STALE)

@@ -37,7 +37,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
-SMOKE_CONFIG = benchlib.ROOT / "workflow" / "config" / "smoke.yaml"
+SMOKE_CONFIG = benchlib.ROOT / "config" / "smoke.yaml"
 # The rules whose FLOPs klgap.sweep.floor counts, with the parts of the count each job does: rule
 # run trains and evaluates a run in one job; older sweeps (and batched_training) have separate
 # jobs.

@@ -23,19 +23,19 @@ def validated(name: str) -> dict:
                                         ("threads_per_run", 2), ("mem_mb", 1),
                                         ("gpus_per_run", 0), ("runs_per_gpu", 4)])
 def test_the_hash_leaves_out_where_and_how_a_configuration_runs(key, value):
-    config = validated("default.yaml")
+    config = validated("config.yaml")
     assert checks.config_hash({**config, key: value}) == checks.config_hash(config)
 
 
 @pytest.mark.parametrize("key, value", [("seeds", [0]), ("epochs", 3), ("hidden", [64]),
                                         ("objective", "tcvae"), ("iw_samples", 10)])
 def test_the_hash_changes_with_what_changes_results(key, value):
-    config = validated("default.yaml")
+    config = validated("config.yaml")
     assert checks.config_hash({**config, key: value}) != checks.config_hash(config)
 
 
 def test_a_snapshot_records_no_machine_local_path():
-    config = {**validated("default.yaml"), "data_dir": {"mnist": "/home/me/mnist"}}
+    config = {**validated("config.yaml"), "data_dir": {"mnist": "/home/me/mnist"}}
     snapshot = checks.snapshot(config)
     assert snapshot["data_dir"] is None
     assert {k: v for k, v in snapshot.items() if k != "data_dir"} == \
@@ -51,7 +51,7 @@ def test_command_line_strings_become_lists_numbers_and_booleans():
 
 
 def test_cross_key_problems_name_the_keys_and_the_fix():
-    config = validated("default.yaml")
+    config = validated("config.yaml")
     assert checks.cross_key_problems(config) == []
     [problem] = checks.cross_key_problems({**config, "epochs": {"digits": 2}})
     assert "epochs has no entry for mnist" in problem
@@ -60,7 +60,7 @@ def test_cross_key_problems_name_the_keys_and_the_fix():
 
 
 def test_latent_spaces_drawn_are_the_2d_runs_of_each_objective_main_first():
-    config = validated("default.yaml")
+    config = validated("config.yaml")
     grids = collected_files.latent_space_grids(config, "mnist")
     assert list(grids)[0] == config["objective"]
     for objective, weights in grids.items():
@@ -103,7 +103,7 @@ def test_what_the_workflow_imports_stays_light():
 
 @pytest.mark.parametrize("objective", ["vamp", "classprior"])
 def test_objectives_with_a_learned_prior_are_refused_until_evaluation_scores_them(objective):
-    config = validated("default.yaml")
+    config = validated("config.yaml")
     experiments = [*config["experiments"], {"objective": objective, "weights": [1]}]
     [problem] = checks.cross_key_problems({**config, "experiments": experiments})
     assert objective in problem and "klgap train" in problem

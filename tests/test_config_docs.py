@@ -1,4 +1,4 @@
-"""The configuration reference (workflow/config/README.md) and the workflow catalog's file."""
+"""The configuration reference (config/README.md) and the workflow catalog's file."""
 
 import yaml
 
@@ -7,20 +7,20 @@ from test_workflow import CONFIGS, REPO, SCHEMA
 
 README = CONFIGS / "README.md"
 REGENERATE = ("python -m klgap config-docs --schema workflow/schemas/config.schema.yaml "
-              "--paper-config workflow/config/default.yaml --out workflow/config/README.md")
+              "--paper-config config/config.yaml --out config/README.md")
 
 
 def test_config_readme_is_generated_from_the_schema():
     schema = yaml.safe_load(SCHEMA.read_text())
-    expected = config_docs.render(schema, yaml.safe_load((CONFIGS / "default.yaml").read_text()))
-    assert README.read_text() == expected, f"workflow/config/README.md is stale: run {REGENERATE}"
+    expected = config_docs.render(schema, yaml.safe_load((CONFIGS / "config.yaml").read_text()))
+    assert README.read_text() == expected, f"config/README.md is stale: run {REGENERATE}"
 
 
 def test_config_readme_describes_every_key_with_its_default():
     text = README.read_text()
     for key, spec in yaml.safe_load(SCHEMA.read_text())["properties"].items():
         row = next((line for line in text.splitlines() if line.startswith(f"| `{key}` |")), None)
-        assert row, f"workflow/config/README.md lacks the key {key}"
+        assert row, f"config/README.md lacks the key {key}"
         assert config_docs.cell(spec["description"]) in row, key
         assert f"`{config_docs.json.dumps(spec['default'])}`" in row, key
 

@@ -45,7 +45,7 @@ def committed_numbers() -> str:
                                      for d in config["datasets"]], "latent_samples")
     return report.numbers_tex(summary, history, config,
                               json.loads((RESULTS / "provenance.json").read_text()),
-                              pd.read_csv(RESULTS / "benchmarks.csv"), "0" * 40, "default.yaml",
+                              pd.read_csv(RESULTS / "benchmarks.csv"), "0" * 40, "config.yaml",
                               "hash", samples)
 
 

@@ -20,7 +20,7 @@ from klgap.sweep import layout
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-SMOKE = REPO / "workflow" / "config" / "smoke.yaml"
+SMOKE = REPO / "config" / "smoke.yaml"
 
 
 # The faults below need runs and their tables, not every objective nor the figures and paper

@@ -21,7 +21,7 @@ from klgap.paper.tex import numbers as macros
 from klgap.paper.tex import values as named_values
 from klgap.errors import UserError
 
-SMOKE_CONFIG = Path(__file__).resolve().parents[1] / "workflow" / "config" / "smoke.yaml"
+SMOKE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "smoke.yaml"
 EPOCHS = 8  # more than findings.FINAL_EPOCHS
 N_TEST = 10000
 

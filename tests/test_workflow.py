@@ -24,7 +24,7 @@ from klgap.sweep import layout
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-CONFIGS = REPO / "workflow" / "config"
+CONFIGS = REPO / "config"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 FIGURES = list(figure_registry.FIGURE_TABLES)
 # Per dataset, the aggregated tables that are committed and are the sources of `make figures`.
@@ -82,9 +82,9 @@ def test_lint_is_clean(tmp_path):
     assert "Lints for snakefile" not in result.stdout
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "smoke.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml"])
 def test_config_files_set_every_key(name):
-    # smoke.yaml is applied on top of default.yaml: it must not inherit any paper setting.
+    # smoke.yaml is applied on top of config.yaml: it must not inherit any paper setting.
     assert set(load_config(name)) == set(yaml.safe_load(SCHEMA.read_text())["properties"])
 
 
@@ -94,7 +94,7 @@ def test_schema_datasets_are_the_package_datasets():
 
 
 def test_dry_run_plans_one_job_per_run(tmp_path):
-    config = load_config("default.yaml")
+    config = load_config("config.yaml")
     result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout
     runs = expected_runs(config)
@@ -110,7 +110,7 @@ def test_dry_run_plans_one_job_per_run(tmp_path):
 
 
 def test_paper_sweep_plans_every_run_of_its_grids(tmp_path):
-    config = load_config("default.yaml")
+    config = load_config("config.yaml")
     result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout
     runs = expected_runs(config)
@@ -122,7 +122,7 @@ def test_paper_sweep_plans_every_run_of_its_grids(tmp_path):
 
 
 def test_batched_training_plans_one_job_per_cell_with_its_seeds(tmp_path):
-    config = load_config("default.yaml")
+    config = load_config("config.yaml")
     result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}",
                        "batched_training=true", "experiments=[]")
     assert result.returncode == 0, result.stdout
@@ -147,7 +147,7 @@ def test_figures_dry_run_needs_only_the_aggregated_tables(tmp_path):
     makefile = (REPO / "Makefile").read_text()
     figure_rules = re.search(r"^FIGURE_RULES := (.+)$", makefile, re.MULTILINE)[1].split()
     outdir = tmp_path / "out"
-    for dataset in load_config("default.yaml")["datasets"]:
+    for dataset in load_config("config.yaml")["datasets"]:
         (outdir / dataset).mkdir(parents=True)
         for table in TABLES:
             (outdir / dataset / f"{table}.csv").write_text("synthetic\n")
@@ -194,7 +194,7 @@ def test_partial_mode_schedules_no_training(tmp_path):
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
     assert "run" not in counts and "evaluate" not in counts
-    n_datasets = len(load_config("default.yaml")["datasets"])
+    n_datasets = len(load_config("config.yaml")["datasets"])
     assert (counts["aggregate"] == counts["histories"] == counts["latent_samples"]
             == counts["sample_grids"] == n_datasets)
 
@@ -327,7 +327,7 @@ def test_smoke_configuration_end_to_end(tmp_path):
     # The span covers every job: at least the longest one, at most the summed job times.
     assert benchmarks["s"].max() <= provenance["span_seconds"] <= benchmarks["s"].sum() + 60
     numbers = (outdir / "tex" / "numbers.tex").read_text()
-    assert r"\newcommand{\klgapConfigLabel}{default.yaml + smoke.yaml + --config outdir}" in numbers
+    assert r"\newcommand{\klgapConfigLabel}{config.yaml + smoke.yaml + --config outdir}" in numbers
 
     # A second run has nothing to do; the repository's results were not touched.
     again = snakemake(tmp_path, "-n", "--configfile", str(CONFIGS / "smoke.yaml"),

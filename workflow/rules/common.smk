@@ -25,9 +25,9 @@ RUN = f"runs/{RUN_ID}"
 FIGURES = figure_registry.FIGURE_TABLES
 
 # Files of the repository. The paper's generated parts come from <outdir>/tex and /figures.
-PAPER_DIR = Path(workflow.basedir) / "paper"
-SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
-SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+PAPER_DIR = REPO / "paper"
+SCRIPTS = REPO / "workflow" / "scripts"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DATASETS = yaml.safe_load(SCHEMA.read_text())["properties"]["datasets"]["items"]["enum"]
 
 
@@ -274,7 +274,7 @@ def config_hash():
 
 def code_version():
     """Returns the git commit of the workflow (``-dirty`` if modified), or ``unknown``."""
-    return git_commit(workflow.basedir)
+    return git_commit(REPO)
 
 
 def paper_sources():

@@ -1,4 +1,4 @@
-"""The workflow's configuration reference, ``workflow/config/README.md``, written from the schema.
+"""The workflow's configuration reference, ``config/README.md``, written from the schema.
 
 The keys are described once, in ``workflow/schemas/config.schema.yaml``; this command renders
 them as the Markdown page that the Snakemake workflow catalog shows, and
@@ -18,11 +18,11 @@ INTRODUCTION = """\
 
 Generated from `workflow/schemas/config.schema.yaml` by
 `python -m klgap config-docs --schema workflow/schemas/config.schema.yaml
---paper-config workflow/config/default.yaml --out workflow/config/README.md`; do not edit (edit
+--paper-config config/config.yaml --out config/README.md`; do not edit (edit
 the schema, then run that command).
 
-`default.yaml` is the paper's sweep; `smoke.yaml` is the smoke test, applied on top of it
-(`--configfile workflow/config/smoke.yaml`). Keys left out take the defaults below; an unknown
+`config.yaml` is the paper's sweep; `smoke.yaml` is the smoke test, applied on top of it
+(`--configfile config/smoke.yaml`). Keys left out take the defaults below; an unknown
 key or a bad value stops the workflow before any job, naming the key. Single keys can be set on
 the command line, e.g. `--config outdir=elsewhere 'datasets=[mnist]' data_dir=/path/to/idx`.
 """
@@ -56,14 +56,14 @@ def render(schema: dict, paper: dict) -> str:
 
     Args:
       schema: the parsed JSON schema (its ``properties``, in order).
-      paper: the paper's configuration (``default.yaml``), whose values are listed beside the
+      paper: the paper's configuration (``config.yaml``), whose values are listed beside the
         defaults.
 
     Returns:
-      The text of ``workflow/config/README.md``.
+      The text of ``config/README.md``.
     """
     lines = [INTRODUCTION, cell(schema.get("description", "")), "",
-             "| key | type | default | paper (`default.yaml`) | meaning |",
+             "| key | type | default | paper (`config.yaml`) | meaning |",
              "| --- | --- | --- | --- | --- |"]
     for key, spec in schema["properties"].items():
         default = f"`{json.dumps(spec['default'])}`" if "default" in spec else "(required)"
@@ -77,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the command's options."""
     parser.add_argument("--schema", type=Path, required=True, help="the configuration schema")
     parser.add_argument("--paper-config", type=Path, required=True,
-                        help="the paper's configuration, workflow/config/default.yaml")
+                        help="the paper's configuration, config/config.yaml")
     parser.add_argument("--out", type=Path, required=True, help="output Markdown file")
 
 

@@ -18,7 +18,7 @@ logsumexp, Adam) is not counted, so the floor is a lower bound on the work of a 
   that shape. The per-dimension marginals (one-dimensional mixtures, evaluated elementwise or by
   interpolation) are not counted.
 
-The run list comes from a configuration (``workflow/config/*.yaml``); dataset sizes from a
+The run list comes from a configuration (``config/*.yaml``); dataset sizes from a
 prepared data file (``<outdir>/data/<dataset>.npz``) if there is one, else from ``KNOWN_SIZES``.
 
 ``klgap machine --out machine.json`` measures the rate (the workflow's ``machine`` rule, at the
@@ -221,7 +221,7 @@ def config_runs(config: dict, data_dir: str | Path | None = None) -> list[tuple]
     """The runs of a configuration, each with its shape.
 
     Args:
-      config: a validated workflow configuration (``workflow/config/*.yaml``).
+      config: a validated workflow configuration (``config/*.yaml``).
       data_dir: where prepared data files are looked for (default ``<outdir>/data``).
 
     Returns:

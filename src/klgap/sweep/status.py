@@ -139,7 +139,7 @@ def describe(statuses: list[RunStatus], parallel_jobs: int) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the command's options."""
     parser.add_argument("--config", type=Path, nargs="+",
-                        default=[Path("workflow/config/default.yaml")],
+                        default=[Path("config/config.yaml")],
                         help="the sweep's configuration files, in the order given to Snakemake")
     parser.add_argument("--outdir", type=Path, default=None,
                         help="output root (default: the configuration's outdir)")
