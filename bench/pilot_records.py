@@ -3,7 +3,7 @@
 For each output root given: per run, the jobs' wall and CPU seconds and peak memory (Snakemake's
 benchmark files), the training epochs' seconds (run.json), the evaluation's own seconds (the test
 record, where recorded), and the slopes over the last five epochs of the test curves
-(history.csv). The README's before/after figures and the pilots' slopes are read from here.
+(history.csv). docs/performance.md's before/after figures and the pilots' slopes are read from here.
 
 Usage: .venv/bin/python bench/pilot_records.py --out results/bench/pilots.csv LABEL=OUTDIR ...
 """

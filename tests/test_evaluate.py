@@ -126,7 +126,7 @@ def test_iw_values_do_not_depend_on_how_many_samples_are_decoded_together(
     chunked = evaluate.importance_weighted(vae, x, 13, seed=4, batch_size=50)
     monkeypatch.setattr(evaluate, "IW_CHUNK", 13)
     together = evaluate.importance_weighted(vae, x, 13, seed=4, batch_size=50)
-    for a, b in zip(chunked, together):  # bitwise on this repository's machine (README)
+    for a, b in zip(chunked, together):  # bitwise on one machine (docs/reproducibility.md)
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     assert not np.allclose(chunked[0], evaluate.importance_weighted(vae, x, 13, seed=5)[0])
 

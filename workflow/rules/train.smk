@@ -41,7 +41,7 @@ if not config["batched_training"]:
 # With batched_training, one job per cell (dataset x objective x latent size x weight) trains all
 # the configuration's seeds as
 # one batched computation (klgap.training.batched), to fill a GPU that one small model cannot. On the
-# 2-core CPU measured in the README separate jobs are faster, hence the default false.
+# 2-core CPU measured in docs/performance.md separate jobs are faster, hence the default false.
 if config["batched_training"]:
 
     rule train_together:

@@ -27,9 +27,9 @@ from klgap.sweep import provenance
 from klgap.errors import UserError
 
 # Both latent sizes, a small and a large beta (active units at every one), and two MNIST runs;
-# cells with three seeds (the deviation is measured in their SD); about 6 minutes on 2 cores.
+# cells with three seeds (the deviation is measured in their SD).
 # MNIST's data directory, where the canonical mirrors cannot be reached:
-# make verify ARGS="--config 'data_dir={mnist: DIR}'".
+# make verify ARGS="--data-dir mnist=DIR".
 SAMPLE = (
     layout.Run("digits", 2, 0.5, 0),
     layout.Run("digits", 10, 2.0, 1),

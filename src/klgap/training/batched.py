@@ -13,7 +13,7 @@ can resume it), history and ``run.json``. A checkpoint is written per run and ep
 leaves the runs at different epochs, the runs behind are first brought level.
 
 This fills a GPU that one small model cannot; on a 2-core CPU separate single-thread processes
-are faster (README, Performance), so the workflow uses it only with ``batched_training: true``.
+are faster (docs/performance.md), so the workflow uses it only with ``batched_training: true``.
 """
 
 import argparse

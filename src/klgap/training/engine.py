@@ -71,7 +71,7 @@ def make_train_step(vae, optimizer: Adam, objective, weights: dict, x_train,
       weights: its weights, as from ``weight_tensors``.
       x_train: the training images, (N, P) grey levels in [0, 1] (a tf.Tensor).
       num_models: None for one model, K for stacked models.
-      jit_compile: compile the step with XLA (changes float rounding; see README, Performance).
+      jit_compile: compile the step with XLA (changes float rounding; docs/performance.md).
       y_train: the training labels, (N,) int (a tf.Tensor), for an objective that
         ``needs_labels``: the batch's rows are passed to ``objective.terms`` as ``labels``. None
         (every other objective): the step is the same computation as without the argument.
