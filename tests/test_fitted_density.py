@@ -175,6 +175,32 @@ def test_choices_never_depend_on_the_eval_codes():
                              families=FAST) == runs[0]
 
 
+def test_returned_terms_average_to_the_bound_and_change_nothing_else():
+    rng = np.random.default_rng(31)
+    mu_fit, mu_eval = rng.normal(0.2, 0.8, (1500, 2)), rng.normal(0.2, 0.8, (600, 2))
+    sigma_fit, sigma_eval = np.full((1500, 2), 0.2), np.full((600, 2), 0.2)
+    for families, num_eval_z in ((FAST, 1), (("gmm",), 3)):
+        plain = fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, seed=32,
+                                  families=families, num_eval_z=num_eval_z)
+        with_terms = fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, seed=32,
+                                       families=families, num_eval_z=num_eval_z,
+                                       return_terms=True)
+        terms = with_terms.pop("terms")
+        assert with_terms == plain
+        assert plain["family"] != "prior"
+        assert terms.shape == (600,)
+        assert np.mean(terms) == pytest.approx(plain["aggregate_kl_lower"], rel=1e-12, abs=1e-12)
+        se = np.std(terms, ddof=1) / math.sqrt(600)
+        assert se == pytest.approx(plain["aggregate_kl_lower_se"], rel=1e-6)
+    # Collapsed posteriors: the prior is chosen (or ties), its terms are zeros.
+    zeros = np.zeros((400, 2))
+    prior = fitted_density_kl(zeros, np.ones_like(zeros), zeros[:50], np.ones((50, 2)), seed=33,
+                              families=("gmm",), return_terms=True)
+    if prior["family"] == "prior":
+        np.testing.assert_array_equal(prior["terms"], np.zeros(50))
+    assert np.mean(prior["terms"]) == pytest.approx(prior["aggregate_kl_lower"], abs=1e-12)
+
+
 def test_control_variate_and_several_codes_keep_the_estimate_and_shrink_its_error():
     rng = np.random.default_rng(13)
     mu_fit, mu_eval = rng.normal(0, 0.8, (2000, 4)), rng.normal(0, 0.8, (2000, 4))

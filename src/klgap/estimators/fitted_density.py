@@ -93,7 +93,7 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
                       validation_fraction: float = VALIDATION_FRACTION, num_eval_z: int = 1,
                       bandwidths=None, gmm_components=GMM_COMPONENTS,
                       gmm_max_codes: int = GMM_MAX_CODES, control_variate: float | None = None,
-                      flow_max_epochs: int | None = None) -> dict:
+                      flow_max_epochs: int | None = None, return_terms: bool = False) -> dict:
     """Lower-bounds KL(q(z) || p) with densities fitted to the fit posteriors (see module doc).
 
     Args:
@@ -119,6 +119,10 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
       control_variate: a fixed beta (1.0: ``heldout_kl_decomposition``'s form, 0.0: the direct
         form); None: fitted per family on the validation codes.
       flow_max_epochs: epochs of flow training at most (None: ``flow_density.MAX_EPOCHS``).
+      return_terms: also return ``terms``, the chosen family's per-eval-example terms t_i
+        (module doc; zeros for "prior"), whose mean is ``aggregate_kl_lower``: averaged over a
+        subset of eval examples (e.g. one class) they estimate E[log r(z) - log p(z)] under that
+        subset's posteriors (the control variate has mean zero for every example).
 
     Returns:
       A dict: ``aggregate_kl_lower`` and ``aggregate_kl_lower_se`` (nats) of the chosen
@@ -131,7 +135,8 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
       log-likelihood}), ``gmm_components`` with ``gmm_validation_curve`` ({components: ...}),
       ``flow_epochs``, ``flow_couplings`` and ``flow_hidden_units``. Each family's value is a
       bound on its own; the largest of them is not (it would be chosen on the eval codes). For
-      D = 1 the flow's values are NaN and ``flow_skipped`` says why.
+      D = 1 the flow's values are NaN and ``flow_skipped`` says why. With ``return_terms``,
+      also ``terms``, (N_eval,) float64.
 
     Raises:
       UserError: for non-finite or mis-shaped inputs, sigma <= 0, latent sizes that differ, too
@@ -231,11 +236,13 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
     log_q_eval = np.concatenate(log_q_eval)  # (K N_eval,)
     log_p_eval = log_standard_normal(z_eval).sum(axis=1)  # (K N_eval,)
     control_eval = np.tile(kl_eval, num_eval_z) - log_q_eval + log_p_eval  # (K N_eval,)
+    family_terms = {"prior": np.zeros(len(mu_eval))}  # family -> t_i (N_eval,)
     with worker_pool(num_threads) as pool_map:
         for family, log_density in final_log_density.items():
             log_r = log_density(z_eval, pool_map)  # (K N_eval,)
             per_code = log_r - log_p_eval + beta[family] * control_eval
             terms = per_code.reshape(num_eval_z, len(mu_eval)).mean(axis=0)  # (N_eval,)
+            family_terms[family] = terms
             result[f"{family}_aggregate_kl_lower"] = float(np.mean(terms))
             result[f"{family}_aggregate_kl_lower_se"] = standard_error(terms)
 
@@ -252,6 +259,8 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
         "log_n_fit": math.log(len(mu_fit)),
         "log_n_eval": math.log(len(mu_eval)),
     })
+    if return_terms:
+        result["terms"] = family_terms[chosen]
     return result
 
 
