@@ -322,3 +322,90 @@ def test_a_learned_prior_is_refused_by_name_before_any_work(digits_npz, tmp_path
     with pytest.raises(UserError, match="objective vamp learns its prior"):
         evaluate.evaluate(str(digits_npz), str(rundir), 5, [])
     assert not (rundir / "metrics.json").exists()
+
+
+FITTED_KEYS = ("fitted_aggregate_kl_lower", "fitted_aggregate_kl_lower_se",
+               "test_elbo_fitted_prior", "test_elbo_fitted_prior_se", "fitted_seconds") + tuple(
+    f"fitted_{family}_{key}" for family in ("mixture", "gmm", "flow")
+    for key in ("aggregate_kl_lower", "aggregate_kl_lower_se"))
+
+
+def test_the_fitted_bound_of_the_trained_run(trained_run):
+    _, records = trained_run
+    test = records[0]
+    for key in FITTED_KEYS:
+        assert np.isfinite(test[key]), key
+        assert all(key not in record for record in records[1:]), key
+    assert test["fitted_family"] in ("mixture", "gmm", "flow", "prior")
+    assert "fitted_seconds" in evaluate.TIMING_KEYS
+    assert 0 < test["fitted_seconds"] < test["evaluation_seconds"]
+    lower, se = test["fitted_aggregate_kl_lower"], test["fitted_aggregate_kl_lower_se"]
+    # By construction: the chosen family's value, or 0 for the prior; never below the prior's 0
+    # by more than noise, since the prior is a candidate judged on the same validation codes.
+    family = test["fitted_family"]
+    assert lower == (0.0 if family == "prior" else test[f"fitted_{family}_aggregate_kl_lower"])
+    assert lower >= -3 * se
+    # The in-sample estimate is an upper bound in expectation; the fitted one a lower bound.
+    assert lower <= test["aggregate_kl"] + 3 * se
+    # Each family's value is a bound on its own, so none exceeds the in-sample value by much.
+    for name in ("mixture", "gmm", "flow"):
+        assert test[f"fitted_{name}_aggregate_kl_lower"] <= test["aggregate_kl"] + 3 * test[
+            f"fitted_{name}_aggregate_kl_lower_se"], name
+    # The ELBO with the fitted density as the prior, encoder and decoder unchanged.
+    assert test["test_elbo_fitted_prior"] - test["elbo"] == pytest.approx(lower, abs=1e-9)
+    assert test["test_elbo_fitted_prior_se"] == se
+
+
+def test_the_fitted_class_bounds_and_local_terms(trained_run, digits_npz):
+    _, records = trained_run
+    test = records[0]
+    labels = atomic.load_npz(digits_npz)["y_test"]
+    classes = sorted(np.unique(labels).tolist(), key=str)
+    for prefix in ("fitted_class_kl_lower_", "fitted_class_kl_lower_se_",
+                   "fitted_class_local_term_", "fitted_class_local_term_se_"):
+        names = sorted((k for k in test if k.startswith(prefix) and (
+            "_se_" in prefix or "_se_" not in k)), key=lambda k: k.removeprefix(prefix))
+        assert names == [f"{prefix}{c}" for c in classes], prefix
+        for name in names:
+            assert np.isfinite(test[name]), name
+    counts = np.array([np.sum(labels == c) for c in classes])
+    local = np.array([test[f"fitted_class_local_term_{c}"] for c in classes])
+    # The per-class means of the overall bound's terms average back to the bound.
+    assert np.sum(counts * local) / counts.sum() == pytest.approx(
+        test["fitted_aggregate_kl_lower"], abs=1e-9)
+    for c in classes:  # a lower bound on KL(q(z|y=c) || p): the in-sample value is an upper one
+        margin = 3 * test[f"fitted_class_kl_lower_se_{c}"]
+        assert test[f"fitted_class_kl_lower_{c}"] <= test[f"class_kl_{c}"] + margin, c
+        assert test[f"fitted_class_kl_lower_{c}"] >= -margin, c
+
+
+def test_the_fitted_bound_is_fitted_density_kl_with_the_training_split_as_fit_set():
+    from klgap.estimators import fitted_density_kl
+    from klgap.evaluation import fitted_bound
+
+    rng = np.random.default_rng(21)
+    def split(num):
+        labels = rng.integers(0, 3, num)
+        mu = np.array([[-1.5, 0.0], [1.5, 0.5], [0.0, -1.5]])[labels] + 0.4 * rng.standard_normal(
+            (num, 2))
+        return {"mu": mu, "sigma": np.full((num, 2), 0.2), "labels": labels}
+
+    train_split, test_split = split(1200), split(400)
+    record = fitted_bound.fitted_bound_metrics(train_split, test_split, -50.0, seed=5,
+                                               families=("mixture", "gmm"))
+    overall = fitted_density_kl(train_split["mu"], train_split["sigma"], test_split["mu"],
+                                test_split["sigma"], seed=5, families=("mixture", "gmm"))
+    assert record["fitted_aggregate_kl_lower"] == overall["aggregate_kl_lower"]
+    assert record["fitted_family"] == overall["family"] != "prior"
+    assert record["test_elbo_fitted_prior"] == -50.0 + overall["aggregate_kl_lower"]
+    for c in range(3):
+        rows, fit_rows = test_split["labels"] == c, train_split["labels"] == c
+        by_class = fitted_density_kl(train_split["mu"][fit_rows], train_split["sigma"][fit_rows],
+                                     test_split["mu"][rows], test_split["sigma"][rows],
+                                     seed=fitted_bound.fitted_seed(5, c, 1),
+                                     families=fitted_bound.CLASS_FAMILIES)
+        assert record[f"fitted_class_kl_lower_{c}"] == by_class["aggregate_kl_lower"]
+        # three separated clusters: each class's own density beats the prior by much
+        assert record[f"fitted_class_kl_lower_{c}"] > 0.5
+    assert fitted_bound.fitted_bound_metrics(train_split, test_split, -50.0, seed=5,
+                                             families=("mixture", "gmm")) == record

@@ -5,7 +5,9 @@ Records of ``metrics.json``, one per ``split`` (see docs/interfaces.md):
 - ``test``: the ELBO, rate and distortion, an importance-weighted log-likelihood, active units,
   the in-sample KL decomposition and its minibatch estimates. It also holds the held-out
   bracket, ``heldout_*``: the mixture of the whole training split's posteriors as q(z), at the
-  test samples (``heldout_kl_decomposition``).
+  test samples (``heldout_kl_decomposition``), and the fitted bound, ``fitted_*`` and
+  ``test_elbo_fitted_prior`` (``klgap.evaluation.fitted_bound``): densities fitted to the whole
+  training split's posteriors, scored at the test split's.
 - ``train``: the training examples of a subset of the test split's size (the first of the fixed
   ``nested_order``): ELBO (one sample per example) and the in-sample decomposition as for the
   nested subsets below, to set beside the test split's at the same N.
@@ -38,7 +40,7 @@ from klgap import atomic
 from klgap.config import schema as config_schema
 from klgap.data import datasets as data
 from klgap.estimators import decomposition as estimators
-from klgap.evaluation import generation
+from klgap.evaluation import fitted_bound, generation
 from klgap.evaluation.classifier import StoredClassifier, load_classifier
 from klgap.models import networks
 from klgap.training import objectives
@@ -65,8 +67,9 @@ EXPOST_FIT_CODES = 10_000  # training codes (a seeded random subset) the mixture
 GRID_SAMPLES = 16  # decoded samples of each kind kept in samples.npz
 GENERATION_STREAM = 17
 # Keys of the test record that time the evaluation: the only values of metrics.json that differ
-# between two evaluations of the same run.
-TIMING_KEYS = ("evaluation_seconds", "evaluation_cpu_seconds")
+# between two evaluations of the same run. ``fitted_seconds``: the wall time of the fitted bound
+# (``fitted_bound``), part of ``evaluation_seconds``.
+TIMING_KEYS = ("evaluation_seconds", "evaluation_cpu_seconds", "fitted_seconds")
 
 
 # Importance samples decoded together in ``importance_weighted`` (a speed setting only: the
@@ -358,8 +361,14 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
     generated, grids = generation_metrics(lambda z: decoded_means(vae, z), whole["mu"],
                                           whole["sigma"], classifier, num_threads=threads)
     records[0].update(generated)
-    # The evaluation's own time (CPU and wall), without start-up, loading and writing.
-    records[0].update(zip(TIMING_KEYS, (time.time() - start[1], time.process_time() - start[0])))
+    fitted_start = time.time()
+    records[0].update(fitted_bound.fitted_bound_metrics(
+        {**whole, "labels": arrays["y_train"]}, posteriors["test"], test["elbo"],
+        seed=fitted_bound.fitted_seed(EVAL_SEED, config["seed"]), num_threads=threads))
+    # The evaluation's own time (wall and CPU), without start-up, loading and writing.
+    records[0].update({"evaluation_seconds": time.time() - start[1],
+                       "evaluation_cpu_seconds": time.process_time() - start[0],
+                       "fitted_seconds": time.time() - fitted_start})
     records += [{**identity, "device": device_name, **record} for record in training]
     for record in records:
         print(f"[{rundir}] {record['split']}: rate {record['rate']:.3f} = MI "
@@ -372,6 +381,8 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
               f"{generated['expost_label_kl']:.3f}; top-class probability prior "
               f"{generated['prior_top_prob']:.3f}, ex-post {generated['expost_top_prob']:.3f}",
               flush=True)
+    print(f"[{rundir}] fitted: aggregate KL >= {records[0]['fitted_aggregate_kl_lower']:.3f} "
+          f"({records[0]['fitted_family']}, {records[0]['fitted_seconds']:.1f} s)", flush=True)
     print(f"[{rundir}] prior holes: KL(p || q_N) {generated['prior_holes_kl']:.3f}, fraction "
           f"{generated['prior_holes_fraction']:.3f}", flush=True)
     for split, posterior in posteriors.items():

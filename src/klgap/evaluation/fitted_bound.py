@@ -1,0 +1,100 @@
+"""The fitted lower bound on KL(q(z) || p) of a trained model, for its test record (issue 28).
+
+``fitted_bound_metrics`` applies ``klgap.estimators.fitted_density_kl`` with the whole training
+split's posteriors as the fit set and the test split's as the eval set (docs: ANCHORS section 4,
+the bound that does not depend on N), and adds:
+
+- ``fitted_*``: the bound of the family chosen on validation, its standard error, the family's
+  name (a string: ``klgap.sweep.tables`` keeps it in ``metrics.csv`` and, like ``device``, out of
+  the summary, which aggregates numeric columns only) and every family's own bound;
+- ``test_elbo_fitted_prior``: the test ELBO with the prior N(0, I) replaced by the chosen density
+  r, the encoder and decoder unchanged: ELBO_r - ELBO_p = E_q[log r(z) - log p(z)], the bound;
+- per class c, ``fitted_class_kl_lower_<c>``: ``fitted_density_kl`` with the training and test
+  posteriors of class c alone, a lower bound on KL(q(z|y=c) || p); only the families
+  ``CLASS_FAMILIES`` (no flow: ten flows would cost more than the rest of the evaluation);
+- per class c, ``fitted_class_local_term_<c>``: the local term of the class bound
+  KL(q(z|y) || p) <= log(1/pi_y) + E_{q(z|y)}[log q(z) - log p(z)], measured with the density r
+  fitted to all training posteriors: the mean over the test examples of class c of the overall
+  bound's terms t_i (log r(z_i) - log p(z_i) plus a control variate of mean zero for every
+  example), so the class-count-weighted mean of the local terms is ``fitted_aggregate_kl_lower``.
+
+Every draw is seeded from the run's seed (``fitted_seed``), so an evaluation repeats exactly.
+
+Cost (``fitted_seconds`` of the test record). Digits (1,437 training and 360 test posteriors,
+D = 2 or 10, one thread): about 2 s of a 3-4 s evaluation. MNIST (60,000 and 10,000, D = 10),
+estimated: 60-100 s for the overall fit with all three families (results/bench/fitted_density.csv,
+a loaded 2-core machine) plus about 2.5 s per class (a synthetic class of 6,000 and 1,000
+posteriors, D = 10, mixture and gmm, one thread), so roughly 90-150 s on top of the 75-90 s the
+evaluation took before (results/bench/pilots.csv).
+"""
+
+import math
+
+import numpy as np
+
+from klgap.estimators import fitted_density
+from klgap.estimators.mixture_numerics import standard_error
+
+FAMILIES = fitted_density.FAMILIES  # of the overall bound: mixture, gmm, flow
+CLASS_FAMILIES = ("mixture", "gmm")  # of the per-class bounds (no flow: too slow for ten fits)
+FITTED_STREAM = 18  # after evaluate.GENERATION_STREAM
+MIN_CLASS_FIT = 10  # training posteriors a class needs for its own fitted bound
+MIN_CLASS_EVAL = 2  # test posteriors a class needs for a standard error
+
+
+def fitted_seed(eval_seed: int, run_seed: int, stream: int = 0) -> int:
+    """The seed of ``fitted_density_kl``: from [eval_seed, FITTED_STREAM, run_seed, stream]."""
+    sequence = np.random.SeedSequence([eval_seed, FITTED_STREAM, run_seed, stream])
+    return int(sequence.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def fitted_bound_metrics(train: dict, test: dict, test_elbo: float, *, seed: int,
+                         num_threads: int | None = None, families=FAMILIES,
+                         class_families=CLASS_FAMILIES) -> dict:
+    """The fitted bound's keys of the test record (module doc).
+
+    Args:
+      train: the whole training split's posteriors, ``mu``, ``sigma`` (N, D) and ``labels`` (N,).
+      test: the test split's, the same keys (M, D) and (M,).
+      test_elbo: the test record's ``elbo``.
+      seed: the overall fit's seed; class c's is ``fitted_seed(seed, c, 1)``.
+      num_threads: worker threads of the mixtures' numerics (None: the CPUs available).
+      families: families of the overall bound.
+      class_families: families of the per-class bounds.
+
+    Returns:
+      A flat dict: ``fitted_aggregate_kl_lower``, ``fitted_aggregate_kl_lower_se``,
+      ``fitted_family`` (str), ``fitted_<f>_aggregate_kl_lower`` and ``_se`` for each family f,
+      ``test_elbo_fitted_prior`` and ``_se``, and per class c of the test split
+      ``fitted_class_kl_lower_<c>``, ``fitted_class_kl_lower_se_<c>``,
+      ``fitted_class_local_term_<c>``, ``fitted_class_local_term_se_<c>`` (NaN for a class with
+      fewer than ``MIN_CLASS_FIT`` training or ``MIN_CLASS_EVAL`` test posteriors).
+    """
+    overall = fitted_density.fitted_density_kl(
+        train["mu"], train["sigma"], test["mu"], test["sigma"], seed=seed, families=families,
+        num_threads=num_threads, return_terms=True)
+    terms = overall["terms"]  # (M,)
+    record = {"fitted_aggregate_kl_lower": overall["aggregate_kl_lower"],
+              "fitted_aggregate_kl_lower_se": overall["aggregate_kl_lower_se"],
+              "fitted_family": overall["family"]}
+    for family in families:
+        for key in ("aggregate_kl_lower", "aggregate_kl_lower_se"):
+            record[f"fitted_{family}_{key}"] = float(overall[f"{family}_{key}"])
+    record["test_elbo_fitted_prior"] = test_elbo + overall["aggregate_kl_lower"]
+    # The gain's error over the test examples (the ELBO's own sampling error is not included).
+    record["test_elbo_fitted_prior_se"] = overall["aggregate_kl_lower_se"]
+    for label in sorted(np.unique(test["labels"]).tolist(), key=str):
+        in_test = test["labels"] == label  # (M,)
+        in_train = train["labels"] == label  # (N,)
+        record[f"fitted_class_local_term_{label}"] = float(np.mean(terms[in_test]))
+        record[f"fitted_class_local_term_se_{label}"] = standard_error(terms[in_test])
+        lower = lower_se = math.nan
+        if in_train.sum() >= MIN_CLASS_FIT and in_test.sum() >= MIN_CLASS_EVAL:
+            by_class = fitted_density.fitted_density_kl(
+                train["mu"][in_train], train["sigma"][in_train], test["mu"][in_test],
+                test["sigma"][in_test], seed=fitted_seed(seed, int(label), 1),
+                families=class_families, num_threads=num_threads)
+            lower, lower_se = by_class["aggregate_kl_lower"], by_class["aggregate_kl_lower_se"]
+        record[f"fitted_class_kl_lower_{label}"] = float(lower)
+        record[f"fitted_class_kl_lower_se_{label}"] = float(lower_se)
+    return record
