@@ -67,8 +67,12 @@ class AggregateMMD(WeightedObjective):
         """
         return mmd_to_prior(terms, step_seed)
 
+    def per_example_loss(self, terms):
+        """The per-example part of the loss, (..., B): here -log p(x|z) alone."""
+        return terms.distortion
+
     def loss(self, terms, weights, step_seed):
-        """Mean over the batch of -log p(x|z), plus lambda * MMD^2(q(z), p(z)).
+        """Mean over the batch of ``per_example_loss``, plus lambda * MMD^2(q(z), p(z)).
 
         Args:
           terms: ``Terms`` of shape (..., B), z (..., B, D).
@@ -81,8 +85,8 @@ class AggregateMMD(WeightedObjective):
         import tensorflow as tf
 
         mmd = self.penalty(terms, step_seed)
-        return tf.reduce_mean(terms.distortion, axis=-1) + per_model_weight(weights["lambda"],
-                                                                             mmd) * mmd
+        return (tf.reduce_mean(self.per_example_loss(terms), axis=-1)
+                + per_model_weight(weights["lambda"], mmd) * mmd)
 
 
 class InfoVAE(AggregateMMD):
@@ -101,22 +105,9 @@ class InfoVAE(AggregateMMD):
     label, weight_symbol, style = r"InfoVAE ($\alpha = 0$)", r"\lambda", (4, "v")
     tables = ("objectives", "convergence")
 
-    def loss(self, terms, weights, step_seed):
-        """Mean over the batch of -log p(x|z) + KL(q(z|x) || p), plus lambda * MMD^2.
-
-        Args:
-          terms: ``Terms`` of shape (..., B), z (..., B, D).
-          weights: ``{"lambda": l}``, l a scalar or a (K, 1) column.
-          step_seed: (2,) or (K, 2) int64; keys the prior samples.
-
-        Returns:
-          The loss of each model, shape (...).
-        """
-        import tensorflow as tf
-
-        mmd = self.penalty(terms, step_seed)
-        return (tf.reduce_mean(terms.distortion + terms.rate, axis=-1)
-                + per_model_weight(weights["lambda"], mmd) * mmd)
+    def per_example_loss(self, terms):
+        """-log p(x|z) + KL(q(z|x) || p), (..., B): the VAE's, to which the MMD is added."""
+        return terms.distortion + terms.rate
 
 
 class DeterministicWAE(AggregateMMD):
@@ -184,21 +175,6 @@ class LogVarianceWAE(AggregateMMD):
 
         return tf.reduce_sum(tf.abs(2.0 * tf.math.log(terms.scale)), axis=-1)
 
-    def loss(self, terms, weights, step_seed):
-        """Mean over the batch of -log p(x|z) + sum_j |log sigma_j^2|, plus lambda * MMD^2.
-
-        Args:
-          terms: ``Terms`` of shape (..., B), z and scale (..., B, D).
-          weights: ``{"lambda": l}``, l a scalar or a (K, 1) column.
-          step_seed: (2,) or (K, 2) int64; keys the prior samples.
-
-        Returns:
-          The loss of each model, shape (...).
-        """
-        import tensorflow as tf
-
-        mmd = self.penalty(terms, step_seed)
-        return (tf.reduce_mean(terms.distortion
-                               + self.log_variance_weight * self.log_variance_penalty(terms),
-                               axis=-1)
-                + per_model_weight(weights["lambda"], mmd) * mmd)
+    def per_example_loss(self, terms):
+        """-log p(x|z) + sum_j |log sigma_j^2| (weight ``log_variance_weight``), (..., B)."""
+        return terms.distortion + self.log_variance_weight * self.log_variance_penalty(terms)
