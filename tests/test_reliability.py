@@ -69,12 +69,15 @@ def test_same_seed_in_two_processes_gives_bitwise_identical_outputs(digits_npz, 
 
 def clear_stale_lock(outdir, directory):
     """Clears the lock a killed run left, as the make targets do before they start Snakemake (the
-    bare command would need --unlock), and checks that it said so."""
+    bare command would need --unlock), and checks that it said so. A run killed before it took
+    its lock leaves none, and then nothing is cleared."""
+    stale = list((directory / ".snakemake" / "locks").glob("*.lock"))
     unlocked = subprocess.run(["bash", str(REPO / "scripts" / "unlock-stale.sh"),
                                *snakemake_command(outdir, BETA_VAE_ONLY)], cwd=directory,
                               env=environment(), capture_output=True, text=True, timeout=300)
     assert unlocked.returncode == 0, unlocked.stderr
-    assert "stale Snakemake lock" in unlocked.stdout + unlocked.stderr
+    assert ("stale Snakemake lock" in unlocked.stdout + unlocked.stderr) == bool(stale)
+    assert not list((directory / ".snakemake" / "locks").glob("*.lock"))
 
 
 @pytest.mark.slow
