@@ -3,7 +3,7 @@
 #   make paper                 set up, then the paper from the committed tables: results/paper.pdf
 #   make paper ARGS="-n"       arguments for snakemake (here: a dry run)
 #   make sweep                 train and evaluate the paper's sweep, then tables and paper
-#   make sweep-<dataset>       one dataset's shard of the sweep: its runs and tables
+#   make shard-<name>          one shard of the sweep (config key shards): runs, tables, provenance
 #   make verify                retrain a few committed runs here and compare with the tables
 #   make smoke                 the smoke configuration: results/smoke/paper.pdf in minutes
 #   make figures               figures, tables and PDF from the committed results/*/*.csv only
@@ -67,21 +67,31 @@ paper: setup
 # the collecting rules is what makes Snakemake look behind the committed tables; they are
 # rewritten only once every run is done. Interrupted, the same command resumes.
 # From scratch where runs exist already: make sweep ARGS=--forceall.
-# The configuration's snapshot and the provenance are forced too: after shards (make sweep-<dataset>)
-# their inputs may all be older than the committed files, and they must describe this sweep.
+# The paper's configuration has shards (config key shards): then make sweep runs every shard
+# whose tables are not committed yet (make shard-<name> each), then combines them into the
+# paper; a shard is the unit that resumes across days and machines (commit it when it finishes).
 SWEEP_RULES := aggregate histories latent_samples sample_grids config_snapshot provenance
+# The shard is named in a configuration file of its own (.snakemake/shard-<name>.yaml), not with
+# --config, which ARGS may give too (Snakemake keeps the last --config only).
+SHARD_FILE = mkdir -p .snakemake && printf 'shard: %s\n' $(1) > .snakemake/shard-$(1).yaml
+# SWEEP_CONFIG: a configuration file applied over config/config.yaml (e.g. the next sweep's,
+# config/next.yaml, while its shards run).
+SWEEP_CONFIG ?= config/config.yaml
+SHARDS = $(shell $(BIN)/python -c 'import yaml; print(*(yaml.safe_load(open("$(SWEEP_CONFIG)")).get("shards") or {}))')
 sweep: setup
 	@$(UNLOCK_STALE)
-	$(SNAKEMAKE) --cores all --forcerun $(SWEEP_RULES) $(ARGS)
+	$(if $(SHARDS),$(foreach shard,$(SHARDS),$(call SHARD_FILE,$(shard)) && $(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) .snakemake/shard-$(shard).yaml $(ARGS) &&) \
+		$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) $(ARGS),\
+		$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) --forcerun $(SWEEP_RULES) $(ARGS))
 
-# One dataset's shard of the sweep (make sweep-digits, sweep-fashion_mnist, sweep-mnist): its runs
-# and its tables only, so that a part can be (re-)run alone; `make sweep` then adds the rest,
-# provenance and the paper. Same ARGS as sweep.
-SHARD_TABLES := metrics summary history latent_samples sample_grids
-sweep-%: setup
+# One shard of the paper's sweep (make shard-<name>, a name of config key shards): its runs,
+# tables, configuration snapshot and provenance (with the machine it ran on) under
+# results/shards/<name>/. Does nothing when they are there (e.g. committed); to run it again,
+# ARGS=--forceall. Same ARGS as sweep.
+shard-%: setup
 	@$(UNLOCK_STALE)
-	$(SNAKEMAKE) --cores all --forcerun $(SWEEP_RULES) $(ARGS) -- \
-		$(foreach table,$(SHARD_TABLES),results/$*/$(table).csv)
+	@$(call SHARD_FILE,$*)
+	$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) .snakemake/shard-$*.yaml $(ARGS)
 
 # Retrains a fixed sample of the committed runs here and compares (klgap/sweep/verify.py).
 verify: setup

@@ -56,9 +56,10 @@ def test_tidy_table_has_one_row_per_run_and_split(tmp_path):
     runs_dir, runs, _ = synthetic_sweep(tmp_path)
     table, missing = aggregate.collect(runs_dir, runs)
     assert missing == []
-    assert list(table.columns[:6]) == ["dataset", "objective", "latent_dim", "weight", "seed",
-                                       "split"]
-    assert {"rate", "mutual_info", "n"} <= set(table.columns[6:])
+    assert list(table.columns[:7]) == ["dataset", "objective", "classes", "latent_dim", "weight",
+                                       "seed", "split"]
+    assert set(table["classes"]) == {"all"}  # metrics.json written before the column
+    assert {"rate", "mutual_info", "n"} <= set(table.columns[7:])
     assert len(table) == len(runs) * len(SPLITS)
     assert not table.duplicated(["latent_dim", "weight", "seed", "split"]).any()
 

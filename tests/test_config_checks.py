@@ -102,11 +102,23 @@ def test_what_the_workflow_imports_stays_light():
 
 
 @pytest.mark.parametrize("objective", ["vamp", "classprior"])
-def test_objectives_with_a_learned_prior_are_refused_until_evaluation_scores_them(objective):
+def test_objectives_with_a_learned_prior_run_in_the_sweep_but_not_stacked(objective):
     config = validated("config.yaml")
     experiments = [*config["experiments"], {"objective": objective, "weights": [1]}]
-    [problem] = checks.cross_key_problems({**config, "experiments": experiments})
-    assert objective in problem and "klgap train" in problem
+    assert checks.cross_key_problems({**config, "experiments": experiments}) == []
     problems = checks.cross_key_problems({**config, "experiments": experiments,
                                           "batched_training": True})
     assert any("cannot be trained stacked" in problem for problem in problems)
+
+
+def test_runs_on_some_classes_have_their_own_paths_and_are_not_batched():
+    config = validated("config.yaml")
+    experiments = [*config["experiments"], {"objective": "vae", "weights": [1], "classes": [1]}]
+    assert checks.cross_key_problems({**config, "experiments": experiments}) == []
+    problems = checks.cross_key_problems({**config, "experiments": experiments,
+                                          "batched_training": True})
+    assert any("cannot train runs on some classes" in problem for problem in problems)
+    ones = [run for run in layout.sweep({**config, "experiments": experiments})
+            if run.classes is not None]
+    assert ones and all(run.classes == (1,) for run in ones)
+    assert layout.run_subdir(ones[0]).parts[1] == "classes1"

@@ -59,7 +59,7 @@ COMMANDS = documented_commands()
 def filled(command: str, directory: Path) -> str:
     """The command with its placeholders filled in."""
     command = re.sub(r"/path/to/[\w./-]*|\bDIR\b", str(directory), command)
-    return command.replace("<dataset>", "digits").replace("sweep-%", "sweep-digits")
+    return command.replace("<dataset>", "digits").replace("<name>", "mnist")
 
 
 def is_synopsis(command: str) -> bool:
@@ -135,7 +135,7 @@ def test_documented_make_commands_are_targets_and_snakemake_ones_plan(document, 
     arguments = dict(a.split("=", 1) for a in assignments).get("ARGS", "")
     if target == "verify":  # retrains: its arguments are parsed, not run
         cli.build_parser(["verify"]).parse_args(["verify", *shlex.split(arguments)])
-    elif (target in SNAKEMAKE_TARGETS or target.startswith("sweep-")) and arguments:
+    elif (target in SNAKEMAKE_TARGETS or target.startswith("shard-")) and arguments:
         others = [a for a in assignments if not a.startswith("ARGS=")]
         planned = subprocess.run(["make", target, f"ARGS={arguments} -n", "SYSTEM_DEPS=skip",
                                   *others], cwd=REPO, capture_output=True, text=True,

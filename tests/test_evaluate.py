@@ -314,16 +314,6 @@ def test_a_missing_or_foreign_classifier_is_refused_before_any_work(trained_run,
                                                           "run.json"]
 
 
-def test_a_learned_prior_is_refused_by_name_before_any_work(digits_npz, tmp_path):
-    rundir = tmp_path / "vamp"
-    train.train(train.RunConfig(data=str(digits_npz), rundir=str(rundir), latent_dim=2,
-                                objective="vamp", weights={"beta": 1.0}, seed=0, epochs=1,
-                                batch_size=64, hidden=[16], num_pseudo_inputs=4, threads=1))
-    with pytest.raises(UserError, match="objective vamp learns its prior"):
-        evaluate.evaluate(str(digits_npz), str(rundir), 5, [])
-    assert not (rundir / "metrics.json").exists()
-
-
 FITTED_KEYS = ("fitted_aggregate_kl_lower", "fitted_aggregate_kl_lower_se",
                "test_elbo_fitted_prior", "test_elbo_fitted_prior_se", "fitted_seconds") + tuple(
     f"fitted_{family}_{key}" for family in ("mixture", "gmm", "flow")

@@ -216,8 +216,9 @@ def test_histories_are_one_row_per_run_and_epoch(tmp_path):
         write_run(runs_dir, run, rng, epochs=3)
     table, missing = histories.collect(runs_dir, runs)
     assert missing == [runs[0]]
-    assert list(table.columns) == ["dataset", "objective", "latent_dim", "weight", "seed",
-                                   *HISTORY_COLUMNS]
+    assert list(table.columns) == ["dataset", "objective", "classes", "latent_dim", "weight",
+                                   "seed", *HISTORY_COLUMNS]
+    assert set(table["classes"]) == {"all"}
     assert len(table) == 3 * (len(runs) - 1)
     assert not table.duplicated(["latent_dim", "weight", "seed", "epoch"]).any()
     # Each run's rows are its history, in order.

@@ -38,3 +38,21 @@ def test_snapshots_from_before_the_weights_key_read_as_today():
                                                  "weights": [0.5, 2.0], "seeds": [0]}
     assert layout.sweep(snapshot) == layout.grid(["digits"], [2], [0.5, 2.0], [0])
     assert "betas" in snapshot  # not changed in place
+
+
+def test_runs_on_some_classes_have_one_more_path_component_and_read_back():
+    import pandas as pd
+
+    run = layout.Run("digits", 2, 1.0, 0, "vae", (1, 7))
+    assert str(layout.run_subdir(run)) == "vae/classes1-7/z2/beta1/seed0"
+    assert layout.parse_run_subdir("digits", "vae/classes1-7/z2/beta1/seed0") == run
+    assert str(layout.run_subdir(run._replace(classes=None))) == "vae/z2/beta1/seed0"
+    assert layout.classes_label(None) == "all" and layout.classes_label([7, 1]) == "1-7"
+    assert layout.parse_classes_label("1-7") == (1, 7)
+    assert layout.parse_classes_label(1) == (1,) and layout.parse_classes_label("all") is None
+    older = pd.DataFrame({"dataset": ["digits"], "objective": ["vae"], "latent_dim": [2]})
+    upgraded = layout.upgrade_classes(older)
+    assert list(upgraded.columns) == ["dataset", "objective", "classes", "latent_dim"]
+    assert list(upgraded["classes"]) == ["all"]
+    read_back = layout.upgrade_classes(pd.DataFrame({"objective": ["vae"], "classes": [1]}))
+    assert list(read_back["classes"]) == ["1"]  # a column of labels read as integers

@@ -27,8 +27,8 @@ rule wait:
     output: "out.txt"
     shell: "while [ ! -e release ]; do sleep 0.1; done; echo done > {output}"
 """
-# Every Makefile target that runs Snakemake (sweep-% as one of its shards).
-SNAKEMAKE_TARGETS = ["paper", "sweep", "sweep-digits", "smoke", "figures", "report"]
+# Every Makefile target that runs Snakemake (shard-% as one of its shards).
+SNAKEMAKE_TARGETS = ["paper", "sweep", "shard-mnist", "smoke", "figures", "report"]
 STALE_MESSAGE = "Cleared a stale Snakemake lock"
 
 

@@ -20,9 +20,9 @@ SLURM_LOCAL = REPO / "scripts" / "slurm-local.sh"
 PROFILES = REPO / "profiles"
 # The rule of the training and evaluation jobs, submitted to Slurm with the profile's resources.
 SUBMITTED_RULES = ["run"]
-# Also submitted (not local rules): one label classifier per dataset, and the machine's matmul
-# rate, measured where the jobs run.
-SUBMITTED_ONCE_PER_DATASET, SUBMITTED_ONCE = ["classifier"], ["machine"]
+# Also submitted (not local rules): one label classifier and one feature network per dataset,
+# and the machine's matmul rate, measured where the jobs run.
+SUBMITTED_ONCE_PER_DATASET, SUBMITTED_ONCE = ["classifier", "feature_network"], ["machine"]
 # Settings of the test cluster, not of the profile: it has no accounting database (so no
 # accounts, and `squeue`, which lists finished jobs for an hour here, tells the job states), and
 # its jobs are short, so the first status check comes after 5 s instead of 40.

@@ -100,13 +100,15 @@ def test_dry_run_plans_one_job_per_run(tmp_path):
     runs = expected_runs(config)
     n_datasets = len(config["datasets"])
     assert job_counts(result.stdout) == {
-        "prepare": n_datasets, "classifier": n_datasets, "run": len(runs),
+        "prepare": n_datasets, "classifier": n_datasets, "feature_network": n_datasets,
+        "run": len(runs),
         "aggregate": n_datasets, "histories": n_datasets, "latent_samples": n_datasets,
         "sample_grids": n_datasets, "figures": len(FIGURES), "tex": 1, "paper": 1,
         "config_snapshot": 1, "provenance": 1, "machine": 1, "all": 1}
     rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
-    assert re.search(r"klgap train-and-evaluate .*--classifier .*--threads \d+", result.stdout)
+    assert re.search(r"klgap train-and-evaluate .*--classifier .*--features .*--ais-examples \d+"
+                     r" .*--threads \d+", result.stdout)
 
 
 def test_paper_sweep_plans_every_run_of_its_grids(tmp_path):
@@ -289,18 +291,25 @@ def test_smoke_configuration_end_to_end(tmp_path):
     for dataset in config["datasets"]:
         metrics = pd.read_csv(outdir / dataset / "metrics.csv")
         dataset_runs = [r for r in runs if r.dataset == dataset]
-        assert len(metrics) == len(dataset_runs) * len(SPLITS)
-        assert list(metrics.columns[:6]) == ["dataset", "objective", "latent_dim", "weight", "seed",
-                                             "split"]
-        got = set(metrics[["latent_dim", "weight", "seed", "split"]].itertuples(index=False))
-        assert got == {(r.latent_dim, r.weight, r.seed, s)
-                       for r, s in itertools.product(dataset_runs, SPLITS)}
+        assert list(metrics.columns[:7]) == ["dataset", "objective", "classes", "latent_dim",
+                                             "weight", "seed", "split"]
+        every_class = metrics[metrics["classes"] == "all"]
+        whole_runs = [r for r in dataset_runs if r.classes is None]
+        assert len(every_class) == len(whole_runs) * len(SPLITS)
+        got = set(every_class[["objective", "latent_dim", "weight", "seed", "split"]].itertuples(
+            index=False))
+        assert got == {(r.objective, r.latent_dim, r.weight, r.seed, s)
+                       for r, s in itertools.product(whole_runs, SPLITS)}
+        for run in (r for r in dataset_runs if r.classes is not None):  # fewer nested subsets
+            rows = metrics[metrics["classes"] == layout.classes_label(run.classes)]
+            assert {"test", "train", "train_full"} <= set(rows["split"]) <= set(SPLITS)
+            assert (rows["n"][rows["split"] == "train_full"] < DIGITS_TRAIN_SIZE).all()
         summary = pd.read_csv(outdir / dataset / "summary.csv")
         assert (summary["n_runs"] == summary["n_expected"]).all()  # experiments: other seeds
         history = pd.read_csv(outdir / dataset / "history.csv")
         assert len(history) == len(dataset_runs) * config["epochs"]
-        assert list(history.columns[:6]) == ["dataset", "objective", "latent_dim", "weight", "seed",
-                                             "epoch"]
+        assert list(history.columns[:7]) == ["dataset", "objective", "classes", "latent_dim",
+                                             "weight", "seed", "epoch"]
         samples = pd.read_csv(outdir / dataset / "latent_samples.csv")
         main_grid = samples[samples["objective"] == config["objective"]]
         assert sorted(main_grid["weight"].unique()) == layout.latent_space_weights(
@@ -322,7 +331,7 @@ def test_smoke_configuration_end_to_end(tmp_path):
     assert provenance["wall_seconds_per_rule"]["run"]["jobs"] == len(runs)
     assert provenance["matmul_gflops_per_thread"] > 0  # the machine rule, at the start
     benchmarks = pd.read_csv(outdir / "benchmarks.csv")
-    assert sorted(benchmarks["rule"].unique()) == ["classifier", "run"]
+    assert sorted(benchmarks["rule"].unique()) == ["classifier", "feature_network", "run"]
     assert (benchmarks["s"] > 0).all()
     # The span covers every job: at least the longest one, at most the summed job times.
     assert benchmarks["s"].max() <= provenance["span_seconds"] <= benchmarks["s"].sum() + 60

@@ -15,6 +15,9 @@ COMMANDS = {
     "prepare": ("klgap.data.datasets", "Prepare a dataset as an .npz file."),
     "classifier": ("klgap.evaluation.classifier",
                    "Train a dataset's label classifier (judges generated samples)."),
+    "feature-network": ("klgap.evaluation.feature_reference",
+                        "Train a dataset's feature network (FID, KID, precision/recall) "
+                        "and score its floor."),
     "train": ("klgap.training.train", "Train one VAE (resumes from its last checkpoint)."),
     "train-together": ("klgap.training.batched",
                        "Train several VAEs of one shape as one batched computation (GPUs)."),
@@ -31,6 +34,8 @@ COMMANDS = {
                      "Collect the runs' decoded prior and ex-post samples for the sample figures."),
     "figures": ("klgap.paper.figures.command", "Draw the figures from the aggregated tables."),
     "tex": ("klgap.paper.tex.command", "Write LaTeX macros and tables from the aggregated tables."),
+    "combine-shards": ("klgap.sweep.shards",
+                       "Combine the tables and provenance of a sweep's shards."),
     "provenance": ("klgap.sweep.provenance", "Record commits, versions, devices and wall times."),
     "machine": ("klgap.sweep.floor", "Measure this machine's one-thread float32 matmul rate."),
     "verify": ("klgap.sweep.verify", "Retrain a sample of the committed runs here and compare."),

@@ -13,7 +13,7 @@ from snakemake.utils import validate
 
 from klgap.config import checks
 from klgap.paper import figure_registry
-from klgap.sweep import collected_files, layout
+from klgap.sweep import collected_files, layout, shards
 from klgap.training import objectives
 from klgap.sweep.provenance import git_commit
 
@@ -39,6 +39,8 @@ wildcard_constraints:
     weight=r"[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?",
     seed=r"[0-9]+",
     figure="|".join(FIGURES),
+    # empty, or classes<labels>/ for a run on some classes (klgap.sweep.layout.subset_dir)
+    subset=r"(classes[0-9]+(-[0-9]+)*/)?",
 
 
 # Jobs run the Python that runs Snakemake (the project's .venv), activated or not.
@@ -172,11 +174,16 @@ def latent_sample_tables():
     ]
 
 
+def swept_datasets():
+    """The datasets with runs in this sweep (a shard's may be fewer than config key datasets)."""
+    return [dataset for dataset in config["datasets"] if sweep(dataset)]
+
+
 def aggregated_tables():
     """Lists every aggregated table of the configuration (the sources of `make figures`)."""
     return [
         out(dataset, f"{table}.csv")
-        for dataset in config["datasets"]
+        for dataset in swept_datasets()
         for table in ["metrics", "summary", "history", "sample_grids"]
         + (["latent_samples"] if has_latent_space(dataset) else [])
     ]
@@ -213,6 +220,17 @@ def training_options(wildcards):
     )
 
 
+def run_options(wildcards):
+    """The options of `klgap train` alone (for the job of rule run), the classes of a run on some classes
+    (wildcard subset) and the VampPrior's K (config key num_pseudo_inputs)."""
+    classes = layout.parse_classes_label(
+        wildcards.subset[len("classes") : -1] if wildcards.subset else "all"
+    )
+    return f"--num-pseudo-inputs {config['num_pseudo_inputs']}" + (
+        f" --classes {joined(classes)}" if classes else ""
+    )
+
+
 def evaluation_outputs():
     """What an evaluation writes into a run's directory (rule run, or rule evaluate)."""
     return {
@@ -231,7 +249,42 @@ def evaluation_options(wildcards):
     return (
         f"--iw-samples {config['iw_samples']}"
         f" --minibatch-sizes {joined(config['minibatch_sizes'])}"
+        f" --ais-examples {config['ais_examples']} --ais-steps {config['ais_steps']}"
+        f" --ais-chains {config['ais_chains']}"
     )
+
+
+def features_file(dataset):
+    """The feature network of a dataset: <outdir>/features/<dataset>.npz of the sweep's output
+    root, also for its shards (BASE_OUTDIR: the outdir before a shard's own)."""
+    return os.path.join(BASE_OUTDIR, "features", f"{dataset}.npz")
+
+
+def shard_tables(dataset, table):
+    """The shards' tables of one dataset that this output root combines (klgap.sweep.shards)."""
+    try:
+        return shards.shard_tables(config, dataset, table)
+    except shards.UserError as error:
+        raise WorkflowError(str(error)) from None
+
+
+def shard_provenance():
+    """Each shard's provenance.json, by shard name (klgap.sweep.shards)."""
+    try:
+        return shards.shard_provenance(config)
+    except shards.UserError as error:
+        raise WorkflowError(str(error)) from None
+
+
+def default_targets():
+    """What `snakemake` makes by default: a shard's tables and provenance, or the paper too."""
+    targets = [out("config.yaml"), out("provenance.json"), *aggregated_tables()]
+    if config["shard"]:
+        return targets
+    return targets + [
+        out("paper.pdf"),
+        *expand(out("figures/{figure}.{ext}"), figure=figures_drawn(), ext=["pdf", "png"]),
+    ]
 
 
 def joined(values, format_value=str):

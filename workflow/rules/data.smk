@@ -30,3 +30,28 @@ rule classifier:
         mem_mb=config["mem_mb"],
     shell:
         "python -m klgap classifier --data {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+# The feature network whose penultimate activations define FID, KID and precision/recall of the
+# decoded samples (klgap.evaluation.feature_reference): a small CNN classifier, seeded, trained once
+# per dataset on the real training images; the file also holds its record and the floor (training
+# against test images). It fails below the required test accuracy (99% MNIST, 90% Fashion-MNIST).
+# Committed under <outdir>/features/ and shared by the shards of a sweep (which run in their own
+# output roots), so that every run is scored by the same network on any machine; ancient(): a
+# dataset prepared again on a clone does not retrain it.
+rule feature_network:
+    input:
+        ancient(out("data/{dataset}.npz")),
+    output:
+        features_file("{dataset}"),
+    log:
+        out("logs/feature_network/{dataset}.log"),
+    benchmark:
+        out("benchmarks/feature_network/{dataset}.tsv")
+    # Every run waits for it: it takes the cores it can (once per dataset, committed).
+    threads: max(2, config["threads_per_run"])
+    resources:
+        mem_mb=config["mem_mb"],
+    shell:
+        "python -m klgap feature-network --data {input:q} --out {output:q} --threads {threads}"
+        " > {log:q} 2>&1"

@@ -9,6 +9,7 @@ if config["batched_training"]:
         input:
             data=out("data/{dataset}.npz"),
             classifier=out("data/{dataset}_classifier.npz"),
+            features=features_file("{dataset}"),
             model=out(RUN, "model.npz"),
             run=out(RUN, "run.json"),
         output:
@@ -27,5 +28,6 @@ if config["batched_training"]:
             evaluation=evaluation_options,
         shell:
             "python -m klgap evaluate --data {input.data:q} --rundir {params.rundir:q}"
-            " --classifier {input.classifier:q} {params.evaluation}"
+            " --classifier {input.classifier:q} --features {input.features:q}"
+            " {params.evaluation}"
             " --threads {threads} > {log:q} 2>&1"

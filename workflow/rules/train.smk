@@ -13,6 +13,7 @@ if not config["batched_training"]:
         input:
             data=out("data/{dataset}.npz"),
             classifier=out("data/{dataset}_classifier.npz"),
+            features=features_file("{dataset}"),
         output:
             **evaluation_outputs(),
             model=out(RUN, "model.npz"),
@@ -30,11 +31,13 @@ if not config["batched_training"]:
         params:
             rundir=lambda wildcards, output: os.path.dirname(output.run),
             options=training_options,
+            run_options=run_options,
             evaluation=evaluation_options,
         shell:
             "python -m klgap train-and-evaluate --data {input.data:q} --rundir {params.rundir:q}"
             " --{wildcards.weight_name} {wildcards.weight} --seed {wildcards.seed}"
-            " {params.options} --classifier {input.classifier:q} {params.evaluation}"
+            " {params.options} {params.run_options} --classifier {input.classifier:q}"
+            " --features {input.features:q} {params.evaluation}"
             " --threads {threads} > {log:q} 2>&1"
 
 
@@ -54,12 +57,12 @@ if config["batched_training"]:
         log:
             out(
                 "logs/train_together",
-                "{dataset}/{objective}/z{latent_dim}/{weight_name}{weight}.log",
+                "{dataset}/{objective}/{subset}z{latent_dim}/{weight_name}{weight}.log",
             ),
         benchmark:
             out(
                 "benchmarks/train_together",
-                "{dataset}/{objective}/z{latent_dim}/{weight_name}{weight}.tsv",
+                "{dataset}/{objective}/{subset}z{latent_dim}/{weight_name}{weight}.tsv",
             )
         threads: config["threads_per_run"]
         resources:

@@ -15,8 +15,9 @@ from klgap.training import objectives
 
 # Keys that say where and how a configuration runs on one machine, not what it computes: left
 # out of ``config_hash`` and written as null in configuration snapshots where machine-local.
+# ``shard`` says which part of the sweep runs here, not what the sweep computes.
 MACHINE_KEYS = ("outdir", "data_dir", "threads_per_run", "mem_mb", "gpus_per_run",
-                "runs_per_gpu", "strict_paper")
+                "runs_per_gpu", "strict_paper", "shard")
 # Machine-local keys whose values (paths) are not written into committed snapshots.
 LOCAL_PATH_KEYS = ("data_dir",)
 
@@ -85,17 +86,29 @@ def cross_key_problems(config: dict) -> list[str]:
                         "seeds from the experiments or set batched_training: false.")
     used = {config["objective"]} | {grid["objective"] for grid in config["experiments"]
                                      if "objective" in grid}
-    learned = sorted(name for name in used if name in objectives.OBJECTIVES
-                     and objectives.OBJECTIVES[name].prior != "standard")
-    if learned:
-        problems.append(f"objective {', '.join(learned)} learns its prior, which klgap evaluate "
-                        "cannot score yet (its rate and likelihood need the learned prior); "
-                        "train it with `klgap train`, and leave it out of the sweep.")
+    if config["batched_training"] and any("classes" in grid for grid in config["experiments"]):
+        problems.append("batched_training cannot train runs on some classes (experiments with "
+                        "classes); remove classes from the experiments or set "
+                        "batched_training: false.")
     unstackable = sorted(name for name in used if name in objectives.OBJECTIVES
                          and not objectives.OBJECTIVES[name].stackable)
     if config["batched_training"] and unstackable:
         problems.append(f"objective {', '.join(unstackable)} cannot be trained stacked; set "
                         "batched_training: false.")
+    if config.get("shards") or config.get("shard"):
+        from klgap.sweep import layout, shards
+
+        whole = layout.sweep({**config, "shard": None})
+        problems += shards.partition_problems(whole, config.get("shards") or {})
+        selectors = (config.get("shards") or {}).values()
+        if config["batched_training"] and any("seeds" in selector for selector in selectors):
+            problems.append("batched_training trains every seed of a cell together; shards "
+                            "cannot split seeds then (remove seeds from their selectors, or "
+                            "set batched_training: false).")
+        if config.get("shard") and config["shard"] not in (config.get("shards") or {}):
+            known = ", ".join(config.get("shards") or {}) or "none"
+            problems.append(f"shard {config['shard']} is not one of the key shards ({known}); "
+                            "name one of them.")
     if isinstance(config["epochs"], dict):
         uncovered = sorted(set(config["datasets"]) - set(config["epochs"]))
         if uncovered:

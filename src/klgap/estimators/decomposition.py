@@ -1,4 +1,14 @@
-"""Estimators of the KL decomposition of a diagonal-Gaussian encoder against the prior N(0, I).
+"""Estimators of the KL decomposition of a diagonal-Gaussian encoder against its prior.
+
+The prior p is N(0, I) unless a ``log_prior`` is given (every estimator takes one: a callable
+mapping codes z, (M, D) float64, to log p(z), (M,); ``prior_holes`` also a ``sample_prior``),
+e.g. a model's learned prior (``klgap.models.vae``). With a learned prior the per-example rate
+KL(q(z|x_n) || p) may have no closed form (the VampPrior's): pass it as ``rate`` (N,) where it
+is known or estimated elsewhere, or leave it out and the estimators use the single-sample Monte
+Carlo rate log q(z_i|x_i) - log p(z_i) at their own samples z_i. Either way the identities below
+hold by construction on the same samples (aggregate_kl = rate - mutual_info). Dimension-wise KL
+and total correlation are defined against a factorised prior, so with a ``log_prior`` they are
+NaN, and so is ``moment_matched_kl`` (a bound for N(0, I) only).
 
 For posteriors q(z|x_n) = N(mu_n, diag sigma_n^2), n = 1..N, and the aggregate posterior
 q(z) = (1/N) sum_n q(z|x_n) (the exact mixture over the whole evaluation set):
@@ -71,7 +81,8 @@ class CeilingWarning(UserWarning):
 
 
 def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: int = 0,
-                     marginals: str = "auto", num_threads: int | None = None) -> dict:
+                     marginals: str = "auto", num_threads: int | None = None,
+                     log_prior=None, rate=None) -> dict:
     """Decomposes the rate of a diagonal-Gaussian encoder into information and aggregate KL.
 
     Args:
@@ -88,6 +99,12 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
         "none" skips them, and with them total_correlation and dimwise_kl (most of the cost when
         only the information and the aggregate KL are wanted).
       num_threads: worker threads; None: the CPUs available to this process.
+      log_prior: log p(z), a callable from codes (M, D) float64 to (M,); None: N(0, I). With
+        it, total_correlation, dimwise_kl (and their _se) and moment_matched_kl are NaN.
+      rate: each example's KL(q(z|x_n) || p), (N,); None: the closed form for N(0, I), or,
+        with a ``log_prior``, the single-sample estimate log q(z_i|x_i) - log p(z_i) at the
+        sampled z_i (then aggregate_kl is mean_i [log q(z_i) - log p(z_i)] exactly, and its
+        standard error includes the rate's Monte Carlo error).
 
     Returns:
       A dict of floats in nats: rate, mutual_info, aggregate_kl, total_correlation, dimwise_kl,
@@ -99,7 +116,8 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
       class_kl_se is a dict by label): measured with a second, independent draw of z for up to
       2,048 of the sampled examples, not from the variation between examples (which is not an
       error of the estimate); with num_z, the choice of the subsample is included.
-      rate, moment_matched_kl and log_n are closed forms. A class with fewer than two samples
+      rate (unless estimated from ``log_prior``), moment_matched_kl and log_n are closed
+      forms. A class with fewer than two samples
       (possible only with num_z) has a NaN standard error; one with none has NaN class_kl.
 
     Raises:
@@ -120,9 +138,10 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
     if marginals not in ("auto", "grid", "exact", "none"):
         raise UserError(f"marginals must be 'auto', 'grid', 'exact' or 'none', got {marginals!r}.")
     num_threads = check_threads(num_threads)
-
-    kl_per_example = gaussian_kl_to_standard_normal(mu, sigma).sum(axis=1)  # (N,)
-    rate = float(np.mean(kl_per_example))
+    kl_per_example = known_rate(mu, sigma, log_prior, rate)  # (N,), None: estimated below
+    keep_dimwise_keys = marginals != "none"
+    if log_prior is not None:
+        marginals = "none"  # no dimension-wise terms against a prior that need not factorise
     class_values, class_of_example = (np.unique(labels, return_inverse=True) if labels is not None
                                       else (np.zeros(1, dtype=np.int64),
                                             np.zeros(num_examples, dtype=np.int64)))
@@ -142,6 +161,25 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
                                     class_of_example[sample_index[repeat]], use_grid, pool_map)
 
     sample_class = class_of_example[sample_index]  # (M,)
+    if kl_per_example is None:  # the single-sample rate at the same z (and at the second draw)
+        rate_of_sample = (log_q_own_per_dim.sum(axis=1)
+                          - log_prior_at(log_prior, z))  # (M,)
+        rate_again = (log_q_own_again.sum(axis=1)
+                      - log_prior_at(log_prior, z_again))  # (R,)
+        rate = float(np.mean(rate_of_sample))
+        class_rate = (np.bincount(sample_class, weights=rate_of_sample,
+                                  minlength=len(class_values))
+                      / np.maximum(np.bincount(sample_class, minlength=len(class_values)), 1))
+    else:
+        rate_of_sample = kl_per_example[sample_index]  # (M,)
+        rate_again = rate_of_sample[repeat]
+        rate = float(np.mean(kl_per_example))
+        class_rate = np.bincount(class_of_example, weights=kl_per_example) / class_counts  # (C,)
+    # aggregate_kl's terms, rate_i - info_i (the info's Monte Carlo error alone for a known rate)
+    terms["aggregate"] = rate_of_sample - terms["info"]
+    terms_again["aggregate"] = rate_again - terms_again["info"]
+    terms["within_class_kl"] = rate_of_sample - terms["within_class"]
+    terms_again["within_class_kl"] = rate_again - terms_again["within_class"]
 
     def standard_error(name: str, in_class: int | None = None) -> float:
         """The Monte Carlo standard error of the mean of ``terms[name]`` (within one class)."""
@@ -160,12 +198,12 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
         "mutual_info": mutual_info,
         "mutual_info_se": standard_error("info"),
         "aggregate_kl": aggregate_kl,
-        "aggregate_kl_se": standard_error("info"),
+        "aggregate_kl_se": standard_error("info" if kl_per_example is not None else "aggregate"),
         "total_correlation": aggregate_kl - dimwise_kl,
         "total_correlation_se": standard_error("info_and_dimwise"),
         "dimwise_kl": dimwise_kl,
         "dimwise_kl_se": standard_error("dimwise"),
-        "moment_matched_kl": moment_matched_kl(mu, sigma),
+        "moment_matched_kl": moment_matched_kl(mu, sigma) if log_prior is None else math.nan,
         "log_n": math.log(num_examples),
         "at_ceiling": mutual_info >= math.log(num_examples) - CEILING_MARGIN,
     }
@@ -177,7 +215,10 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
             f"not depend on N use klgap.estimators.fitted_density_kl(mu_fit, sigma_fit, mu_eval, "
             f"sigma_eval) with the training split's posteriors as the fit set.",
             CeilingWarning, stacklevel=2)
-    if marginals == "none":
+    if log_prior is not None and keep_dimwise_keys:
+        result.update(total_correlation=math.nan, total_correlation_se=math.nan,
+                      dimwise_kl=math.nan, dimwise_kl_se=math.nan)
+    elif marginals == "none" or log_prior is not None:
         for key in ("total_correlation", "total_correlation_se", "dimwise_kl", "dimwise_kl_se"):
             del result[key]
     if labels is None:
@@ -185,20 +226,21 @@ def kl_decomposition(mu, sigma, labels=None, *, num_z: int | None = None, seed: 
 
     result["label_info"] = float(np.mean(terms["label"]))
     result["label_info_se"] = standard_error("label")
-    class_rate = np.bincount(class_of_example, weights=kl_per_example) / class_counts  # (C,)
     result["class_kl"], result["class_kl_se"] = {}, {}
     for k, value in enumerate(class_values):
         in_class = sample_class == k
         within = terms["within_class"][in_class]
         mean = float(np.mean(within)) if len(within) else math.nan
         result["class_kl"][int(value)] = float(class_rate[k]) - mean
-        result["class_kl_se"][int(value)] = standard_error("within_class", k)
+        result["class_kl_se"][int(value)] = standard_error(
+            "within_class" if kl_per_example is not None else "within_class_kl", k)
     return result
 
 
 def heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval, labels_fit=None,
                              labels_eval=None, *, seed: int = 0,
-                             num_threads: int | None = None) -> dict:
+                             num_threads: int | None = None, log_prior=None,
+                             rate=None) -> dict:
     """Brackets the population's aggregate KL with a mixture fitted on other examples.
 
     The density of the aggregate posterior is the mixture of the fit posteriors,
@@ -229,6 +271,10 @@ def heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval, labels_fit=
         both None.
       seed: seed of the eval samples (the draws of ``kl_decomposition`` with this seed).
       num_threads: worker threads; None: the CPUs available to this process.
+      log_prior: log p(z), a callable from codes (M, D) float64 to (M,); None: N(0, I) (the
+        bounds hold for any fixed prior).
+      rate: each eval example's KL(q(z|x_i) || p), (N_eval,); None: the closed form for
+        N(0, I), or with a ``log_prior`` the single-sample estimate at the eval samples.
 
     Returns:
       A dict of floats in nats: ``rate`` (of the eval set), ``aggregate_kl_lower``,
@@ -266,10 +312,12 @@ def heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval, labels_fit=
     class_of_fit = np.searchsorted(class_values, labels_fit)  # (N_fit,)
     class_of_eval = np.searchsorted(class_values, labels_eval)  # (N_eval,)
 
-    kl_per_example = gaussian_kl_to_standard_normal(mu_eval, sigma_eval).sum(axis=1)  # (N_eval,)
-    rate = float(np.mean(kl_per_example))
+    kl_per_example = known_rate(mu_eval, sigma_eval, log_prior, rate)  # (N_eval,) or None
     _, z, log_q_own_per_dim = sample_posteriors(mu_eval, sigma_eval, None, seed)
     log_q_own = log_q_own_per_dim.sum(axis=1)  # (M,) log q(z_i|x_i^eval), M = N_eval
+    if kl_per_example is None:  # the single-sample rate at the same z
+        kl_per_example = log_q_own - log_prior_at(log_prior, z)  # (M,)
+    rate = float(np.mean(kl_per_example))
     mixture = DiagonalGaussianMixture(mu_fit, sigma_fit, class_of_fit, len(class_values))
     with worker_pool(num_threads) as pool_map:
         log_class_sums = mixture.log_class_sums_anywhere(z, pool_map)  # (M, C)
@@ -319,10 +367,11 @@ def heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval, labels_fit=
 
 
 def prior_holes(mu, sigma, *, num_samples: int = 10_000, seed: int = 0,
-                ratio: float = HOLE_RATIO, num_threads: int | None = None) -> dict:
+                ratio: float = HOLE_RATIO, num_threads: int | None = None, log_prior=None,
+                sample_prior=None) -> dict:
     """How much of the prior the aggregate posterior leaves empty.
 
-    With z_i ~ p = N(0, I) and q_N(z) = (1/N) sum_n q(z|x_n):
+    With z_i ~ p (N(0, I), or the given prior) and q_N(z) = (1/N) sum_n q(z|x_n):
 
         prior_kl      = mean_i [log p(z_i) - log q_N(z_i)]
         hole_fraction = mean_i [q_N(z_i) / p(z_i) < ratio]
@@ -340,6 +389,11 @@ def prior_holes(mu, sigma, *, num_samples: int = 10_000, seed: int = 0,
       seed: seed of the prior samples.
       ratio: a prior sample is in a hole where q_N(z) < ratio * p(z).
       num_threads: worker threads; None: the CPUs available to this process.
+      log_prior: log p(z), a callable from (M, D) float64 to (M,); None: N(0, I). Give it
+        with ``sample_prior``.
+      sample_prior: draws from p, a callable (num_samples, seed) -> (M, D), seed a list of
+        ints (here [seed, PRIOR_STREAM]); None: N(0, I) draws from
+        ``numpy.random.default_rng(seed)`` (``standard_normal_sampler``).
 
     Returns:
       A dict of floats: ``prior_kl`` (nats) and ``prior_kl_se`` (its Monte Carlo error: the
@@ -347,19 +401,30 @@ def prior_holes(mu, sigma, *, num_samples: int = 10_000, seed: int = 0,
       ``hole_ratio`` and ``log_n``.
 
     Raises:
-      UserError: for bad posteriors, num_samples < 2, a negative seed or a ratio outside (0, 1].
+      UserError: for bad posteriors, num_samples < 2, a negative seed, a ratio outside (0, 1],
+        or one of log_prior and sample_prior without the other.
     """
     mu, sigma = check_posteriors(mu, sigma)
+    if (log_prior is None) != (sample_prior is None):
+        raise UserError("prior_holes needs log_prior and sample_prior together (or neither, "
+                        "for N(0, I)); pass both.")
     num_samples = check_int("num_samples", num_samples, 2, 10 ** 9, "pass at least 2 samples")
     seed = check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
     if not (isinstance(ratio, (int, float, np.floating)) and 0 < ratio <= 1):
         raise UserError(f"ratio must be in (0, 1], got {ratio!r}.")
     num_threads = check_threads(num_threads)
-    z = np.random.default_rng([seed, PRIOR_STREAM]).standard_normal((num_samples, mu.shape[1]))
+    if sample_prior is None:
+        sample_prior = standard_normal_sampler(mu.shape[1])
+    z = as_float_matrix("prior samples", sample_prior(num_samples, [seed, PRIOR_STREAM]))
+    if z.shape != (num_samples, mu.shape[1]):
+        raise UserError(f"sample_prior returned shape {z.shape}, not ({num_samples}, "
+                        f"{mu.shape[1]}); it must draw (num_samples, D) codes.")
     mixture = DiagonalGaussianMixture(mu, sigma, np.zeros(len(mu), dtype=np.int64), 1)
     with worker_pool(num_threads) as pool_map:
         log_q = mixture.log_class_sums_anywhere(z, pool_map)[:, 0] - math.log(len(mu))  # (M,)
-    log_ratio = log_q - log_standard_normal(z).sum(axis=1)  # (M,) log q_N(z) / p(z)
+    log_p = (log_standard_normal(z).sum(axis=1) if log_prior is None
+             else log_prior_at(log_prior, z))  # (M,)
+    log_ratio = log_q - log_p  # (M,) log q_N(z) / p(z)
     in_hole = log_ratio < math.log(ratio)  # (M,)
     fraction = float(np.mean(in_hole))
     return {"prior_kl": float(-np.mean(log_ratio)), "prior_kl_se": standard_error(log_ratio),
@@ -368,7 +433,8 @@ def prior_holes(mu, sigma, *, num_samples: int = 10_000, seed: int = 0,
             "hole_ratio": float(ratio), "log_n": math.log(len(mu))}
 
 
-def minibatch_kl_decomposition(mu, sigma, *, batch_size: int, method: str, seed: int = 0) -> dict:
+def minibatch_kl_decomposition(mu, sigma, *, batch_size: int, method: str, seed: int = 0,
+                               log_prior=None, rate=None) -> dict:
     """Minibatch estimates of the decomposition (Chen et al. 2018), averaged over batches.
 
     The examples are shuffled with the seed and cut into non-overlapping batches that cover the
@@ -392,6 +458,10 @@ def minibatch_kl_decomposition(mu, sigma, *, batch_size: int, method: str, seed:
       batch_size: examples per batch M, 2 <= M <= N.
       method: "mws" or "mss".
       seed: seed of the samples and of the shuffle.
+      log_prior: log p(z), a callable from (M, D) float64 to (M,); None: N(0, I). With it,
+        total_correlation and dimwise_kl are NaN.
+      rate: each example's KL(q(z|x_n) || p), (N,); None: the closed form for N(0, I), or
+        with a ``log_prior`` the single-sample estimate at the same z.
 
     Returns:
       A dict of floats (nats): mutual_info, aggregate_kl, total_correlation, dimwise_kl.
@@ -407,8 +477,11 @@ def minibatch_kl_decomposition(mu, sigma, *, batch_size: int, method: str, seed:
         raise UserError(f"unknown minibatch method {method!r}; use 'mws' or 'mss'.")
     seed = check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
 
-    rate = float(np.mean(gaussian_kl_to_standard_normal(mu, sigma).sum(axis=1)))
+    kl_per_example = known_rate(mu, sigma, log_prior, rate)  # (N,) or None
     _, z, log_q_own_per_dim = sample_posteriors(mu, sigma, None, seed)
+    if kl_per_example is None:  # the single-sample rate at the same z
+        kl_per_example = log_q_own_per_dim.sum(axis=1) - log_prior_at(log_prior, z)  # (N,)
+    rate = float(np.mean(kl_per_example))
     order = np.random.default_rng([seed, SHUFFLE_STREAM]).permutation(num_examples)
     info_terms = np.empty(num_examples)
     dimwise_terms = np.empty(num_examples)
@@ -418,7 +491,7 @@ def minibatch_kl_decomposition(mu, sigma, *, batch_size: int, method: str, seed:
         info_terms[batch] = log_q_own_per_dim[batch].sum(axis=1) - log_q_z
         dimwise_terms[batch] = np.sum(log_q_marginals - log_standard_normal(z[batch]), axis=1)
     mutual_info = float(np.mean(info_terms))
-    dimwise_kl = float(np.mean(dimwise_terms))
+    dimwise_kl = float(np.mean(dimwise_terms)) if log_prior is None else math.nan
     return {
         "mutual_info": mutual_info,
         "aggregate_kl": rate - mutual_info,
@@ -444,6 +517,62 @@ def active_units(mu, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
             and math.isfinite(threshold) and threshold >= 0):
         raise UserError(f"threshold must be a finite number >= 0, got {threshold!r}.")
     return int(np.sum(np.var(mu, axis=0) > threshold))
+
+
+def standard_normal_sampler(latent_dim: int):
+    """The sampler of p = N(0, I) in ``latent_dim`` dimensions, as ``prior_holes`` takes it.
+
+    Returns:
+      A callable (num_samples, seed) -> (M, D) float64 drawing
+      ``numpy.random.default_rng(seed).standard_normal((num_samples, latent_dim))``.
+    """
+    def sample(num_samples: int, seed) -> np.ndarray:
+        return np.random.default_rng(seed).standard_normal((num_samples, latent_dim))
+
+    return sample
+
+
+def log_prior_at(log_prior, z: np.ndarray) -> np.ndarray:
+    """log p(z) from a ``log_prior`` callable, checked: (M,) float64 for z (M, D).
+
+    Raises:
+      UserError: the callable's value is not one finite number per code.
+    """
+    values = np.asarray(log_prior(z), dtype=np.float64)
+    if values.shape != (len(z),):
+        raise UserError(f"log_prior returned shape {values.shape} for {len(z)} codes; it must "
+                        "map codes (M, D) to log p(z) of shape (M,).")
+    if not np.all(np.isfinite(values)):
+        raise UserError("log_prior returned non-finite values; it must give finite log p(z) at "
+                        "every code (use a prior with full support).")
+    return values
+
+
+def known_rate(mu: np.ndarray, sigma: np.ndarray, log_prior, rate) -> np.ndarray | None:
+    """Each example's KL(q(z|x_n) || p), (N,), where it is known without sampling.
+
+    Args:
+      mu, sigma: the posteriors, (N, D) each (checked).
+      log_prior: the prior's log density, or None for N(0, I).
+      rate: the per-example rate, (N,), or None.
+
+    Returns:
+      ``rate`` (checked), else the closed form for N(0, I); None for a ``log_prior`` without a
+      rate (the caller estimates it at its samples).
+
+    Raises:
+      UserError: a rate of the wrong shape or not finite.
+    """
+    if rate is not None:
+        rate = np.asarray(rate, dtype=np.float64)
+        if rate.shape != (len(mu),) or not np.all(np.isfinite(rate)):
+            raise UserError(f"rate must be {len(mu)} finite per-example values (one per "
+                            f"posterior), got shape {rate.shape}; pass KL(q(z|x_n) || p) per "
+                            "example, or None.")
+        return rate
+    if log_prior is None:
+        return gaussian_kl_to_standard_normal(mu, sigma).sum(axis=1)
+    return None
 
 
 def gaussian_kl_to_standard_normal(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:

@@ -43,11 +43,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from klgap.errors import UserError
-from klgap.estimators.decomposition import gaussian_kl_to_standard_normal
+from klgap.estimators.decomposition import gaussian_kl_to_standard_normal, log_prior_at
 from klgap.estimators.mixture_numerics import (
     _EXP_FLOOR,  # the floor of exp's arguments
     LOG_2PI,
@@ -93,7 +94,8 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
                       validation_fraction: float = VALIDATION_FRACTION, num_eval_z: int = 1,
                       bandwidths=None, gmm_components=GMM_COMPONENTS,
                       gmm_max_codes: int = GMM_MAX_CODES, control_variate: float | None = None,
-                      flow_max_epochs: int | None = None, return_terms: bool = False) -> dict:
+                      flow_max_epochs: int | None = None, return_terms: bool = False,
+                      log_prior=None, rate=None, return_density: bool = False) -> dict:
     """Lower-bounds KL(q(z) || p) with densities fitted to the fit posteriors (see module doc).
 
     Args:
@@ -123,6 +125,14 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
         (module doc; zeros for "prior"), whose mean is ``aggregate_kl_lower``: averaged over a
         subset of eval examples (e.g. one class) they estimate E[log r(z) - log p(z)] under that
         subset's posteriors (the control variate has mean zero for every example).
+      log_prior: log p(z), a callable from codes (M, D) float64 to (M,) (e.g. a learned prior);
+        None: N(0, I). The bound E_q[log r(z) - log p(z)] <= KL(q(z) || p) holds for any p. With
+        it the control variate (which needs the closed-form KL of the fit posteriors) is off:
+        beta = 0, the direct form.
+      rate: the eval examples' KL(q(z|x) || p), (N_eval,), for the ``rate`` key only; None:
+        the closed form for N(0, I), NaN with a ``log_prior``.
+      return_density: also return ``density``, the chosen family's ``FittedDensity`` (its
+        log density and a sampler), e.g. to decode samples of r (the learned-prior view).
 
     Returns:
       A dict: ``aggregate_kl_lower`` and ``aggregate_kl_lower_se`` (nats) of the chosen
@@ -183,7 +193,10 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
     mu_val, sigma_val = mu_fit[validation], sigma_fit[validation]  # (V, D)
     noise = np.random.default_rng([seed, VALIDATION_STREAM]).standard_normal(mu_val.shape)
     z_val = mu_val + sigma_val * noise  # (V, D)
-    log_p_val = log_standard_normal(z_val).sum(axis=1)  # (V,)
+    log_p_val = (log_standard_normal(z_val).sum(axis=1) if log_prior is None
+                 else log_prior_at(log_prior, z_val))  # (V,)
+    if log_prior is not None:
+        control_variate = 0.0  # c(z) needs KL(q(z|x) || p) of the fit posteriors
     # c(z) = KL(q(z|x)||p) - log q(z|x) + log p(z), the control variate, at the validation codes.
     control_val = (gaussian_kl_to_standard_normal(mu_val, sigma_val).sum(axis=1)
                    + np.sum(0.5 * np.square(noise) + np.log(sigma_val) + 0.5 * LOG_2PI, axis=1)
@@ -192,6 +205,7 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
     # ---- Fit each family on the fit part and choose by validation likelihood. ---------------
     result: dict = {}
     final_log_density = {}  # family -> z (M, D) -> log r(z) (M,), for the final evaluation
+    samplers = {}  # family -> (num_samples, rng) -> z (M, D), draws of the final r
     validation_log_likelihood = {"prior": float(np.mean(log_p_val))}
     beta = {}
     with worker_pool(num_threads) as pool_map:
@@ -205,6 +219,7 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
             else:
                 log_r_val, info, final = _fit_flow(mu_part, sigma_part, z_val, seed,
                                                    flow_max_epochs)
+            samplers[family] = info.pop("sampler", None)
             result.update(info)
             if final is None:  # skipped
                 for key in ("aggregate_kl_lower", "aggregate_kl_lower_se",
@@ -223,7 +238,8 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
             chosen = family
 
     # ---- Only now: the eval codes. ---------------------------------------------------------
-    kl_eval = gaussian_kl_to_standard_normal(mu_eval, sigma_eval).sum(axis=1)  # (N_eval,)
+    kl_eval = (gaussian_kl_to_standard_normal(mu_eval, sigma_eval).sum(axis=1)
+               if log_prior is None else np.zeros(len(mu_eval)))  # (N_eval,); 0: unused
     _, first, log_q_first = sample_posteriors(mu_eval, sigma_eval, None, seed)
     z_eval, log_q_eval = [first], [log_q_first.sum(axis=1)]
     extra = np.random.default_rng([seed, EVAL_STREAM])
@@ -234,7 +250,8 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
                                  axis=1))
     z_eval = np.concatenate(z_eval)  # (K N_eval, D), code k of example i at row k N_eval + i
     log_q_eval = np.concatenate(log_q_eval)  # (K N_eval,)
-    log_p_eval = log_standard_normal(z_eval).sum(axis=1)  # (K N_eval,)
+    log_p_eval = (log_standard_normal(z_eval).sum(axis=1) if log_prior is None
+                  else log_prior_at(log_prior, z_eval))  # (K N_eval,)
     control_eval = np.tile(kl_eval, num_eval_z) - log_q_eval + log_p_eval  # (K N_eval,)
     family_terms = {"prior": np.zeros(len(mu_eval))}  # family -> t_i (N_eval,)
     with worker_pool(num_threads) as pool_map:
@@ -251,7 +268,8 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
         "aggregate_kl_lower_se": (0.0 if chosen == "prior"
                                   else result[f"{chosen}_aggregate_kl_lower_se"]),
         "family": chosen,
-        "rate": float(np.mean(kl_eval)),
+        "rate": (float(np.mean(kl_eval)) if log_prior is None
+                 else math.nan if rate is None else float(np.mean(rate))),
         "prior_validation_log_likelihood": validation_log_likelihood["prior"],
         "num_fit": len(fit_part),
         "num_validation": len(validation),
@@ -261,6 +279,9 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
     })
     if return_terms:
         result["terms"] = family_terms[chosen]
+    if return_density:
+        result["density"] = _fitted_density(chosen, final_log_density.get(chosen),
+                                            samplers.get(chosen), num_dims, num_threads)
     return result
 
 
@@ -307,6 +328,14 @@ def _fit_mixture(mu_part, sigma_part, mu_fit, sigma_fit, z_val, bandwidths, pool
     info = {"mixture_bandwidth": best,
             "mixture_validation_curve": {h: curve[h] for h in sorted(curve)}}
     log_r_val = log_mixture(mu_part, sigma_part, best, z_val, pool_map)  # (V,)
+    widened_fit = np.sqrt(np.square(sigma_fit) + np.square(best * spread))  # (N, D)
+
+    def sample(num_samples: int, rng) -> np.ndarray:  # a uniform component, then its Gaussian
+        rows = rng.integers(len(mu_fit), size=num_samples)  # (M,)
+        noise = rng.standard_normal((num_samples, mu_fit.shape[1]))  # (M, D)
+        return mu_fit[rows] + widened_fit[rows] * noise
+
+    info["sampler"] = sample
     return log_r_val, info, lambda z, pool: log_mixture(mu_fit, sigma_fit, best, z, pool)
 
 
@@ -366,7 +395,15 @@ def _fit_gmm(mu_part, sigma_part, z_val, components, max_codes, seed):
         with _one_thread():
             return models[best].score_samples((z - center) / scale) + log_jacobian
 
-    info = {"gmm_components": int(best), "gmm_validation_curve": curve}
+    def sample(num_samples: int, rng) -> np.ndarray:  # a component by weight, then its Gaussian
+        model = models[best]
+        rows = rng.choice(len(model.weights_), size=num_samples, p=model.weights_)  # (M,)
+        noise = rng.standard_normal((num_samples, len(center)))  # (M, D)
+        factors = np.linalg.cholesky(model.covariances_)  # (K, D, D), lower
+        standardized = model.means_[rows] + np.einsum("mij,mj->mi", factors[rows], noise)
+        return center + scale * standardized  # (M, D)
+
+    info = {"gmm_components": int(best), "gmm_validation_curve": curve, "sampler": sample}
     return log_density(z_val), info, log_density
 
 
@@ -389,12 +426,42 @@ def _fit_flow(mu_part, sigma_part, z_val, seed, max_epochs):
         mu_part, sigma_part, z_val, np.random.SeedSequence([seed, FLOW_STREAM]),
         **({} if max_epochs is None else {"max_epochs": max_epochs}))
     info["flow_epochs"] = flow_info["epochs"]
+    info["sampler"] = flow_info["sample"]
     return log_density(z_val), info, lambda z, _pool=None: log_density(z)
 
 
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
+
+
+class FittedDensity(NamedTuple):
+    """The density r a ``fitted_density_kl`` call chose, to evaluate and to sample."""
+
+    family: str  # "mixture", "gmm", "flow" or "prior"
+    log_prob: Callable  # z (M, D) float64 -> log r(z) (M,) float64
+    sample: Callable  # (num_samples, seed) -> z (M, D) float64, seed an int or ints
+
+
+def _fitted_density(family: str, log_density, sampler, num_dims: int,
+                    num_threads: int) -> FittedDensity:
+    """Wraps the chosen family's final log density and sampler (the prior: N(0, I)).
+
+    The sampler draws from ``numpy.random.default_rng(seed)`` (the flow's base noise too), so a
+    seed gives the same codes. With a ``log_prior``, the "prior" family's sampler still draws
+    from N(0, I): a caller with a learned prior draws from that prior instead.
+    """
+    if family == "prior":
+        return FittedDensity(
+            "prior", lambda z: log_standard_normal(np.asarray(z, np.float64)).sum(axis=1),
+            lambda num, seed: np.random.default_rng(seed).standard_normal((num, num_dims)))
+
+    def log_prob(z) -> np.ndarray:
+        with worker_pool(num_threads) as pool_map:
+            return log_density(np.asarray(z, dtype=np.float64), pool_map)
+
+    return FittedDensity(family, log_prob,
+                         lambda num, seed: sampler(int(num), np.random.default_rng(seed)))
 
 
 def _fitted_beta(log_ratio: np.ndarray, control: np.ndarray) -> float:

@@ -54,7 +54,8 @@ def fit_flow(mu: np.ndarray, sigma: np.ndarray, z_validation: np.ndarray, seed_s
       ``(log_density, info)``: ``log_density(z)`` maps (M, D) float64 codes to (M,) log r(z)
       (float64 from float32 arithmetic), with the best epoch's weights; ``info`` has
       ``validation_log_likelihood`` (the best mean log r(z_validation)), ``epochs`` (the best
-      epoch, 0 = untrained), ``epochs_run`` and ``learning_rate`` (the last one).
+      epoch, 0 = untrained), ``epochs_run``, ``learning_rate`` (the last one) and ``sample``,
+      a sampler (num_samples, numpy Generator) -> (M, D) float64 codes of the same flow.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -168,5 +169,14 @@ def fit_flow(mu: np.ndarray, sigma: np.ndarray, z_validation: np.ndarray, seed_s
                     variable.assign(weight)
     for variable, weight in zip(variables, best_weights):
         variable.assign(weight)
+
+    def sample(num_samples: int, sample_rng) -> np.ndarray:
+        """Draws of r: base noise from ``sample_rng`` pushed through the flow, (M, D) float64."""
+        noise = sample_rng.standard_normal((num_samples, num_dims)).astype(np.float32)  # (M, D)
+        standardized = np.concatenate([flow.bijector.forward(tf.constant(noise[start:start + 8192]))
+                                       .numpy() for start in range(0, num_samples, 8192)])
+        return center + scale * standardized.astype(np.float64)
+
     return log_density, {"validation_log_likelihood": best, "epochs": best_epoch,
-                         "epochs_run": epochs_run, "learning_rate": float(rate.numpy())}
+                         "epochs_run": epochs_run, "learning_rate": float(rate.numpy()),
+                         "sample": sample}

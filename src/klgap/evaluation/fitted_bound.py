@@ -50,7 +50,8 @@ def fitted_seed(eval_seed: int, run_seed: int, stream: int = 0) -> int:
 
 def fitted_bound_metrics(train: dict, test: dict, test_elbo: float, *, seed: int,
                          num_threads: int | None = None, families=FAMILIES,
-                         class_families=CLASS_FAMILIES) -> dict:
+                         class_families=CLASS_FAMILIES, log_prior=None,
+                         return_density: bool = False):
     """The fitted bound's keys of the test record (module doc).
 
     Args:
@@ -61,6 +62,9 @@ def fitted_bound_metrics(train: dict, test: dict, test_elbo: float, *, seed: int
       num_threads: worker threads of the mixtures' numerics (None: the CPUs available).
       families: families of the overall bound.
       class_families: families of the per-class bounds.
+      log_prior: the model's log p(z), a callable from (M, D) float64 to (M,); None: N(0, I).
+        Against a learned prior every bound is on KL(q || p) for that p, without the control
+        variate (``fitted_density_kl``), and ``test_elbo_fitted_prior`` replaces that p by r.
 
     Returns:
       A flat dict: ``fitted_aggregate_kl_lower``, ``fitted_aggregate_kl_lower_se``,
@@ -68,11 +72,13 @@ def fitted_bound_metrics(train: dict, test: dict, test_elbo: float, *, seed: int
       ``test_elbo_fitted_prior`` and ``_se``, and per class c of the test split
       ``fitted_class_kl_lower_<c>``, ``fitted_class_kl_lower_se_<c>``,
       ``fitted_class_local_term_<c>``, ``fitted_class_local_term_se_<c>`` (NaN for a class with
-      fewer than ``MIN_CLASS_FIT`` training or ``MIN_CLASS_EVAL`` test posteriors).
+      fewer than ``MIN_CLASS_FIT`` training or ``MIN_CLASS_EVAL`` test posteriors). With
+      ``return_density``, the pair (that dict, the chosen ``fitted_density.FittedDensity``).
     """
     overall = fitted_density.fitted_density_kl(
         train["mu"], train["sigma"], test["mu"], test["sigma"], seed=seed, families=families,
-        num_threads=num_threads, return_terms=True)
+        num_threads=num_threads, return_terms=True, log_prior=log_prior,
+        return_density=return_density)
     terms = overall["terms"]  # (M,)
     record = {"fitted_aggregate_kl_lower": overall["aggregate_kl_lower"],
               "fitted_aggregate_kl_lower_se": overall["aggregate_kl_lower_se"],
@@ -93,8 +99,8 @@ def fitted_bound_metrics(train: dict, test: dict, test_elbo: float, *, seed: int
             by_class = fitted_density.fitted_density_kl(
                 train["mu"][in_train], train["sigma"][in_train], test["mu"][in_test],
                 test["sigma"][in_test], seed=fitted_seed(seed, int(label), 1),
-                families=class_families, num_threads=num_threads)
+                families=class_families, num_threads=num_threads, log_prior=log_prior)
             lower, lower_se = by_class["aggregate_kl_lower"], by_class["aggregate_kl_lower_se"]
         record[f"fitted_class_kl_lower_{label}"] = float(lower)
         record[f"fitted_class_kl_lower_se_{label}"] = float(lower_se)
-    return record
+    return (record, overall["density"]) if return_density else record

@@ -42,11 +42,12 @@ def first_seed_files(config: dict, candidates: list[Path]) -> list[str]:
 
 def latent_space_weights(config: dict, dataset: str, objective: str | None = None) -> list[float]:
     """The weights whose 2-D latent spaces are drawn (``layout.latent_space_weights`` chooses),
-    of the main grid's objective or another."""
+    of the main grid's objective or another; runs on every class only (not an experiment's
+    ``classes``)."""
     return layout.latent_space_weights(
         run.weight for run in layout.sweep(config, dataset)
-        if run.latent_dim == LATENT_SPACE_DIM and run.objective == (objective
-                                                                    or config["objective"]))
+        if run.latent_dim == LATENT_SPACE_DIM and run.classes is None
+        and run.objective == (objective or config["objective"]))
 
 
 def latent_space_grids(config: dict, dataset: str) -> dict[str, list[float]]:
@@ -62,7 +63,12 @@ def latent_space_grids(config: dict, dataset: str) -> dict[str, list[float]]:
 def has_latent_space(config: dict, dataset: str | None = None) -> bool:
     """Whether the sweep has 2-D runs of the main grid's objective (of one dataset, or any)."""
     return any(run.latent_dim == LATENT_SPACE_DIM and run.objective == config["objective"]
-               for run in layout.sweep(config, dataset))
+               and run.classes is None for run in layout.sweep(config, dataset))
+
+
+def sweep_seeds(config: dict, dataset: str) -> list[int]:
+    """The seeds of a dataset's runs in the sweep, in order (a shard's own, e.g. one seed)."""
+    return list(dict.fromkeys(run.seed for run in layout.sweep(config, dataset)))
 
 
 def latent_posterior_files(config: dict, dataset: str) -> list[str]:
@@ -74,7 +80,7 @@ def latent_posterior_files(config: dict, dataset: str) -> list[str]:
             paths += first_seed_files(config, [
                 layout.run_dir(config["outdir"], layout.Run(dataset, LATENT_SPACE_DIM, weight,
                                                             seed, objective))
-                / "posterior_test.npz" for seed in config["seeds"]])
+                / "posterior_test.npz" for seed in sweep_seeds(config, dataset)])
     return paths
 
 
@@ -83,7 +89,7 @@ def sample_grid_files(config: dict, dataset: str) -> list[str]:
     cell of the sweep, the first seed's."""
     cells = {}
     for run in layout.sweep(config, dataset):
-        cells.setdefault((run.objective, run.latent_dim, run.weight), []).append(
+        cells.setdefault((run.objective, run.classes, run.latent_dim, run.weight), []).append(
             layout.run_dir(config["outdir"], run) / "samples.npz")
     return [path for candidates in cells.values()
             for path in first_seed_files(config, candidates)]

@@ -305,10 +305,15 @@ def matmul_rate(trials: int = 3) -> dict:
 
 
 def machine_record() -> dict:
-    """This machine's CPU (``provenance.cpu_description``), matmul rate and the time, UTC."""
+    """This machine: host name, CPUs available to the process, CPU model and features
+    (``provenance.cpu_description``), matmul rate, and the time, UTC."""
+    import os
+    import platform
+
     from klgap.sweep import provenance
 
     return {"date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "host": platform.node(), "cpus_available": len(os.sched_getaffinity(0)),
             "cpu": provenance.cpu_description(), **matmul_rate()}
 
 

@@ -1,8 +1,9 @@
 """Collecting the training histories of one dataset's runs into one tidy table.
 
 ``history.csv`` (one per dataset) holds every epoch of every run: ``dataset, objective,
-latent_dim, weight, seed``, then the columns of the runs' own ``history.csv`` (``epoch,
-train_elbo, ...``), values rounded to six significant digits. It is small enough to commit, so
+classes, latent_dim, weight, seed`` (classes: ``all``, or the labels of a run on some
+classes), then the columns of the runs' own ``history.csv`` (``epoch, train_elbo, ...``),
+values rounded to six significant digits. It is small enough to commit, so
 the training curves can be redrawn without the run directories.
 """
 
@@ -17,7 +18,7 @@ from klgap import atomic
 from klgap.sweep import layout
 from klgap.errors import UserError
 
-RUN_COLUMNS = ["dataset", "objective", "latent_dim", "weight", "seed"]
+RUN_COLUMNS = ["dataset", "objective", "classes", "latent_dim", "weight", "seed"]
 # Six significant digits: far below the differences between epochs, seeds or weights.
 SIGNIFICANT = ".6g"
 
@@ -39,6 +40,7 @@ def read_history(path: Path, run: layout.Run) -> pd.DataFrame:
     if "epoch" not in history.columns:
         raise UserError(f"{path} has no 'epoch' column; is it a history written by train?")
     coordinates = pd.DataFrame({"dataset": run.dataset, "objective": run.objective,
+                                "classes": layout.classes_label(run.classes),
                                 "latent_dim": int(run.latent_dim),
                                 "weight": float(run.weight), "seed": int(run.seed)},
                                index=history.index)

@@ -7,6 +7,10 @@ A run of the sweep is
 objective has one swept weight (``klgap.training.objectives``: ``beta`` of ``vae`` and ``tcvae``,
 ``lambda`` of ``mmd``), written the shortest way that reads back as the same float
 (``vae/z2/beta1/seed0``, ``mmd/z10/lambda100/seed2``). The tables call it ``weight``.
+A run trained on some classes only (an experiment's ``classes``, e.g. [1]: the ones alone) has
+one more component after the objective, ``classes<labels>`` (labels joined by ``-``:
+``vae/classes1/z2/beta1/seed0``); the tables' column ``classes`` is then ``1`` (``all`` for the
+others), and the paths of the other runs do not change.
 A sweep is the union of grids (``sweep``): the configuration's main grid and its
 ``experiments``. ``latent_space_weights`` picks the runs whose latent spaces are drawn.
 """
@@ -21,7 +25,10 @@ from klgap.errors import UserError
 
 # A run's directory below runs_dir(outdir, dataset); its fields are Run's, the weight formatted
 # and preceded by its name (objectives.weight_name).
-RUN_PATTERN = "{objective}/z{latent_dim}/{weight_name}{weight}/seed{seed}"
+# {subset} is empty, or ``classes<labels>/`` for a run on some classes (``subset_dir``).
+RUN_PATTERN = "{objective}/{subset}z{latent_dim}/{weight_name}{weight}/seed{seed}"
+# The tables' ``classes`` of a run on every class (and of tables written before the column).
+ALL_CLASSES = "all"
 # The keys of one grid of a sweep (the configuration's main grid, or one of its experiments).
 GRID_KEYS = ("objective", "datasets", "latent_dims", "weights", "seeds")
 # What configuration snapshots written before a key existed (results/config.yaml) meant by it.
@@ -36,6 +43,37 @@ class Run(NamedTuple):
     weight: float
     seed: int
     objective: str = "vae"
+    classes: tuple[int, ...] | None = None  # trained and evaluated on these labels; None: all
+
+
+def classes_label(classes) -> str:
+    """The tables' ``classes`` of a run: ``all`` (None), or the sorted labels joined by ``-``."""
+    if classes is None:
+        return ALL_CLASSES
+    return "-".join(str(int(c)) for c in sorted(classes))
+
+
+def parse_classes_label(label) -> tuple[int, ...] | None:
+    """The classes of a tables' ``classes`` value (``classes_label``'s inverse; NaN: all).
+
+    Raises:
+      UserError: a value that is neither ``all`` nor labels joined by ``-``.
+    """
+    if label is None or (isinstance(label, float) and math.isnan(label)):
+        return None
+    label = str(label)
+    if label == ALL_CLASSES:
+        return None
+    try:
+        return tuple(sorted(int(part) for part in label.split("-")))
+    except ValueError:
+        raise UserError(f"classes {label!r} is neither {ALL_CLASSES!r} nor labels joined by "
+                        "'-' (e.g. 1 or 1-7)") from None
+
+
+def subset_dir(classes) -> str:
+    """The run path's ``{subset}``: empty for every class, else ``classes<labels>/``."""
+    return "" if classes is None else f"classes{classes_label(classes)}/"
 
 
 def format_weight(weight: float) -> str:
@@ -61,7 +99,8 @@ def runs_dir(outdir: str | Path, dataset: str) -> Path:
 
 def run_subdir(run: Run) -> Path:
     """Returns a run's directory relative to ``runs_dir``: ``RUN_PATTERN`` filled in."""
-    return Path(RUN_PATTERN.format(objective=run.objective, latent_dim=int(run.latent_dim),
+    return Path(RUN_PATTERN.format(objective=run.objective, subset=subset_dir(run.classes),
+                                   latent_dim=int(run.latent_dim),
                                    weight_name=objectives.weight_name(run.objective),
                                    weight=format_weight(run.weight), seed=int(run.seed)))
 
@@ -81,11 +120,16 @@ def parse_run_subdir(dataset: str, subdir: str) -> Run:
     """
     parts = Path(subdir).parts
     try:
+        classes = None
+        if len(parts) == 5 and parts[1].startswith("classes"):  # a run on some classes
+            classes = parse_classes_label(parts[1][len("classes"):])
+            parts = parts[:1] + parts[2:]
         objective, latent, weight, seed = parts
         name = objectives.weight_name(objective)
         if not (latent.startswith("z") and weight.startswith(name) and seed.startswith("seed")):
             raise ValueError
-        run = Run(dataset, int(latent[1:]), float(weight[len(name):]), int(seed[4:]), objective)
+        run = Run(dataset, int(latent[1:]), float(weight[len(name):]), int(seed[4:]), objective,
+                  classes)
     except (ValueError, UserError):
         raise UserError(f"{subdir!r} is not a run directory of the form {RUN_PATTERN}") from None
     if run_subdir(run) != Path(subdir):
@@ -144,25 +188,47 @@ def upgrade_objectives(table):
     return table.assign(objective=table["objective"].replace(objectives.RENAMED))
 
 
-def grid(datasets, latent_dims, weights, seeds, objective: str = "vae") -> list[Run]:
+def upgrade_classes(table):
+    """A table (pandas) with a ``classes`` column, as strings: added after ``objective`` as
+    ``ALL_CLASSES`` where it is missing (tables written before runs could be on some classes).
+
+    Args:
+      table: a DataFrame with an ``objective`` column, e.g. a committed ``summary.csv``.
+
+    Returns:
+      The table with the column (a new DataFrame).
+    """
+    table = table.copy()
+    if "classes" not in table.columns:
+        table.insert(list(table.columns).index("objective") + 1, "classes", ALL_CLASSES)
+    table["classes"] = table["classes"].fillna(ALL_CLASSES).astype(str)
+    return table
+
+
+def grid(datasets, latent_dims, weights, seeds, objective: str = "vae",
+         classes=None) -> list[Run]:
     """Lists the runs of one grid, in a fixed order (dataset, latent_dim, weight, seed).
 
     Args:
       datasets, latent_dims, weights, seeds: the values of each axis.
       objective: the training objective of every run.
+      classes: the labels every run is trained on (an experiment's ``classes``); None: all.
 
     Returns:
       One ``Run`` per combination.
     """
-    return [Run(d, int(z), float(w), int(s), objective)
+    classes = None if classes is None else tuple(sorted(int(c) for c in classes))
+    return [Run(d, int(z), float(w), int(s), objective, classes)
             for d in datasets for z in latent_dims for w in weights for s in seeds]
 
 
 def sweep(config: dict, dataset: str | None = None) -> list[Run]:
     """Lists the runs of a configuration's sweep: its main grid, then each of its experiments.
 
-    An experiment is a grid whose keys (``GRID_KEYS``) default to the main grid's; its datasets
-    are kept to the configuration's ``datasets``. A run in several grids is listed once.
+    An experiment is a grid whose keys (``GRID_KEYS``) default to the main grid's, and whose
+    optional ``classes`` restricts its runs to those labels (the main grid has every class); its
+    datasets are kept to the configuration's ``datasets``. A run in several grids is listed
+    once.
 
     Args:
       config: the validated configuration (``objective``, ``datasets``, ``latent_dims``,
@@ -171,7 +237,7 @@ def sweep(config: dict, dataset: str | None = None) -> list[Run]:
       dataset: only this dataset's runs (default: every dataset's).
 
     Returns:
-      The runs, in order of first appearance.
+      The runs, in order of first appearance; with ``shard`` set, that shard's only.
     """
     config = upgrade_snapshot(config)
     main = {key: config.get(key, OLDER_SNAPSHOTS.get(key)) for key in GRID_KEYS}
@@ -181,8 +247,13 @@ def sweep(config: dict, dataset: str | None = None) -> list[Run]:
         datasets = [d for d in keys["datasets"] if d in config["datasets"]
                     and (dataset is None or d == dataset)]
         runs += grid(datasets, keys["latent_dims"], keys["weights"], keys["seeds"],
-                     keys["objective"])
-    return list(dict.fromkeys(runs))
+                     keys["objective"], experiment.get("classes"))
+    runs = list(dict.fromkeys(runs))
+    if config.get("shard"):  # one shard of the sweep (klgap.sweep.shards)
+        from klgap.sweep import shards
+
+        runs = shards.shard_runs(runs, config.get("shards") or {}, config["shard"])
+    return runs
 
 
 def first_run_with(runs_dir: Path, candidates: list[Run], file_name: str) -> Run | None:

@@ -209,9 +209,10 @@ def runs_without_records(runs_dir: Path, metrics_tables: list[Path]) -> tuple[in
 
     table = aggregate.load_tables(metrics_tables, "metrics")  # objective filled for old tables
     runs = {layout.Run(row.dataset, int(row.latent_dim), float(row.weight), int(row.seed),
-                       row.objective) for row in table.itertuples(index=False)}
+                       row.objective, layout.parse_classes_label(row.classes))
+            for row in table.itertuples(index=False)}
     missing = [str(layout.run_dir(runs_dir.parent, run).relative_to(runs_dir))
-               for run in sorted(runs)
+               for run in sorted(runs, key=str)
                if not (layout.run_dir(runs_dir.parent, run) / "run.json").is_file()]
     return len(runs), missing
 

@@ -27,8 +27,8 @@ from klgap import atomic
 from klgap.sweep import layout
 from klgap.errors import UserError
 
-COLUMNS = ["dataset", "objective", "latent_dim", "weight", "seed", "kind", "sample", "height",
-           "width", "pixels"]
+COLUMNS = ["dataset", "objective", "classes", "latent_dim", "weight", "seed", "kind", "sample",
+           "height", "width", "pixels"]
 KINDS = ("prior", "expost")  # the arrays of samples.npz, each (G, P) uint8
 SAMPLES_FILE = "samples.npz"
 
@@ -83,7 +83,8 @@ def choose_runs(runs_dir: Path, runs: list[layout.Run]) -> tuple[list[layout.Run
     """
     cells: dict[tuple, list[layout.Run]] = {}
     for run in runs:
-        cells.setdefault((run.objective, int(run.latent_dim), float(run.weight)), []).append(run)
+        cells.setdefault((run.objective, run.classes, int(run.latent_dim), float(run.weight)),
+                         []).append(run)
     chosen, missing = [], []
     for cell, candidates in cells.items():
         found = layout.first_run_with(runs_dir, candidates, SAMPLES_FILE)
@@ -119,6 +120,7 @@ def run_samples(path: Path, run: layout.Run) -> pd.DataFrame:
             raise UserError(f"{path}: {kind} is {images.dtype} {images.shape}, not uint8 "
                             f"(G, {height * width}) images of shape {height}x{width}")
         rows += [{"dataset": run.dataset, "objective": run.objective,
+                  "classes": layout.classes_label(run.classes),
                   "latent_dim": int(run.latent_dim), "weight": float(run.weight),
                   "seed": int(run.seed), "kind": kind, "sample": sample, "height": height,
                   "width": width, "pixels": encode_pixels(image)}
@@ -179,6 +181,7 @@ def main(args: argparse.Namespace) -> None:
     if missing:
         print(f"warning: {len(missing)} cells of {args.dataset} have no run with "
               f"{SAMPLES_FILE} under {args.runs_dir}:", file=sys.stderr)
-        for objective, latent_dim, weight in missing:
-            subdir = layout.run_subdir(layout.Run(args.dataset, latent_dim, weight, 0, objective))
+        for objective, classes, latent_dim, weight in missing:
+            subdir = layout.run_subdir(layout.Run(args.dataset, latent_dim, weight, 0, objective,
+                                                  classes))
             print(f"  missing: {args.runs_dir / subdir.parent}/seed*", file=sys.stderr)

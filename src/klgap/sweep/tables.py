@@ -1,9 +1,10 @@
 """Collecting the runs of one dataset into a tidy table and a summary over seeds.
 
-``metrics.csv`` has one row per run and split: ``dataset, objective, latent_dim, weight, seed,
-split`` (weight: the objective's swept weight, ``klgap.sweep.layout``), then one column per
-metric of ``metrics.json``. ``summary.csv`` has one row per cell
-``(dataset, objective, latent_dim, weight, split)`` and metric: the mean over seeds, the standard
+``metrics.csv`` has one row per run and split: ``dataset, objective, classes, latent_dim,
+weight, seed, split`` (weight: the objective's swept weight; classes: ``all``, or the labels a
+run was trained on, ``klgap.sweep.layout``), then one column per metric of ``metrics.json``.
+``summary.csv`` has one row per cell ``(dataset, objective, classes, latent_dim, weight, split)``
+and metric: the mean over seeds, the standard
 deviation (ddof=1) and a t-based 95% interval for the mean. The command is told the whole
 expected sweep, so a run without metrics (e.g. a job that failed under ``--keep-going``) shows up
 as a missing seed of its cell (``n_runs < n_expected``, ``missing_seeds``) instead of vanishing.
@@ -24,8 +25,10 @@ from klgap import atomic
 from klgap.sweep import layout
 from klgap.errors import UserError
 
-ID_COLUMNS = ["dataset", "objective", "latent_dim", "weight", "seed", "split"]
-CELL_COLUMNS = ["dataset", "objective", "latent_dim", "weight", "split"]
+ID_COLUMNS = ["dataset", "objective", "classes", "latent_dim", "weight", "seed", "split"]
+CELL_COLUMNS = ["dataset", "objective", "classes", "latent_dim", "weight", "split"]
+# Records and tables written before runs could be on some classes are of every class.
+OPTIONAL_ID_COLUMNS = {"classes": layout.ALL_CLASSES}
 # Tables written before runs had an objective are of the beta-VAE, and call its weight beta.
 DEFAULT_OBJECTIVE = "vae"
 SUMMARY_COLUMNS = CELL_COLUMNS + ["metric", "n_expected", "n_runs", "n", "mean", "sd",
@@ -52,12 +55,17 @@ def read_run(path: Path, run: layout.Run) -> list[dict]:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise UserError(f"{path} should hold a JSON list of records, one per split")
     for record in records:
-        missing = [key for key in ID_COLUMNS if key not in record]
+        missing = [key for key in ID_COLUMNS
+                   if key not in record and key not in OPTIONAL_ID_COLUMNS]
         if missing:
             raise UserError(f"{path}: record without {', '.join(missing)}")
+        for key, value in OPTIONAL_ID_COLUMNS.items():
+            record.setdefault(key, value)
         found = layout.Run(record["dataset"], record["latent_dim"], record["weight"],
-                           record["seed"], record["objective"])
+                           record["seed"], record["objective"],
+                           layout.parse_classes_label(record["classes"]))
         if (found.dataset != run.dataset or found.objective != run.objective
+                or found.classes != run.classes
                 or int(found.latent_dim) != run.latent_dim
                 or not math.isclose(float(found.weight), run.weight, rel_tol=1e-12)
                 or int(found.seed) != run.seed):
@@ -99,8 +107,10 @@ def tidy(records: list[dict]) -> pd.DataFrame:
     for record in records:
         metric_columns.extend(k for k in record if k not in ID_COLUMNS and k not in metric_columns)
     table = pd.DataFrame.from_records(records, columns=ID_COLUMNS + metric_columns)
-    table = table.astype({"latent_dim": int, "weight": float, "seed": int})
-    return table.sort_values(["objective", "latent_dim", "weight", "seed", "split"],
+    for key, value in OPTIONAL_ID_COLUMNS.items():  # records written before the key
+        table[key] = table[key].fillna(value)
+    table = table.astype({"latent_dim": int, "weight": float, "seed": int, "classes": str})
+    return table.sort_values(["objective", "classes", "latent_dim", "weight", "seed", "split"],
                              ignore_index=True)
 
 
@@ -147,20 +157,23 @@ def summarize(table: pd.DataFrame, runs: list[layout.Run]) -> pd.DataFrame:
                      for split in splits}
     expected_seeds: dict[tuple, list[int]] = {}
     for run in runs:
-        expected_seeds.setdefault((run.dataset, run.objective, run.latent_dim, run.weight),
-                                  []).append(run.seed)
+        expected_seeds.setdefault((run.dataset, run.objective, layout.classes_label(run.classes),
+                                   run.latent_dim, run.weight), []).append(run.seed)
     rows = []
-    for (dataset, objective, latent_dim, weight), seeds in expected_seeds.items():
-        for split in splits:
-            cell = table[(table["dataset"] == dataset) & (table["objective"] == objective)
-                         & (table["latent_dim"] == latent_dim)
-                         & np.isclose(table["weight"], weight, rtol=1e-12, atol=0)
-                         & (table["split"] == split)]
+    for (dataset, objective, classes, latent_dim, weight), seeds in expected_seeds.items():
+        in_cell = table[(table["dataset"] == dataset) & (table["objective"] == objective)
+                        & (table["classes"] == classes) & (table["latent_dim"] == latent_dim)
+                        & np.isclose(table["weight"], weight, rtol=1e-12, atol=0)]
+        # A run on some classes has fewer nested subsets (those below its N): a cell lists the
+        # splits its runs have, or every split when none of them has finished.
+        cell_splits = sorted(in_cell["split"].unique()) if len(in_cell) else splits
+        for split in cell_splits:
+            cell = in_cell[in_cell["split"] == split]
             found = set(cell["seed"])
             missing = ";".join(str(s) for s in seeds if s not in found)
             for metric in split_metrics[split]:
                 values = cell[metric].to_numpy(dtype=float)
-                rows.append({"dataset": dataset, "objective": objective,
+                rows.append({"dataset": dataset, "objective": objective, "classes": classes,
                              "latent_dim": latent_dim, "weight": weight,
                              "split": split, "metric": metric, "n_expected": len(seeds),
                              "n_runs": len(found), **mean_interval(values[np.isfinite(values)]),
@@ -181,7 +194,9 @@ def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
     A table without an ``objective`` column (written before runs had one) is of the beta-VAE:
     the column is added after ``dataset`` as ``vae``, and its column ``beta`` is the table's
     ``weight``. Objectives renamed since a table was written are read with their new names
-    (``layout.upgrade_objectives``).
+    (``layout.upgrade_objectives``). A table of runs without a ``classes`` column (written before
+    runs could be on some classes) gets it after ``objective``, as ``all``
+    (``layout.upgrade_classes``).
 
     Args:
       paths: the files, e.g. every dataset's ``summary.csv``.
@@ -203,13 +218,20 @@ def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
         if "objective" not in part.columns:
             part.insert(list(part.columns).index("dataset") + 1, "objective", DEFAULT_OBJECTIVE)
         part = layout.upgrade_objectives(part.rename(columns={"beta": "weight"}))
-        tables.append(part)
+        tables.append(layout.upgrade_classes(part))
     return pd.concat(tables, ignore_index=True)
 
 
 def only_vae(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the beta-VAE (objective ``vae``), whose weight is beta."""
-    return table[table["objective"] == DEFAULT_OBJECTIVE].reset_index(drop=True)
+    """The rows of the beta-VAE (objective ``vae``) on every class, whose weight is beta."""
+    return whole_dataset(table[table["objective"] == DEFAULT_OBJECTIVE])
+
+
+def whole_dataset(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs on every class (``classes`` ``all``; every row of older tables)."""
+    if "classes" not in table.columns:
+        return table.reset_index(drop=True)
+    return table[table["classes"] == layout.ALL_CLASSES].reset_index(drop=True)
 
 
 def load_summaries(paths: list[Path]) -> pd.DataFrame:

@@ -25,14 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     """Checks the classifier, trains (or resumes), then evaluates."""
-    from klgap.evaluation import classifier
+    from klgap.evaluation import classifier, feature_reference
     from klgap.data import datasets as data
 
-    # A missing or foreign classifier stops the job before any training, not after it.
-    if args.classifier is not None:
+    # A missing or foreign classifier or feature network stops the job before any training.
+    if args.classifier is not None or args.features is not None:
         arrays = data.load(args.data)
-        classifier.load_classifier(args.classifier, str(arrays["dataset"]),
-                                   int(arrays["x_train"].shape[1]))
+        dataset, data_dim = str(arrays["dataset"]), int(arrays["x_train"].shape[1])
+    if args.classifier is not None:
+        classifier.load_classifier(args.classifier, dataset, data_dim)
+    if args.features is not None:
+        feature_reference.check_file(args.features, dataset, data_dim)
     config = train.run_config(args)
     state = engine.read_checkpoint(config)  # refuses one of another configuration
     finished = (state is not None and state.epochs == config.epochs
@@ -43,4 +46,4 @@ def main(args: argparse.Namespace) -> None:
     else:
         train.train(config)
     evaluate.evaluate(args.data, args.rundir, args.iw_samples, args.minibatch_sizes, args.threads,
-                      args.classifier)
+                      args.classifier, **evaluate.evaluation_settings(args))

@@ -26,7 +26,8 @@ def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
       table: which table (a key of ``TABLE_OPTIONS``), for messages.
 
     Returns:
-      One table.
+      One table, of the runs on every class (``tables.whole_dataset``: the figures do not draw
+      runs on some classes).
 
     Raises:
       UserError: if a file is missing.
@@ -35,7 +36,7 @@ def load_tables(paths: list[Path], table: str) -> pd.DataFrame:
     if missing:
         raise UserError(f"{table} tables not found: {', '.join(missing)}; run "
                         f"`klgap {TABLE_OPTIONS[table][1]}` first")
-    return aggregate.load_tables(paths, table)
+    return aggregate.whole_dataset(aggregate.load_tables(paths, table))
 
 
 def save(figure: plt.Figure, pdf: Path, png: Path, metadata: tuple[dict, dict]) -> None:

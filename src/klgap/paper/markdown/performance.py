@@ -10,8 +10,7 @@ import pandas as pd
 
 from klgap.errors import UserError
 from klgap.training import objectives
-from klgap.paper.markdown.text import (join_lines,
-                                       number, significant)
+from klgap.paper.markdown.text import DATASET_NAMES, join_lines, number, significant
 
 
 BENCH_COLUMNS = ["figure", "value", "unit", "target", "status", "note", "load_1min", "machine"]
@@ -48,6 +47,9 @@ RECORDS = {
                            "the lower bound on KL(q(z) ‖ p) from densities fitted to training "
                            "codes (`klgap.estimators.fitted_density_kl`): time per family, and "
                            "the bounds beside the held-out and in-sample values"),
+    "ais.csv": ("bench/bench_ais.py", "2026-12-05, AMD EPYC with AVX-512",
+                "AIS log-likelihoods of one trained model at several settings: their paired "
+                "differences to the longest, and their cost"),
     "pilots.csv": ("bench/pilot_records.py", "2026-12-02, AMD EPYC without AVX-512",
                    "single runs before and after one process per run, and pilots of each "
                    "objective, from the runs' own records"),
@@ -60,6 +62,12 @@ FLOOR_COLUMNS = [
     ("floor.csv", "sweep", "previous sweep"),
     ("floor.csv", "smoke", "smoke configuration"),
 ]
+# The timing columns of a metrics table (``klgap.evaluation.evaluate.TIMING_KEYS``) the cost table
+# shows, with their headings; the parts are inside ``evaluation_seconds``.
+EVALUATION_PARTS = [("evaluation_seconds", "evaluation, wall"),
+                    ("evaluation_cpu_seconds", "evaluation, CPU"),
+                    ("fitted_seconds", "fitted bound"), ("quality_seconds", "sample quality"),
+                    ("ais_seconds", "AIS and its IW bound")]
 GENERIC_SECTIONS = [
     ("training.csv", "Training throughput",
      "Fashion-MNIST, the default 784-256-256-2×10 encoder and 10-256-256-784 decoder, batch "
@@ -244,6 +252,118 @@ def sweep_records_table(results: Path) -> list[str]:
     return lines
 
 
+def shard_records(results: Path) -> dict[str, dict]:
+    """Every shard's provenance, by name: the ``shards`` of ``<results>/provenance.json`` (a
+    combined sweep's, ``klgap.sweep.shards.combine_provenance``), then
+    ``<results>/shards/*/provenance.json`` (a shard's own, replacing a combined copy)."""
+    records = {}
+    combined = results / "provenance.json"
+    if combined.is_file():
+        records.update(json.loads(combined.read_text()).get("shards", {}))
+    for path in sorted((results / "shards").glob("*/provenance.json")):
+        records[path.parent.name] = json.loads(path.read_text())
+    return dict(sorted(records.items()))
+
+
+def shards_table(results: Path) -> list[str]:
+    """One row per shard of a sharded sweep: runs, span, the machine at its start (``klgap
+    machine``) and date; or one line saying there is none."""
+    records = shard_records(results)
+    if not records:
+        return ["No sharded sweep has a record here yet (`shards/*/provenance.json`, or `shards` "
+                "in `provenance.json`)."]
+    lines = ["| shard | runs | span | host | CPUs available | CPU and features | one-thread "
+             "matmul at its start | written (UTC) |",
+             "| --- | ---: | ---: | --- | ---: | --- | ---: | --- |"]
+    for name, record in records.items():
+        machine = record.get("machine", {})
+        cpu = machine.get("cpu")
+        cpu_text = (f"{cpu.get('model', '—')} ({', '.join(cpu.get('features', [])) or '—'})"
+                    if cpu else "; ".join(record.get("cpus", [])) or "—")
+        rate = machine.get("matmul_gflops_per_thread", record.get("matmul_gflops_per_thread"))
+        rate_text = "—" if rate is None else f"{significant(rate)} GFLOP/s"
+        if rate is not None and machine.get("date_utc"):
+            rate_text += f" ({machine['date_utc']})"
+        span = record.get("span_seconds")
+        lines.append(f"| {cell_text(name)} | {record.get('runs_trained', '—')} "
+                     f"| {'—' if span is None else f'{number(span / 60, 0)} min'} "
+                     f"| {cell_text(machine.get('host', '—'))} "
+                     f"| {machine.get('cpus_available', '—')} | {cell_text(cpu_text)} "
+                     f"| {rate_text} | {record.get('date_utc', '—')} |")
+    return lines
+
+
+def metrics_tables(results: Path) -> list[Path]:
+    """The metrics tables of an output root: ``<dataset>/metrics.csv`` and each shard's."""
+    return (sorted(results.glob("*/metrics.csv"))
+            + sorted((results / "shards").glob("*/*/metrics.csv")))
+
+
+def evaluation_cost_table(results: Path) -> list[str]:
+    """Median seconds of each part of the evaluation per dataset and objective, over the test
+    records of the metrics tables (a run in several tables counted once); one line if none."""
+    tables = [pd.read_csv(path) for path in metrics_tables(results)]
+    tables = [table[table["split"] == "test"] for table in tables if "split" in table.columns]
+    tables = [table for table in tables if len(table)]
+    if not tables:
+        return ["No metrics table with test records here yet."]
+    table = pd.concat(tables, ignore_index=True)
+    if "objective" not in table.columns:  # tables written before runs had an objective
+        table["objective"] = "vae"
+    keys = [c for c in ("dataset", "objective", "classes", "latent_dim", "weight", "seed")
+            if c in table.columns]
+    table = table.drop_duplicates(keys)
+    table["objective"] = table["objective"].map(lambda name: objectives.RENAMED.get(name, name))
+    parts = [(column, heading) for column, heading in EVALUATION_PARTS
+             if column in table.columns and table[column].notna().any()]
+    missing = [f"`{column}`" for column, _ in EVALUATION_PARTS if column not in dict(parts)]
+    if not parts:
+        return [f"No records have {', '.join(missing)} yet."]
+    lines = ["| dataset | objective | runs | " + " | ".join(h for _, h in parts) + " |",
+             "| --- | --- | ---: |" + " ---: |" * len(parts)]
+    for (dataset, objective), group in table.groupby(["dataset", "objective"], sort=True):
+        cells = [number(float(group[column].median()), 1) + " s" if group[column].notna().any()
+                 else "—" for column, _ in parts]
+        lines.append(f"| {DATASET_NAMES.get(dataset, dataset)} | {objective} | {len(group)} | "
+                     + " | ".join(cells) + " |")
+    if missing:
+        lines += ["", f"No records have {', '.join(missing)} yet."]
+    return lines
+
+
+def hundredths(value: str, unit: str) -> str:
+    """A value to two decimals (log-likelihoods differ in them), with its unit."""
+    try:
+        number_value = float(value)
+    except ValueError:
+        return value or "—"
+    text = number(number_value, 2)
+    return f"{text} {unit}" if unit else text
+
+
+def pivot_table(table: pd.DataFrame) -> list[str]:
+    """A benchmark CSV whose figures are ``name [record]``: one row per record, one column per
+    name (values to hundredths, with their units), then the notes of each record below."""
+    names, records, cells, notes = [], [], {}, {}
+    for _, row in table.iterrows():
+        name, record = split_figure(row["figure"])
+        names += [name] if name not in names else []
+        records += [record] if record not in records else []
+        cells[record, name] = hundredths(row["value"], row["unit"])
+        if row["note"]:
+            notes.setdefault(row["note"], []).append(record)
+    lines = ["| | " + " | ".join(cell_text(name) for name in names) + " |",
+             "| --- |" + " ---: |" * len(names)]
+    for record in records:
+        lines.append(f"| {cell_text(record)} | "
+                     + " | ".join(cells.get((record, name), "—") for name in names) + " |")
+    lines.append("")
+    for note, where in notes.items():
+        shown = ", ".join(where) if len(where) < len(records) else "all"
+        lines.append(f"- {shown}: {note}")
+    return lines
+
+
 def floor_table(bench: Path) -> list[str]:
     """The floor records side by side: one column per record, one row per figure."""
     columns, values, order = [], {}, []
@@ -390,6 +510,13 @@ def performance_markdown(results: Path) -> str:
         "",
         *sweep_records_table(results),
         "",
+        "### Shards",
+        "",
+        "A sweep run in shards (config key `shards`, `klgap.sweep.shards`) records each shard "
+        "apart, with the machine it ran on as `klgap machine` measured it at the shard's start.",
+        "",
+        *shards_table(results),
+        "",
         "### Against the hardware's floor",
         "",
         "`klgap.sweep.floor` counts the matrix-product FLOPs of a configuration from its "
@@ -431,6 +558,32 @@ def performance_markdown(results: Path) -> str:
                 "",
                 *pilot_tables(pilots),
                 ""]
+    out += ["## Evaluation cost per run, by part",
+            "",
+            "The median seconds per run of the evaluation's own time and of its parts (the fitted "
+            "bound, the sample-quality metrics, AIS with its IW bound on the same examples), from "
+            "the test records of `<dataset>/metrics.csv` and of each shard's, per dataset and "
+            "objective. Wall seconds are inflated by other work on the machine; the CPU seconds "
+            "are not.",
+            "",
+            *evaluation_cost_table(results),
+            ""]
+    out += ["## AIS settings and their error", ""]
+    ais_record = bench / "ais.csv"
+    if ais_record.is_file():
+        out += ["`results/bench/ais.csv` (`bench/bench_ais.py`): one trained model's AIS "
+                "log-likelihood, mean over the evaluation's AIS subset of test images, at each "
+                "setting of T (steps), C (chains) and L (leapfrog steps), one thread. The chains' "
+                "standard error is the Monte Carlo error given the images; the difference to the "
+                "longest setting (mean over images of the paired differences, with their standard "
+                "error) estimates a setting's bias, since AIS is a stochastic lower bound that "
+                "tightens as T grows. The IW row is the importance-weighted bound on the same "
+                "images.",
+                "",
+                *pivot_table(read_bench(ais_record)),
+                ""]
+    else:
+        out += ["No AIS record yet (`bench/bench_ais.py` writes `results/bench/ais.csv`).", ""]
     shares = [(bench / "sweep_shares.csv", "the previous sweep (84 runs of digits and "
                "Fashion-MNIST, separate `train` and `evaluate` jobs), not the paper's current one"),
               (bench / "smoke_shares.csv", "the smoke configuration of the time")]
@@ -448,7 +601,7 @@ def performance_markdown(results: Path) -> str:
                     *generic_table(read_bench(path)), ""]
     # Records no section describes yet are shown as they are, in the common format's table.
     for name in record_names(bench):
-        if name in RECORDS:
+        if name in RECORDS:  # each has a section above
             continue
         table = read_bench(bench / name)
         rows = generic_table(table) if list(table.columns) == BENCH_COLUMNS else plain_table(table)

@@ -20,7 +20,7 @@ def load_summaries(results: Path) -> pd.DataFrame:
       results: an output root with ``config.yaml`` and ``<dataset>/summary.csv``.
 
     Returns:
-      The concatenated summaries (``tables.load_tables``).
+      The concatenated summaries (``tables.load_tables``) of the runs on every class.
 
     Raises:
       UserError: if the configuration or a summary is missing.
@@ -29,8 +29,8 @@ def load_summaries(results: Path) -> pd.DataFrame:
     if not config_path.is_file():
         raise UserError(f"{config_path} not found: give the output root of a sweep (--results)")
     datasets = yaml.safe_load(config_path.read_text())["datasets"]
-    return tables.load_tables([results / dataset / "summary.csv" for dataset in datasets],
-                              "summary")
+    return tables.whole_dataset(tables.load_tables(
+        [results / dataset / "summary.csv" for dataset in datasets], "summary"))
 
 
 def findings_markdown(summary: pd.DataFrame) -> str:

@@ -126,6 +126,9 @@ class DeterministicWAE(AggregateMMD):
                          "nats per example per unit of MMD^2 (>= 0)"}
     label, weight_symbol, style = "WAE (det.)", r"\lambda", (5, "P")
     tables = ("objectives", "convergence")
+    # q(z|x) is a point mass at mu(x): evaluation records the metrics of the (unused) Gaussian
+    # q(z|x) as NaN (klgap.evaluation.evaluate.without_encoder_noise).
+    deterministic_encoder = True
 
     def terms(self, vae, x, noise, labels=None):
         """Distortion -log p(x|mu) at z = mu; rate, loc and scale of the (unused) Gaussian.

@@ -1,0 +1,102 @@
+"""docs/performance.md's sections on shards, the evaluation's cost by part and the AIS record:
+each from its files, and one line where there are none."""
+
+import json
+
+import pandas as pd
+
+from klgap.paper.markdown import performance
+
+
+def machine(host: str, rate: float) -> dict:
+    return {"date_utc": "2026-12-05T00:00:00Z", "host": host, "cpus_available": 2,
+            "cpu": {"model": "AMD EPYC", "features": ["avx", "avx2"]},
+            "matmul_gflops_per_thread": rate}
+
+
+def shard(runs: int, host: str, rate: float) -> dict:
+    return {"date_utc": "2026-12-05T01:00:00Z", "runs_trained": runs, "span_seconds": 600.0,
+            "cpus": ["AMD EPYC (avx, avx2)"], "machine": machine(host, rate)}
+
+
+def metrics_row(dataset, objective, seed, split="test", **timings) -> dict:
+    return {"dataset": dataset, "objective": objective, "classes": "all", "latent_dim": 10,
+            "weight": 1.0, "seed": seed, "split": split, **timings}
+
+
+def test_sections_without_records_say_so_in_one_line(tmp_path):
+    (tmp_path / "bench").mkdir()
+    text = performance.performance_markdown(tmp_path)
+    assert "No sharded sweep has a record here yet" in text
+    assert "No metrics table with test records here yet." in text
+    assert "No AIS record yet" in text
+
+
+def test_shards_of_a_combined_provenance_and_of_the_shard_directories(tmp_path):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "provenance.json").write_text(json.dumps(
+        {"date_utc": "x", "shards": {"first": shard(3, "old-host", 70.0),
+                                     "second": shard(4, "b-host", 65.0)}}))
+    (tmp_path / "shards" / "first").mkdir(parents=True)
+    (tmp_path / "shards" / "first" / "provenance.json").write_text(
+        json.dumps(shard(3, "a-host", 71.5)))
+    rows = performance.shards_table(tmp_path)
+    assert len(rows) == 4  # heading, rule, two shards
+    assert rows[2].startswith("| first | 3 | 10 min | a-host | 2 | AMD EPYC (avx, avx2) | "
+                              "71.5 GFLOP/s (2026-12-05T00:00:00Z) |")
+    assert "| second | 4 |" in rows[3] and "b-host" in rows[3]
+
+
+def test_evaluation_cost_is_the_median_of_the_test_records(tmp_path):
+    (tmp_path / "mnist").mkdir(parents=True)
+    (tmp_path / "shards" / "a" / "mnist").mkdir(parents=True)
+    pd.DataFrame([metrics_row("mnist", "vae", 0, evaluation_seconds=10.0, ais_seconds=4.0),
+                  metrics_row("mnist", "vae", 0, "train", evaluation_seconds=99.0),
+                  metrics_row("mnist", "aggregate", 0, evaluation_seconds=5.0,
+                              ais_seconds=1.0)]).to_csv(tmp_path / "mnist" / "metrics.csv",
+                                                        index=False)
+    # The combined table's run again (counted once), and another run of the shard.
+    pd.DataFrame([metrics_row("mnist", "vae", 0, evaluation_seconds=10.0, ais_seconds=4.0),
+                  metrics_row("mnist", "vae", 1, evaluation_seconds=20.0, ais_seconds=6.0)]
+                 ).to_csv(tmp_path / "shards" / "a" / "mnist" / "metrics.csv", index=False)
+    rows = performance.evaluation_cost_table(tmp_path)
+    assert rows[0] == "| dataset | objective | runs | evaluation, wall | AIS and its IW bound |"
+    assert "| MNIST | mmd | 1 | 5.0 s | 1.0 s |" in rows  # the old name, renamed
+    assert "| MNIST | vae | 2 | 15.0 s | 5.0 s |" in rows
+    assert rows[-1] == ("No records have `evaluation_cpu_seconds`, `fitted_seconds`, "
+                        "`quality_seconds` yet.")
+
+
+def test_evaluation_cost_of_tables_without_timings(tmp_path):
+    (tmp_path / "digits").mkdir()
+    pd.DataFrame([metrics_row("digits", "vae", 0)]).to_csv(tmp_path / "digits" / "metrics.csv",
+                                                           index=False)
+    [line] = performance.evaluation_cost_table(tmp_path)
+    assert line.startswith("No records have `evaluation_seconds`,")
+
+
+def test_parts_are_timing_keys_of_the_evaluation():
+    from klgap.evaluation import evaluate
+
+    assert {column for column, _ in performance.EVALUATION_PARTS} <= set(evaluate.TIMING_KEYS)
+
+
+def test_the_ais_record_is_one_row_per_setting(tmp_path):
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    rows = []
+    for figure, value, unit, note in [
+            ("log p(x) mean [T=300 C=4 L=10]", "-100.68", "nats", "50 images, model: m"),
+            ("difference to T=3000 C=4 L=10 [T=300 C=4 L=10]", "-0.54", "nats", ""),
+            ("log p(x) mean [T=3000 C=4 L=10]", "-100.14", "nats", "50 images, model: m"),
+            ("difference to T=3000 C=4 L=10 [T=3000 C=4 L=10]", "0", "nats", ""),
+            ("log p(x) mean [IW K=1000]", "-100.83", "nats", "the IW bound")]:
+        rows.append({"figure": figure, "value": value, "unit": unit, "target": "",
+                     "status": "", "note": note, "load_1min": "1.00", "machine": "test"})
+    pd.DataFrame(rows).to_csv(bench / "ais.csv", index=False)
+    text = performance.performance_markdown(tmp_path)
+    assert "| | log p(x) mean | difference to T=3000 C=4 L=10 |" in text
+    assert "| T=300 C=4 L=10 | −100.68 nats | −0.54 nats |" in text
+    assert "| IW K=1000 | −100.83 nats | — |" in text
+    assert "- T=300 C=4 L=10, T=3000 C=4 L=10: 50 images, model: m" in text
+    assert "`results/bench/ais.csv` | `bench/bench_ais.py` |" in text
