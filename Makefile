@@ -128,10 +128,13 @@ test: setup
 # Each benchmark writes results/bench/<name>.csv and prints a line "SUMMARY <name>: ...".
 # sweep_shares reads the workflow's per-job table of the paper run, results/benchmarks.csv;
 # bench_floor runs the smoke configuration and compares it and the paper run with the FLOP floor.
+# bench_training also times a JAX/Flax model in the interpreter KLGAP_JAX_PYTHON (given on the
+# command line, make bench KLGAP_JAX_PYTHON=/path/to/python, or in the environment), passed to it
+# as --jax-python; without it the JAX measurement is skipped unless this environment has JAX.
 BENCH_DATA := results/data/fashion_mnist.npz
 bench: setup
 	test -f $(BENCH_DATA) || $(BIN)/python -m klgap prepare --dataset fashion_mnist --out $(BENCH_DATA)
-	$(BIN)/python bench/bench_training.py
+	$(BIN)/python bench/bench_training.py $(if $(KLGAP_JAX_PYTHON),--jax-python $(KLGAP_JAX_PYTHON))
 	$(BIN)/python bench/bench_step_parts.py
 	$(BIN)/python bench/bench_batched.py
 	$(BIN)/python bench/bench_estimators.py

@@ -1,11 +1,19 @@
 """The FLOP model (klgap.sweep.floor) against counts by hand and by brute force on tiny networks."""
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 
-from klgap.evaluation import evaluate
+from klgap.config import schema as config_schema
+from klgap.estimators import fitted_density, flow_density
+from klgap.evaluation import ais, evaluate, feature_network, fitted_bound
 from klgap.sweep import floor as flops
 from klgap.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
 
 TINY = flops.RunShape(data_dim=4, latent_dim=2, hidden=(3,), num_train=5, num_test=2, epochs=2,
                       batch_size=2, iw_samples=3, minibatch_sizes=(2, 8))
@@ -56,7 +64,99 @@ def test_evaluation_parts_by_hand():
     assert parts["heldout"] == 2 * 2 * 5 * 6  # the test samples against the training split's
     assert parts["prior_holes"] == 2 * evaluate.HOLE_SAMPLES * 5 * 6
     assert parts["minibatch"] == 0  # batch sizes >= the sets' size (2) are skipped
+    assert parts["fitted"] == flops.fitted_bound_flops(TINY)
+    assert parts["quality"] == flops.quality_flops(TINY)
+    assert parts["ais"] == flops.ais_flops(TINY)
     assert flops.evaluation_flops(TINY) == sum(parts.values())
+
+
+def test_fitted_flops_by_hand():
+    # 20 fit posteriors: 4 held out for validation, 16 in the fit part; 4 eval posteriors; D = 2
+    parts = flops.fitted_flops(20, 4, 2)
+    # mixture tables, 2 x codes x components x (2D + 2 = 6): three bandwidths on the 4 search
+    # codes and the chosen one on all 4 validation codes, against the 16; the 4 eval codes
+    # against all 20
+    assert parts["mixture"] == 3 * 2 * 4 * 16 * 6 + 2 * 4 * 16 * 6 + 2 * 4 * 20 * 6
+    # Gaussian mixtures of 1, 2, 4 components on the 16 codes: an E step is 2 x 16 x K x 2^2,
+    # an M step that plus the means 2 x 16 x K x 2; initial M, two (E, M), final E; each scores
+    # the 4 validation codes (2 x 4 x K x 4); the one-component mixture scores the eval codes
+    e_step, m_step = 128, 128 + 64  # per component
+    assert parts["gmm"] == (7 * (m_step + 2 * (e_step + m_step) + e_step + 32) + 2 * 4 * 4)
+    # the flow: per coupling a 1 -> H -> H -> 2 network; 6 epochs (an early stop that never
+    # improves: 2 stale epochs before each of 2 decays and before the stop) of 16 codes in one
+    # batch, 3 x forward; the 4 validation codes before and after each epoch; the 4 eval codes
+    hidden = flow_density.HIDDEN_UNITS
+    forward = flow_density.NUM_COUPLINGS * 2 * (1 * hidden + hidden * hidden + hidden * 2)
+    assert parts["flow"] == 6 * 3 * 16 * forward + 7 * 4 * forward + 4 * forward
+    assert flops.fitted_flops(20, 4, 1)["flow"] == 0  # the flow needs D >= 2
+
+
+def test_fitted_bound_counts_the_classes_that_have_one():
+    shape = dataclasses.replace(TINY, num_train=20, num_test=4,
+                                class_sizes=((12, 3), (5, 1), (30, 1)))
+    overall = sum(flops.fitted_flops(20, 4, 2, fitted_density.FAMILIES).values())
+    # only the first class has MIN_CLASS_FIT training and MIN_CLASS_EVAL test posteriors
+    assert (fitted_bound.MIN_CLASS_FIT, fitted_bound.MIN_CLASS_EVAL) == (10, 2)
+    by_class = flops.fitted_flops(12, 3, 2, fitted_bound.CLASS_FAMILIES)
+    assert set(by_class) == {"mixture", "gmm"}  # no flow per class
+    assert flops.fitted_bound_flops(shape) == overall + sum(by_class.values())
+
+
+@pytest.mark.parametrize("image_shape", [(8, 8), (28, 28)])
+def test_feature_network_flops_match_the_keras_layers(image_shape):
+    network = feature_network.build_network(image_shape, 10)
+    count = 0
+    for layer in network.extractor.layers:  # up to the feature layer
+        if layer.__class__.__name__ == "Conv2D":
+            pixels = int(np.prod(layer.output.shape[1:3]))  # "same": one output per pixel
+            count += 2 * pixels * int(np.prod(layer.kernel.shape))
+        elif layer.__class__.__name__ == "Dense":
+            count += 2 * int(np.prod(layer.kernel.shape))
+    assert flops.feature_network_flops(image_shape[0] * image_shape[1]) == count
+
+
+def test_quality_flops_by_hand():
+    shape = dataclasses.replace(TINY, data_dim=64, num_test=20)  # 8x8 images, 20 test images
+    # the CNN on an 8x8 image: 3x3 convolutions 1 -> 32 on 8x8 and 32 -> 64 on 4x4, the dense
+    # layer from 2x2x64 to 128 features
+    cnn = 2 * 64 * 9 * 32 + 2 * 16 * 9 * 32 * 64 + 2 * 4 * 64 * 128
+    decoder = 2 * (2 * 3 + 3 * 64)
+    # four sets of 20 scored images (prior, ex-post, fitted, reconstructions) against the 20
+    # test images: FID's covariances (2 x 40 x 128^2) and F x F products (3 x 2 x 128^3); KID
+    # on 10 subsets of 2 rows (20 // KID_MIN_SUBSETS = 2), three 2 x 2 tables of 128-vectors
+    # each; precision/recall's three 20 x 20 distance tables
+    scores = 2 * 40 * 128 ** 2 + 6 * 128 ** 3 + 10 * 3 * 2 * 4 * 128 + 3 * 2 * 400 * 128
+    assert flops.quality_flops(shape) == ((evaluate.QUALITY_SAMPLES + 20) * decoder
+                                          + (20 + 4 * 20) * cnn + 4 * scores)
+
+
+def test_ais_flops_by_hand_and_skipped_for_learned_priors():
+    shape = dataclasses.replace(TINY, ais_examples=5, ais_steps=3, ais_chains=2)
+    # 2 examples (the test split's), 2 + NUM_ADAPTATION_CHAINS chains, 1 + 2 L decoder
+    # gradients of 3 x 36; then the IW bound on the 2 examples, encoder 48 and K = 3 decoders
+    chains = 2 + ais.NUM_ADAPTATION_CHAINS
+    assert flops.ais_flops(shape) == (2 * chains * (1 + 2 * ais.NUM_LEAPFROG_STEPS) * 3 * 36
+                                      + 2 * (48 + 3 * 36))
+    for objective in ("vamp", "classprior"):
+        assert flops.ais_flops(dataclasses.replace(shape, objective=objective)) == 0
+    assert flops.ais_flops(dataclasses.replace(shape, ais_examples=0)) == 0
+
+
+def test_ais_gradients_match_a_counting_decoder():
+    tf = pytest.importorskip("tensorflow")
+    evaluations = tf.Variable(0, dtype=tf.int64)  # decoder rows evaluated with their gradient
+
+    def log_likelihood(x, z):  # a linear-Gaussian decoder, counting its rows
+        evaluations.assign_add(tf.cast(tf.shape(z)[0] * tf.shape(z)[1], tf.int64))
+        return -0.5 * tf.reduce_sum((x[None] - tf.reduce_sum(z, -1, keepdims=True)) ** 2, -1)
+
+    x = np.zeros((3, 2), np.float32)
+    ais.ais_log_likelihood(log_likelihood, x, latent_dim=2, num_steps=4, num_chains=2)
+    shape = dataclasses.replace(TINY, num_test=3, ais_examples=3, ais_steps=4, ais_chains=2)
+    _, decoder = flops.layer_shapes(TINY.data_dim, TINY.latent_dim, TINY.hidden)
+    per_gradient = 3 * flops.forward_flops(decoder)
+    iw_bound = 3 * (48 + TINY.iw_samples * 36)
+    assert flops.ais_flops(shape) == int(evaluations.numpy()) * per_gradient + iw_bound
 
 
 def test_minibatch_flops_count_each_batch_table():
@@ -66,9 +166,14 @@ def test_minibatch_flops_count_each_batch_table():
 
 def test_sizes_come_from_a_prepared_file_else_the_table(tmp_path):
     np.savez(tmp_path / "digits.npz", x_train=np.zeros((30, 8), np.float32),
-             x_test=np.zeros((7, 8), np.float32))
-    assert flops.dataset_size("digits", tmp_path) == flops.DatasetSize(30, 7, 8)
-    assert flops.dataset_size("mnist", tmp_path) == flops.DatasetSize(60000, 10000, 784)
+             x_test=np.zeros((7, 8), np.float32), y_train=np.repeat([0, 1, 2], 10),
+             y_test=np.array([0, 0, 0, 1, 1, 1, 1]))
+    assert flops.dataset_size("digits", tmp_path) == flops.DatasetSize(
+        30, 7, 8, ((10, 3), (10, 4), (10, 0)))
+    mnist = flops.dataset_size("mnist", tmp_path)  # the table: classes of even size
+    assert (mnist.num_train, mnist.num_test, mnist.data_dim) == (60000, 10000, 784)
+    assert mnist.class_sizes == ((6000, 1000),) * 10
+    assert flops.even_classes(7, 3, 2) == ((4, 2), (3, 1))
     with pytest.raises(UserError, match="unknown dataset 'cifar'"):
         flops.dataset_size("cifar", tmp_path)
 
@@ -82,6 +187,12 @@ def test_config_runs_and_sweep_sum(tmp_path):
     assert len(runs) == 4
     digits = runs[0][1]
     assert (digits.num_train, digits.epochs, digits.data_dim) == (1437, 200, 64)
+    # AIS settings absent from the configuration (an older sweep's) are the schema's defaults
+    assert (digits.objective, digits.ais_steps) == ("vae", config_schema.default("ais_steps"))
+    assert sum(train for train, _ in digits.class_sizes) == 1437
+    vamp = flops.config_runs({**config, "objective": "vamp", "ais_examples": 0})
+    assert {shape.objective for _, shape in vamp} == {"vamp"}
+    assert {shape.ais_examples for _, shape in vamp} == {0}
     total = flops.sweep_flops(runs)
     assert total["train"] == sum(flops.training_flops(shape) for _, shape in runs)
     # the issue's figure: 3.24 MFLOP per training example of the 784-256-256-10 model
@@ -90,3 +201,13 @@ def test_config_runs_and_sweep_sum(tmp_path):
                    - flops.training_flops(fashion) / fashion.epochs / (3 * 60000 + 10000)
                    * 10000) / 60000
     assert per_example == pytest.approx(3.24096e6)
+
+
+def test_an_older_sweep_is_counted_without_the_parts_it_did_not_evaluate():
+    config = yaml.safe_load((REPO / "results" / "config.yaml").read_text())
+    assert "ais_examples" not in config  # the committed sweep predates them
+    [(_, shape), *_] = flops.config_runs(config, "/nonexistent")
+    parts = flops.evaluation_parts(shape)
+    assert parts["fitted"] == parts["quality"] == parts["ais"] == 0 and parts["networks"] > 0
+    newer = flops.config_runs({**config, "ais_examples": 100}, "/nonexistent")[0][1]
+    assert flops.evaluation_parts(newer)["ais"] > 0

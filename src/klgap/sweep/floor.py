@@ -17,9 +17,33 @@ logsumexp, Adam) is not counted, so the floor is a lower bound on the work of a 
   below the set's size), whose per-batch M x M x D density tables are counted as the product of
   that shape. The per-dimension marginals (one-dimensional mixtures, evaluated elementwise or by
   interpolation) are not counted.
+* The fitted bound (``klgap.evaluation.fitted_bound``, ``fitted_density_kl`` with the whole
+  training split as fit set and the test split as eval set, and again per class with the
+  families ``CLASS_FAMILIES``) where its work depends on choices made at run time, at its
+  least: the widened mixture's bandwidth search stops after three bandwidths (0 the best, the
+  next two worse), each a table of ``MIXTURE_SEARCH_CODES`` validation codes against the fit
+  part's components, then all validation codes against the fit part and the eval codes against
+  all N; the Gaussian mixture tries the first three component counts and keeps one, each fit two
+  EM iterations (scikit-learn's first cannot converge) between the initial M step and the final
+  E step (per component, (n x D) @ (D x D) in the E step and (D x n) @ (n x D) in the M step, on
+  the fit codes; k-means' initialisation is not counted); the flow trains the epochs of an early
+  stop that never improves, ``PATIENCE`` x (``MAX_DECAYS`` + 1), 3 x forward per trained code,
+  and scores the validation codes before and after every epoch and the eval codes once.
+  Drawing from the chosen density and a learned prior's log p(z) are not counted.
+* Sample quality (``klgap.evaluation.field_metrics``): the fitted density's and the
+  reconstructions' decoding, the feature CNN (``feature_network.build_network``: its convolutions
+  as (pixels x 9 C_in) @ (9 C_in x C_out) and its dense feature layer) on the test images and
+  on every scored set, and per scored set FID (covariances (F x n) @ (n x F) and three F x F
+  products; eigendecompositions not counted), KID (three m x m kernel tables per subset) and
+  precision/recall (the real-real, fake-fake and fake-real distance tables).
+* AIS (``klgap.evaluation.ais`` on ``ais_examples`` test examples; none for learned priors):
+  per example and chain (counted and adaptation), one decoder gradient at the start and L
+  (leapfrog) per transition on f_1 .. f_{T-1}, each 3 x forward; and the IW bound on the subset.
 
-The run list comes from a configuration (``config/*.yaml``); dataset sizes from a
-prepared data file (``<outdir>/data/<dataset>.npz``) if there is one, else from ``KNOWN_SIZES``.
+The run list comes from a configuration (``config/*.yaml``); dataset sizes (and class sizes)
+from a prepared data file (``<outdir>/data/<dataset>.npz``) if there is one, else from
+``KNOWN_SIZES`` (classes of even size there). A run on some classes (``classes``) is counted as
+a run on the whole dataset.
 
 ``klgap machine --out machine.json`` measures the rate (the workflow's ``machine`` rule, at the
 start of a sweep); ``klgap provenance`` copies it into ``provenance.json``.
@@ -34,10 +58,13 @@ from pathlib import Path
 
 import numpy as np
 
-from klgap.evaluation import evaluate
-from klgap.sweep import layout
-from klgap.estimators import mixture_numerics
+from klgap.config import schema as config_schema
 from klgap.errors import UserError
+from klgap.estimators import fitted_density, flow_density, mixture_numerics
+from klgap.evaluation import (ais, evaluate, feature_network, feature_reference, field_metrics,
+                              fitted_bound, sample_quality)
+from klgap.sweep import layout
+from klgap.training import objectives
 
 
 @dataclass(frozen=True)
@@ -47,16 +74,40 @@ class DatasetSize:
     num_train: int
     num_test: int
     data_dim: int
+    class_sizes: tuple[tuple[int, int], ...] = ()  # (training, test) examples of each class
+
+
+def even_classes(num_train: int, num_test: int, num_classes: int) -> tuple[tuple[int, int], ...]:
+    """(training, test) sizes of ``num_classes`` classes as even as the totals allow."""
+    def split(total):
+        return [total // num_classes + (label < total % num_classes)
+                for label in range(num_classes)]
+
+    return tuple(zip(split(num_train), split(num_test)))
+
+
+def known_size(num_train: int, num_test: int, data_dim: int, num_classes: int) -> DatasetSize:
+    """A ``DatasetSize`` with ``num_classes`` classes of even size."""
+    return DatasetSize(num_train, num_test, data_dim,
+                       even_classes(num_train, num_test, num_classes))
 
 
 # Sizes of the datasets klgap prepares (``klgap.data.datasets``): used when no prepared file is
-# at hand.
+# at hand (the classes' sizes are then taken as even).
 KNOWN_SIZES = {
-    "digits": DatasetSize(1437, 360, 64),
-    "fashion_mnist": DatasetSize(60000, 10000, 784),
-    "mnist": DatasetSize(60000, 10000, 784),
+    "digits": known_size(1437, 360, 64, 10),
+    "fashion_mnist": known_size(60000, 10000, 784, 10),
+    "mnist": known_size(60000, 10000, 784, 10),
 }
 LARGE_SQUARE = 2048  # side of the square product whose rate is measured
+# ``fitted_density``'s searches (bandwidths, Gaussian-mixture components) stop after this many
+# tries in a row that do not improve on the best, so each makes at least one more.
+SEARCH_STOP = 2
+# scikit-learn's EM cannot converge at its first iteration (the change from -inf is infinite).
+GMM_MIN_ITERATIONS = 2
+# ``feature_network.build_network``'s convolution kernels (side) and max pooling (side).
+CONV_KERNEL = 3
+POOL_SIZE = 2
 
 
 @dataclass(frozen=True)
@@ -74,6 +125,12 @@ class RunShape:
         depend on it; kept for the record).
       iw_samples: K of the importance-weighted bound.
       minibatch_sizes: batch sizes of the MWS/MSS estimators.
+      objective: the training objective (its prior decides whether AIS runs).
+      ais_examples, ais_steps, ais_chains: AIS's test examples, steps T and counted chains.
+      class_sizes: (training, test) examples of each class (per-class fitted bounds); empty: none
+        counted.
+      scored_fields: the evaluation had the fitted bound, the sample quality and AIS (False for
+        a sweep evaluated before they existed: its configuration snapshot has no ais_examples).
     """
 
     data_dim: int
@@ -85,6 +142,12 @@ class RunShape:
     batch_size: int
     iw_samples: int
     minibatch_sizes: tuple[int, ...]
+    objective: str = "vae"
+    ais_examples: int = field_metrics.AIS_EXAMPLES
+    ais_steps: int = field_metrics.AIS_STEPS
+    ais_chains: int = field_metrics.AIS_CHAINS
+    class_sizes: tuple[tuple[int, int], ...] = ()
+    scored_fields: bool = True
 
 
 def layer_shapes(data_dim: int, latent_dim: int, hidden) -> tuple[list, list]:
@@ -147,6 +210,171 @@ def minibatch_flops(num_examples: int, latent_dim: int, batch_sizes) -> int:
     return total
 
 
+def validation_size(num_fit: int) -> int:
+    """Fit posteriors ``fitted_density_kl`` holds out for validation (its own rule)."""
+    return max(2, min(round(fitted_density.VALIDATION_FRACTION * num_fit),
+                      fitted_density.MAX_VALIDATION))
+
+
+def gmm_fit_flops(num_codes: int, num_components: int, latent_dim: int) -> int:
+    """FLOPs of one scikit-learn full-covariance EM fit at its fewest iterations.
+
+    Args:
+      num_codes: n, codes fitted.
+      num_components: K.
+      latent_dim: D.
+
+    Returns:
+      The initial M step, ``GMM_MIN_ITERATIONS`` E and M steps and the final E step: an E step
+      is 2 n K D^2 (the codes times each component's precision factor), an M step 2 n K D^2 (the
+      covariances) + 2 n K D (the means).
+    """
+    e_step = 2 * num_codes * num_components * latent_dim ** 2
+    m_step = e_step + 2 * num_codes * num_components * latent_dim
+    return m_step + GMM_MIN_ITERATIONS * (e_step + m_step) + e_step
+
+
+def flow_forward_flops(latent_dim: int) -> int:
+    """FLOPs of one code through the flow (``flow_density``): each coupling's network, once."""
+    masked = latent_dim // 2
+    hidden = flow_density.HIDDEN_UNITS
+    network = forward_flops([(masked, hidden), (hidden, hidden),
+                             (hidden, 2 * (latent_dim - masked))])
+    return flow_density.NUM_COUPLINGS * network
+
+
+def flow_min_epochs() -> int:
+    """Epochs the flow trains at least: an early stop whose validation never improves."""
+    return min(flow_density.MAX_EPOCHS, flow_density.PATIENCE * (flow_density.MAX_DECAYS + 1))
+
+
+def fitted_flops(num_fit: int, num_eval: int, latent_dim: int,
+                 families=fitted_density.FAMILIES) -> dict[str, int]:
+    """FLOPs of one ``fitted_density_kl`` (one eval code per example), by family, at its least.
+
+    Run-time choices are taken at their cheapest (module doc): three bandwidths, the first three
+    Gaussian-mixture component counts with the first kept, ``flow_min_epochs`` epochs.
+
+    Args:
+      num_fit: fit posteriors N (split into the fit part and ``validation_size(N)``).
+      num_eval: eval posteriors M.
+      latent_dim: D.
+      families: the families fitted.
+
+    Returns:
+      ``{family: FLOPs}`` for each of ``families``.
+    """
+    num_validation = validation_size(num_fit)
+    num_part = num_fit - num_validation
+    parts = {}
+    if "mixture" in families:
+        search = min(SEARCH_STOP + 1, len(fitted_density.MIXTURE_BANDWIDTHS))
+        search_codes = min(fitted_density.MIXTURE_SEARCH_CODES, num_validation)
+        parts["mixture"] = (search * mixture_flops(search_codes, num_part, latent_dim)
+                            + mixture_flops(num_validation, num_part, latent_dim)
+                            + mixture_flops(num_eval, num_fit, latent_dim))
+    if "gmm" in families:
+        codes = min(num_part, fitted_density.GMM_MAX_CODES)
+        tried = [k for k in fitted_density.GMM_COMPONENTS if k <= codes // 2][:SEARCH_STOP + 1]
+        parts["gmm"] = sum(gmm_fit_flops(codes, k, latent_dim)
+                           + 2 * num_validation * k * latent_dim ** 2 for k in tried)
+        parts["gmm"] += 2 * num_eval * (tried[0] if tried else 0) * latent_dim ** 2
+    if "flow" in families:
+        parts["flow"] = 0
+        if latent_dim >= 2:  # the flow needs two dimensions
+            forward = flow_forward_flops(latent_dim)
+            batch = min(flow_density.BATCH_SIZE, num_part)
+            trained = num_part // batch * batch  # whole batches
+            epochs = flow_min_epochs()
+            parts["flow"] = (epochs * 3 * forward * trained
+                             + (epochs + 1) * num_validation * forward + num_eval * forward)
+    return parts
+
+
+def fitted_bound_flops(shape: RunShape) -> int:
+    """FLOPs of ``fitted_bound.fitted_bound_metrics``: the overall fit and each class's."""
+    total = sum(fitted_flops(shape.num_train, shape.num_test, shape.latent_dim,
+                             fitted_bound.FAMILIES).values())
+    for num_fit, num_eval in shape.class_sizes:
+        if num_fit >= fitted_bound.MIN_CLASS_FIT and num_eval >= fitted_bound.MIN_CLASS_EVAL:
+            total += sum(fitted_flops(num_fit, num_eval, shape.latent_dim,
+                                      fitted_bound.CLASS_FAMILIES).values())
+    return total
+
+
+def feature_network_flops(data_dim: int, channels=feature_network.CHANNELS,
+                          feature_dim: int = feature_network.FEATURE_DIM) -> int:
+    """FLOPs of one image through the feature CNN up to its feature layer.
+
+    Args:
+      data_dim: P, pixels of a square image.
+      channels: the convolution blocks' output channels.
+      feature_dim: F.
+
+    Returns:
+      Per convolution ("same" padding), 2 x pixels x kernel^2 x C_in x C_out; the dense
+      feature layer, 2 x (pooled pixels x C) x F.
+    """
+    height, width = feature_reference.image_shape_of(data_dim)
+    total, depth = 0, 1
+    for width_out in channels:
+        total += 2 * height * width * CONV_KERNEL ** 2 * depth * width_out
+        height, width, depth = height // POOL_SIZE, width // POOL_SIZE, width_out
+    return total + 2 * height * width * depth * feature_dim
+
+
+def quality_score_flops(num_real: int, num_fake: int,
+                        feature_dim: int = feature_network.FEATURE_DIM) -> int:
+    """FLOPs of ``feature_reference.quality_scores`` of R real and G fake feature vectors.
+
+    FID: the two covariances, 2 (R + G) F^2, and three F x F products (the square root's
+    reconstruction and S C S), 6 F^3; KID: per subset of m rows, three m x m kernel tables,
+    6 m^2 F; precision and recall: the R x R, G x G and G x R distance tables, 2 F (R^2 + G^2 +
+    G R).
+    """
+    fid = 2 * (num_real + num_fake) * feature_dim ** 2 + 6 * feature_dim ** 3
+    smaller = min(num_real, num_fake)
+    subset = max(2, min(sample_quality.KID_SUBSET_SIZE,
+                        smaller // feature_reference.KID_MIN_SUBSETS))
+    kid = smaller // subset * 6 * subset ** 2 * feature_dim
+    distances = 2 * feature_dim * (num_real ** 2 + num_fake ** 2 + num_fake * num_real)
+    return fid + kid + distances
+
+
+def quality_flops(shape: RunShape) -> int:
+    """FLOPs of the sample-quality metrics (``field_metrics.sample_quality_metrics``).
+
+    The test images' features (the reference, computed where it is loaded), the decoding of
+    ``QUALITY_SAMPLES`` fitted-density codes and of the test posteriors' means (the prior and
+    ex-post images are decoded in ``networks``), and for each scored set (prior, ex-post, fitted,
+    reconstructions; each cut to the test split's size) its features and scores.
+    """
+    _, decoder = layer_shapes(shape.data_dim, shape.latent_dim, shape.hidden)
+    decoded = (evaluate.QUALITY_SAMPLES + shape.num_test) * forward_flops(decoder)
+    generated = min(evaluate.QUALITY_SAMPLES, evaluate.GENERATION_SAMPLES)
+    kinds = [generated, generated, evaluate.QUALITY_SAMPLES, shape.num_test]
+    scored = [min(size, shape.num_test) for size in kinds]
+    features = (shape.num_test + sum(scored)) * feature_network_flops(shape.data_dim)
+    return decoded + features + sum(quality_score_flops(shape.num_test, size) for size in scored)
+
+
+def ais_flops(shape: RunShape) -> int:
+    """FLOPs of ``field_metrics.ais_metrics``: AIS and the IW bound on its subset.
+
+    Per example and chain (``ais_chains`` + ``ais.NUM_ADAPTATION_CHAINS``), 1 + (T - 1) L decoder
+    gradients of 3 x forward; none for a learned prior (its AIS is skipped) or 0 examples.
+    """
+    if shape.ais_examples < 1 or objectives.get(shape.objective).prior != "standard":
+        return 0
+    encoder, decoder = layer_shapes(shape.data_dim, shape.latent_dim, shape.hidden)
+    examples = min(shape.ais_examples, shape.num_test)
+    chains = shape.ais_chains + ais.NUM_ADAPTATION_CHAINS
+    gradients = 1 + max(shape.ais_steps - 1, 0) * ais.NUM_LEAPFROG_STEPS
+    annealing = examples * chains * gradients * 3 * forward_flops(decoder)
+    bound = examples * (forward_flops(encoder) + shape.iw_samples * forward_flops(decoder))
+    return annealing + bound
+
+
 def evaluation_parts(shape: RunShape) -> dict[str, int]:
     """FLOPs of evaluating one run (``klgap.evaluation.evaluate``), by part.
 
@@ -158,7 +386,10 @@ def evaluation_parts(shape: RunShape) -> dict[str, int]:
       the training split, the decoded prior and ex-post samples), "decomposition": in-sample
       decompositions (test; the whole training split and its subsets at their numbers of
       scored z), "heldout": the held-out bracket, "prior_holes": prior samples against the
-      training mixture, "minibatch": MWS/MSS estimators on the test split}``.
+      training mixture, "minibatch": MWS/MSS estimators on the test split, "fitted": the
+      fitted bound, overall and per class (``fitted_bound_flops``, at its least), "quality":
+      decoding, features and scores of the sample-quality metrics (``quality_flops``), "ais": AIS
+      and its subset's IW bound (``ais_flops``)}``.
     """
     encoder, decoder = layer_shapes(shape.data_dim, shape.latent_dim, shape.hidden)
     test = shape.num_test * (forward_flops(encoder) + shape.iw_samples * forward_flops(decoder))
@@ -177,6 +408,9 @@ def evaluation_parts(shape: RunShape) -> dict[str, int]:
         "heldout": mixture_flops(shape.num_test, shape.num_train, shape.latent_dim),
         "prior_holes": mixture_flops(evaluate.HOLE_SAMPLES, shape.num_train, shape.latent_dim),
         "minibatch": minibatch_flops(shape.num_test, shape.latent_dim, shape.minibatch_sizes),
+        "fitted": fitted_bound_flops(shape) if shape.scored_fields else 0,
+        "quality": quality_flops(shape) if shape.scored_fields else 0,
+        "ais": ais_flops(shape) if shape.scored_fields else 0,
     }
 
 
@@ -193,7 +427,7 @@ def dataset_size(dataset: str, data_dir: str | Path | None = None) -> DatasetSiz
       data_dir: the directory of prepared files (``<outdir>/data``), or None.
 
     Returns:
-      The sizes.
+      The sizes, with the classes' sizes counted from the file's labels.
 
     Raises:
       UserError: no prepared file and the dataset is not in ``KNOWN_SIZES``.
@@ -201,7 +435,12 @@ def dataset_size(dataset: str, data_dir: str | Path | None = None) -> DatasetSiz
     path = Path(data_dir, f"{dataset}.npz") if data_dir is not None else None
     if path is not None and path.is_file():
         train = _npz_shape(path, "x_train")
-        return DatasetSize(train[0], _npz_shape(path, "x_test")[0], train[1])
+        with np.load(path) as arrays:  # the labels only
+            y_train, y_test = arrays["y_train"], arrays["y_test"]
+        labels = np.union1d(y_train, y_test)
+        class_sizes = tuple((int(np.sum(y_train == label)), int(np.sum(y_test == label)))
+                            for label in labels)
+        return DatasetSize(train[0], _npz_shape(path, "x_test")[0], train[1], class_sizes)
     if dataset not in KNOWN_SIZES:
         raise UserError(f"unknown dataset {dataset!r} and no prepared file {path}; prepare it "
                         f"(`klgap prepare`) or add its sizes to klgap.sweep.floor.KNOWN_SIZES.")
@@ -221,7 +460,9 @@ def config_runs(config: dict, data_dir: str | Path | None = None) -> list[tuple]
     """The runs of a configuration, each with its shape.
 
     Args:
-      config: a validated workflow configuration (``config/*.yaml``).
+      config: a validated workflow configuration (``config/*.yaml``), or the snapshot of an
+        older sweep: without ``ais_examples`` it was evaluated without the fitted bound, the
+        sample quality and AIS, which are then not counted.
       data_dir: where prepared data files are looked for (default ``<outdir>/data``).
 
     Returns:
@@ -237,7 +478,10 @@ def config_runs(config: dict, data_dir: str | Path | None = None) -> list[tuple]
             hidden=tuple(config["hidden"]), num_train=size.num_train, num_test=size.num_test,
             epochs=int(epochs[run.dataset] if isinstance(epochs, dict) else epochs),
             batch_size=int(config["batch_size"]), iw_samples=int(config["iw_samples"]),
-            minibatch_sizes=tuple(config["minibatch_sizes"]))))
+            minibatch_sizes=tuple(config["minibatch_sizes"]), objective=run.objective,
+            class_sizes=size.class_sizes, scored_fields="ais_examples" in config,
+            **{key: int(config.get(key, config_schema.default(key)))
+               for key in ("ais_examples", "ais_steps", "ais_chains")})))
     return runs
 
 
