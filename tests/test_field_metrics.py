@@ -127,3 +127,17 @@ def test_train_and_evaluate_refuses_a_foreign_feature_network_before_training(
                   str(tmp_path / "run"), "--beta", "1", "--seed", "0", "--latent-dim", "2",
                   "--epochs", "1", "--features", str(foreign)])
     assert not (tmp_path / "run" / "checkpoint.npz").exists()
+
+
+def test_a_run_on_some_classes_is_scored_against_its_own_test_images(features_npz, digits_npz):
+    arrays = data.load(digits_npz)
+    reference = feature_reference.load_reference(features_npz, arrays["x_test"], "digits", 64)
+    ones = data.select_classes(arrays, [1])["x_test"]
+    restricted = feature_reference.restricted(reference, ones)
+    assert restricted.test_features.shape == (len(ones), reference.test_features.shape[1])
+    np.testing.assert_allclose(restricted.test_features,  # batches differ: rounding may too
+                               reference.test_features[arrays["y_test"] == 1], rtol=1e-4,
+                               atol=1e-5)
+    floor = field_metrics.reference_metrics(restricted)
+    assert all(np.isnan(floor[f"reference_{key}"]) for key in feature_reference.QUALITY_KEYS)
+    assert floor["feature_test_accuracy"] == reference.record["test_accuracy"]

@@ -45,7 +45,7 @@ from klgap import atomic
 from klgap.config import schema as config_schema
 from klgap.data import datasets as data
 from klgap.estimators import decomposition as estimators
-from klgap.evaluation import (feature_network, feature_reference, field_metrics, fitted_bound,
+from klgap.evaluation import (feature_reference, field_metrics, fitted_bound,
                               generation)
 from klgap.evaluation.classifier import StoredClassifier, load_classifier
 from klgap.models import networks
@@ -510,12 +510,12 @@ def fitted_and_reconstruction_quality(vae, reference, fitted_density, mu_test: n
     ``prior_sampler``), decoded. ``recon_*``: the test images' reconstructions, the Bernoulli
     means decoded at the posterior means E_q[z|x] (not at samples of q(z|x)). ``reference_*`` and
     ``feature_test_accuracy``: the dataset's floor (``field_metrics.reference_metrics``); NaN for a
-    run on some classes, whose test images (scored against their own features here) are not the
-    floor's.
+    run on some classes, whose reference holds its own test images
+    (``feature_reference.restricted``).
 
     Args:
       vae: the trained model.
-      reference: the dataset's ``feature_reference.FeatureReference``.
+      reference: the run's ``feature_reference.FeatureReference`` (its test split's features).
       fitted_density: the fitted bound's chosen density.
       mu_test: the test posteriors' means, (N, D).
       x_test: the grey-level test images of the run's split, (N, P).
@@ -529,13 +529,10 @@ def fitted_and_reconstruction_quality(vae, reference, fitted_density, mu_test: n
     sampler = prior_sampler(vae) if fitted_density.family == "prior" else fitted_density.sample
     z_fitted = sampler(QUALITY_SAMPLES, seed)  # (M, D)
     images = {"fitted": decoded_means(vae, z_fitted), "recon": decoded_means(vae, mu_test)}
-    reference_quality = field_metrics.reference_metrics(reference)
-    if len(x_test) != len(reference.test_features):  # a run on some classes: its own test split
-        reference = reference._replace(
-            test_features=feature_network.features(reference.network, x_test))
-        reference_quality.update({key: math.nan for key in reference_quality
-                                  if key.startswith("reference_")})
-    record = {**reference_quality, **field_metrics.sample_quality_metrics(
+    if len(x_test) != len(reference.test_features):
+        raise ValueError(f"the reference has {len(reference.test_features)} test features, the "
+                         f"run's test split {len(x_test)} images: restrict it to the run's classes")
+    record = {**field_metrics.reference_metrics(reference), **field_metrics.sample_quality_metrics(
         reference, images, EVAL_SEED + 1)}  # streams apart from generation_metrics' kinds
     record["quality_seconds"] = time.time() - start
     return record
@@ -602,6 +599,9 @@ def evaluate(data_path: str, rundir: str, iw_samples: int, minibatch_sizes: list
     device_name = device.configure(threads)
     reference = (None if features_path is None else feature_reference.load_reference(
         features_path, x_test_all, run["dataset"], run["data_dim"]))
+    if reference is not None and run["config"].get("classes") is not None:
+        # every kind of sample of a run on some classes is scored against its own test images
+        reference = feature_reference.restricted(reference, arrays["x_test"])
     config = run["config"]
     vae = networks.build_model(config, (run["data_dim"],))
     vae_model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))

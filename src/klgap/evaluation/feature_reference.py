@@ -191,6 +191,19 @@ def load_reference(path, x_test: np.ndarray, dataset: str | None = None,
     return FeatureReference(network, feature_network.features(network, x_test), record)
 
 
+def restricted(reference: FeatureReference, x_test: np.ndarray) -> FeatureReference:
+    """The reference of a run on some classes: the features of its own test images, (N_c, F),
+    and no floor (``reference_*`` NaN: the floor is the whole dataset's).
+
+    Args:
+      reference: the dataset's reference.
+      x_test: the grey-level test images of the run's classes, (N_c, P).
+    """
+    record = {**reference.record, **{f"reference_{key}": math.nan for key in QUALITY_KEYS}}
+    return reference._replace(test_features=feature_network.features(reference.network, x_test),
+                              record=record)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``feature-network`` command's arguments."""
     parser.add_argument("--data", required=True, help="prepared dataset (.npz)")
