@@ -148,8 +148,8 @@ def test_a_sweep_in_two_shards_combines_into_one_root(tmp_path):
     combined_files = [str(outdir / "digits" / f"{table}.csv")
                       for table in ("metrics", "summary", "history", "latent_samples",
                                     "sample_grids")] + [str(outdir / "provenance.json")]
-    done = snakemake(config, *combined_files)
-    assert done.returncode == 0, done.stdout[-3000:]
+    done = snakemake(config, "--", *combined_files)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     combined = pd.read_csv(outdir / "digits" / "metrics.csv")
     parts = [pd.read_csv(outdir / "shards" / name / "digits" / "metrics.csv")
              for name in ("seed0", "seed1")]
@@ -160,5 +160,5 @@ def test_a_sweep_in_two_shards_combines_into_one_root(tmp_path):
     assert sorted(provenance["shards"]) == ["seed0", "seed1"]
     assert provenance["span_seconds"] == pytest.approx(
         sum(record["span_seconds"] for record in provenance["shards"].values()))
-    again = snakemake(config, "-n", *combined_files)
+    again = snakemake(config, "-n", "--", *combined_files)
     assert "Nothing to be done" in again.stdout + again.stderr

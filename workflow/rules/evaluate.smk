@@ -9,7 +9,7 @@ if config["batched_training"]:
         input:
             data=out("data/{dataset}.npz"),
             classifier=out("data/{dataset}_classifier.npz"),
-            features=features_file("{dataset}"),
+            features=ancient(features_file("{dataset}")),
             model=out(RUN, "model.npz"),
             run=out(RUN, "run.json"),
         output:
