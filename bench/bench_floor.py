@@ -84,27 +84,41 @@ def epoch_seconds(outdir: Path, config: dict) -> tuple[float | None, str]:
     if records:
         total = sum(json.loads(path.read_text())["train_seconds_all_epochs"] for path in records)
         return total, f"{len(records)} run.json train_seconds_all_epochs"
-    histories = [outdir / dataset / "history.csv" for dataset in config["datasets"]]
-    if all(path.is_file() for path in histories):
+    histories = [outdir / dataset / "history.csv" for dataset in swept_datasets(outdir, config)]
+    if histories:
         total = sum(float(pd.read_csv(path)["seconds"].sum()) for path in histories)
         return total, "history.csv epoch seconds (the runs are not here)"
     return None, "no run records or histories"
 
 
-def evaluation_seconds(outdir: Path, config: dict) -> tuple[float | None, str]:
-    """Seconds of the evaluations themselves (``evaluation_seconds`` of the test records).
+def swept_datasets(outdir: Path, config: dict) -> list[str]:
+    """The datasets of the configuration whose tables the output root has (a shard's root has
+    those of its own runs only)."""
+    return [dataset for dataset in config["datasets"]
+            if (outdir / dataset / "metrics.csv").is_file()]
+
+
+# The parts of an evaluation that time themselves (``klgap.evaluation.evaluate.TIMING_KEYS``),
+# with the part of ``klgap.sweep.floor.evaluation_parts`` each counts.
+TIMED_PARTS = {"fitted_seconds": "fitted", "quality_seconds": "quality", "ais_seconds": "ais"}
+
+
+def evaluation_seconds(outdir: Path, config: dict, column: str = "evaluation_seconds"
+                       ) -> tuple[float | None, str]:
+    """Seconds of the evaluations themselves (``evaluation_seconds`` of the test records), or of
+    one timed part of them.
 
     Returns:
       (seconds, where they came from), or (None, why not).
     """
-    tables = [outdir / dataset / "metrics.csv" for dataset in config["datasets"]]
-    if not all(path.is_file() for path in tables):
+    tables = [outdir / dataset / "metrics.csv" for dataset in swept_datasets(outdir, config)]
+    if not tables:
         return None, "no metrics tables"
     metrics = pd.concat([pd.read_csv(path) for path in tables])
-    if "evaluation_seconds" not in metrics.columns:
-        return None, "the evaluations did not record their time"
+    if column not in metrics.columns:
+        return None, f"the evaluations did not record {column}"
     test = metrics[metrics["split"] == "test"]
-    return float(test["evaluation_seconds"].sum()), f"{len(test)} test records"
+    return float(test[column].sum()), f"{len(test)} test records"
 
 
 def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate_note: str,
@@ -179,6 +193,17 @@ def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate
             add(f"measured_over_floor ({part}, own time)", seconds / (by_rule[part] / (rate * 1e9)),
                 "x", note=f"{seconds:.0f} s of {'epochs' if part == 'train' else 'evaluations'}"
                           f" (the runs' records) / {by_rule[part] / 1e12:.3g} TFLOP")
+    if evaluated is not None:
+        parts = {}
+        for _, shape in runs:
+            for part, part_flops in flops.evaluation_parts(shape).items():
+                parts[part] = parts.get(part, 0) + part_flops
+        for column, part in TIMED_PARTS.items():
+            seconds, _ = evaluation_seconds(outdir, config, column)
+            if seconds is not None and parts.get(part):
+                add(f"measured_over_floor (evaluate: {part}, own time)",
+                    seconds / (parts[part] / (rate * 1e9)), "x",
+                    note=f"{seconds:.0f} s of `{column}` / {parts[part] / 1e12:.3g} TFLOP")
     if trained is not None and evaluated is not None and training_rule == "run":
         outside_work = 1.0 - (trained + evaluated) / train_jobs
         add("outside_numerical_work_share (run jobs)", outside_work, "", "<= 0.1",

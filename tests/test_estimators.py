@@ -506,3 +506,26 @@ def test_marginals_of_posteriors_sharper_than_the_samples_spacing_match_brute_fo
         for d in range(2)], axis=1)
     brute = np.mean(np.sum(log_marginal - stats.norm.logpdf(z[sample]), axis=1))
     assert lean["dimwise_kl"] == pytest.approx(brute, abs=0.2)  # 1,500 of the samples
+
+
+@pytest.mark.parametrize("num_examples, batch_size, spread", [(360, 256, 1.0), (500, 64, 1.0),
+                                                              (301, 100, 50.0), (512, 256, 50.0)])
+def test_mws_overstates_the_information_by_at_least_its_floor_and_by_it_for_far_apart_posteriors(
+        num_examples, batch_size, spread):
+    # The floor is the mean of log M_b with the actual batch sizes (a ragged last batch lowers
+    # it below log M); far-apart sharp posteriors reach it.
+    rng = np.random.default_rng(num_examples + batch_size)
+    mu = rng.normal(0, spread, size=(num_examples, 3))
+    sigma = rng.uniform(0.05, 0.2, size=(num_examples, 3))
+    exact = estimators.kl_decomposition(mu, sigma, seed=5)["mutual_info"]
+    mws = estimators.minibatch_kl_decomposition(mu, sigma, batch_size=batch_size, method="mws",
+                                                seed=5)["mutual_info"]
+    sizes = [min(batch_size, num_examples - start) for start in range(0, num_examples, batch_size)]
+    if sizes[-1] == 1:  # a batch of one joins the one before
+        sizes = sizes[:-2] + [sizes[-2] + 1]
+    floor = sum(size * math.log(size) for size in sizes) / num_examples
+    assert mixture_numerics.mws_floor(num_examples, batch_size) == pytest.approx(floor, rel=1e-12)
+    assert mws - exact >= floor - 1e-9
+    if spread > 10:
+        assert mws - exact == pytest.approx(floor, abs=1e-6)
+    assert (floor < math.log(batch_size)) == (min(sizes) < batch_size)

@@ -10,7 +10,6 @@ from klgap.evaluation import classifier
 from klgap.estimators import decomposition as estimators
 from klgap.evaluation import evaluate
 from klgap.evaluation import generation
-from klgap.training import train
 from klgap.errors import UserError
 
 CLASSES = 10
@@ -28,11 +27,8 @@ def classifier_npz(digits_npz, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trained_run(digits_npz, classifier_npz, tmp_path_factory):
-    rundir = tmp_path_factory.mktemp("run")
-    train.train(train.RunConfig(data=str(digits_npz), rundir=str(rundir), latent_dim=2,
-                                weights={"beta": 1.0}, seed=0, epochs=10, batch_size=64,
-                                hidden=[32], threads=1))
+def trained_run(digits_npz, classifier_npz, train_digits, tmp_path_factory):
+    rundir = train_digits(tmp_path_factory.mktemp("run"), epochs=10)
     records = evaluate.evaluate(str(digits_npz), str(rundir), iw_samples=20,
                                 minibatch_sizes=[32, 100, 10_000], threads=1,
                                 classifier_path=str(classifier_npz))

@@ -9,7 +9,6 @@ from klgap import atomic, cli
 from klgap.data import datasets as data
 from klgap.errors import UserError
 from klgap.evaluation import evaluate, feature_reference, field_metrics
-from klgap.training import train
 
 QUALITY = ("fid", "kid", "kid_se", "precision", "recall")
 KINDS = ("prior", "expost", "fitted", "recon")
@@ -25,11 +24,8 @@ def features_npz(digits_npz, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def evaluated(digits_npz, features_npz, tmp_path_factory):
-    rundir = tmp_path_factory.mktemp("run")
-    train.train(train.RunConfig(data=str(digits_npz), rundir=str(rundir), latent_dim=2,
-                                weights={"beta": 1.0}, seed=0, epochs=5, batch_size=64,
-                                hidden=[32], threads=1))
+def evaluated(digits_npz, features_npz, train_digits, tmp_path_factory):
+    rundir = train_digits(tmp_path_factory.mktemp("run"), epochs=5)
     records = evaluate.evaluate(str(digits_npz), str(rundir), iw_samples=10, minibatch_sizes=[],
                                 threads=1, features_path=str(features_npz), ais_examples=12,
                                 ais_steps=30, ais_chains=3)

@@ -71,6 +71,9 @@ def synthetic_records(runs: list[layout.Run], rng: np.random.Generator) -> list[
             record = {**run._asdict(), "split": split, "log_n": math.log(TEST_SIZE),
                       "rate": mutual_info + aggregate_kl, "mutual_info": mutual_info,
                       "aggregate_kl": aggregate_kl, "moment_matched_kl": aggregate_kl / 4,
+                      "fitted_aggregate_kl_lower": aggregate_kl * rng.uniform(0.2, 1.0),
+                      "ais_ll": -rng.uniform(85, 120), "prior_fid": rng.uniform(10, 150),
+                      "fitted_fid": rng.uniform(5, 50),
                       "label_info": label_info, "distortion": rng.uniform(30, 40)}
             record.update({f"class_kl_{c}": aggregate_kl + label_info * rng.uniform(0.5, 1.5)
                            for c in range(CLASSES)})
@@ -489,7 +492,8 @@ def objectives_summary(rng: np.random.Generator) -> pd.DataFrame:
             "rate": mutual_info + aggregate_kl, "mutual_info": mutual_info,
             "aggregate_kl": aggregate_kl, "distortion": rng.uniform(80, 110),
             "log_n": math.log(10_000), "prior_label_kl": rng.uniform(0.001, 2),
-            "prior_holes_fraction": rng.uniform(0, 1)})
+            "prior_holes_fraction": rng.uniform(0, 1), "ais_ll": -rng.uniform(85, 120),
+            "prior_fid": rng.uniform(10, 150), "fitted_fid": rng.uniform(5, 50)})
     return pd.DataFrame(rows)
 
 
@@ -518,6 +522,25 @@ def test_objectives_draw_every_objective_against_the_rate():
     plt.close(figure)
 
 
+def test_frontier_draws_every_objectives_fid_against_its_likelihood():
+    style.set_style()
+    summary = objectives_summary(np.random.default_rng(8))
+    figure = objectives.frontier(summary)
+    axes = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(axes) == 2  # one row: MNIST at d_z = 10, prior and fitted samples
+    test = summary[(summary["dataset"] == "mnist") & (summary["latent_dim"] == 10)]
+    means = test.set_index(["objective", "weight", "metric"])["mean"]
+    for objective, weights in OBJECTIVE_WEIGHTS.items():
+        likelihoods = tuple(np.round([means[objective, w, "ais_ll"] for w in weights], 6))
+        for ax, metric in zip(axes, objectives.FRONTIER_PANELS):
+            path = tuple(np.round([means[objective, w, metric] for w in weights], 6))
+            assert line_data(ax).get(path) == likelihoods, (objective, metric)
+        assert all(ax.get_yscale() == "log" for ax in axes)
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert legend == ["vae (β)", "mmd (λ)", "tcvae (β)"]
+    plt.close(figure)
+
+
 def test_objectives_without_other_objectives_or_generation_metrics_say_so():
     style.set_style()
     summary = objectives_summary(np.random.default_rng(5))
@@ -530,7 +553,9 @@ def test_objectives_without_other_objectives_or_generation_metrics_say_so():
 
 def test_figures_comparing_objectives_are_given_every_objective(tmp_path, monkeypatch):
     summary_path, latent_path = tmp_path / "summary.csv", tmp_path / "latent_samples.csv"
-    objectives_summary(np.random.default_rng(6)).to_csv(summary_path, index=False)
+    summary = objectives_summary(np.random.default_rng(6)).assign(classes="all")
+    ones = summary[summary["objective"] == "vae"].assign(objective="classprior", classes="1")
+    pd.concat([summary, ones]).to_csv(summary_path, index=False)  # runs on the ones are left out
     pd.DataFrame([{"dataset": "mnist", "objective": objective, "latent_dim": 2, "weight": 1.0,
                    "seed": 0, "example": 0, "label": 1, "z1": 0.0, "z2": 0.0}
                   for objective in ("vae", "mmd")]).to_csv(latent_path, index=False)
@@ -700,8 +725,11 @@ def test_estimators_draw_each_estimates_excess_over_the_exact_information(tables
     assert tuple(np.round(shortfall, 6)) in lines
     levels = {round(float(line.get_ydata()[0]), 6) for line in ax.lines
               if line.get_transform() != ax.transData}  # horizontal reference lines
-    assert levels == {0.0, round(math.log(16), 6), round(math.log(64), 6),
-                      round(math.log(TEST_SIZE), 6)}
+    # MWS's floor with the actual batch sizes (a ragged last batch), computed here by hand
+    floors = {round(sum(size * math.log(size) for size in sizes) / TEST_SIZE, 6)
+              for sizes in ([16] * (TEST_SIZE // 16) + [TEST_SIZE % 16] * bool(TEST_SIZE % 16),
+                            [64] * (TEST_SIZE // 64) + [TEST_SIZE % 64] * bool(TEST_SIZE % 64))}
+    assert levels == {0.0, round(math.log(TEST_SIZE), 6)} | floors
     plt.close(figure)
 
 
@@ -753,3 +781,20 @@ def test_grid_figures_leave_cells_without_runs_blank(tables, name):
     hidden = [ax for ax in figure.axes if not ax.axison and ax.get_subplotspec() is not None]
     assert len(hidden) == 1 and not hidden[0].lines and not hidden[0].texts
     plt.close(figure)
+
+
+def test_the_figures_in_the_paper_are_those_its_sources_include(tmp_path):
+    names = list(figure_registry.FIGURE_TABLES)
+    (tmp_path / "sections").mkdir()
+    (tmp_path / "main.tex").write_text(rf"\includegraphics[width=0.5\linewidth]{{{names[2]}}}")
+    (tmp_path / "sections" / "results.tex").write_text(
+        rf"\includegraphics{{{names[0]}}} \includegraphics [scale=2] {{not_a_figure}}"
+        rf" 50\% % \includegraphics{{{names[1]}}} commented out")
+    assert figure_registry.figures_in_paper(tmp_path) == [names[0], names[2]]
+
+
+def test_figures_against_beta_leave_out_latent_sizes_trained_at_one_beta():
+    summary = pd.DataFrame({"dataset": "mnist", "latent_dim": [10, 10, 20, 2, 2],
+                            "weight": [0.5, 1.0, 1.0, 1.0, 1.0], "metric": "rate"})
+    kept = panels.swept_over_beta(summary)
+    assert list(kept.index) == [0, 1]

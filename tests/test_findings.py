@@ -615,3 +615,71 @@ def test_performance_markdown_shows_a_record_it_does_not_know(tmp_path):
     assert "| speed [new thing, 1 thr] | 1,234 ex/s | ≥ 1000: **PASS** | a note \\| with a pipe |" \
         in text
     assert "`results/bench/new_thing.csv` | — | not recorded |" in text
+
+
+def frontier_sweep(seed: int) -> tuple[pd.DataFrame, list[dict]]:
+    """A synthetic MNIST sweep of the beta-VAE and two other objectives at d_z 10, 3 seeds, and
+    its per-run records (likelihood ``ais_ll``, quality ``prior_fid``)."""
+    rng = np.random.default_rng(seed)
+    runs = (layout.grid(["mnist"], [10], [0.5, 1.0, 2.0, 4.0], [0, 1, 2])
+            + layout.grid(["mnist"], [10], [30.0, 300.0], [0, 1, 2], objective="mmd")
+            + layout.grid(["mnist"], [10], [100.0, 1000.0], [0, 1, 2], objective="infovae"))
+    centres = {}  # cell -> (likelihood, quality, spread)
+    records = []
+    for run in runs:
+        cell = (run.objective, run.weight)
+        if cell not in centres:
+            centres[cell] = (rng.uniform(-120, -90), rng.uniform(20, 150),
+                             rng.choice([0.1, 30.0]))
+        likelihood, quality, spread = centres[cell]
+        records.append({**run._asdict(), "split": "test", "device": "CPU",
+                        "ais_ll": likelihood + rng.normal(0, 1),
+                        "prior_fid": quality + rng.normal(0, spread)})
+    return aggregate.summarize(aggregate.tidy(records), runs), records
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_frontier_comparison_finds_the_best_beta_at_equal_likelihood(seed):
+    summary, records = frontier_sweep(seed)
+    table = pd.DataFrame(records)
+    stats = {}  # (objective, weight) -> (mean likelihood, mean quality, low, high)
+    for (objective, weight), rows in table.groupby(["objective", "weight"]):
+        fid = rows["prior_fid"].to_numpy()
+        half = 4.302652729911275 * fid.std(ddof=1) / math.sqrt(3)  # t(0.975, df=2)
+        stats[(objective, weight)] = (rows["ais_ll"].mean(), fid.mean(), fid.mean() - half,
+                                      fid.mean() + half)
+    comparison = findings.frontier_comparison(summary)
+    assert len(comparison) == 4
+    for row in comparison.itertuples(index=False):
+        likelihood, quality, low, high = stats[(row.objective, row.weight)]
+        assert row.likelihood == pytest.approx(likelihood)
+        candidates = [(value[1], weight) for (objective, weight), value in stats.items()
+                      if objective == "vae" and value[0] >= likelihood]
+        if not candidates:
+            assert row.verdict == "no main cell as likely" and math.isnan(row.best_weight)
+            continue
+        best_quality, best_weight = min(candidates)
+        _, _, best_low, best_high = stats[("vae", best_weight)]
+        assert row.best_weight == best_weight
+        assert row.best_quality == pytest.approx(best_quality)
+        expected = ("better" if high < best_low else "worse" if low > best_high
+                    else "within intervals")
+        assert row.verdict == expected
+
+
+def test_bracket_ratios_divide_the_whole_training_splits_value_by_the_fitted_bound():
+    rng = np.random.default_rng(43)
+    runs = layout.grid(["mnist"], [2, 10], [0.5, 1.0, 8.0], [0, 1])
+    records = []
+    for run in runs:
+        lower = -0.5 if run.weight == 8.0 else rng.uniform(0.1, 3)  # beta 8: not positive
+        records += [{**run._asdict(), "split": "test", "fitted_aggregate_kl_lower": lower},
+                    {**run._asdict(), "split": "train_full", "aggregate_kl": rng.uniform(0, 20)}]
+    ratios = findings.bracket_ratios(aggregate.summarize(aggregate.tidy(records), runs))
+    table = pd.DataFrame(records)
+    assert len(ratios) == 4
+    for (dataset, latent_dim, weight), ratio in ratios.items():
+        cell = table[(table["latent_dim"] == latent_dim) & (table["weight"] == weight)]
+        upper = cell.loc[cell["split"] == "train_full", "aggregate_kl"].mean()
+        lower = cell.loc[cell["split"] == "test", "fitted_aggregate_kl_lower"].mean()
+        assert ratio == pytest.approx(upper / lower)

@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 
-from klgap.paper.markdown import performance
+from klgap.paper.markdown import performance, sweep_records
 
 
 def machine(host: str, rate: float) -> dict:
@@ -40,7 +40,7 @@ def test_shards_of_a_combined_provenance_and_of_the_shard_directories(tmp_path):
     (tmp_path / "shards" / "first").mkdir(parents=True)
     (tmp_path / "shards" / "first" / "provenance.json").write_text(
         json.dumps(shard(3, "a-host", 71.5)))
-    rows = performance.shards_table(tmp_path)
+    rows = sweep_records.shards_table(tmp_path)
     assert len(rows) == 4  # heading, rule, two shards
     assert rows[2].startswith("| first | 3 | 10 min | a-host | 2 | AMD EPYC (avx, avx2) | "
                               "71.5 GFLOP/s (2026-12-05T00:00:00Z) |")
@@ -59,7 +59,7 @@ def test_evaluation_cost_is_the_median_of_the_test_records(tmp_path):
     pd.DataFrame([metrics_row("mnist", "vae", 0, evaluation_seconds=10.0, ais_seconds=4.0),
                   metrics_row("mnist", "vae", 1, evaluation_seconds=20.0, ais_seconds=6.0)]
                  ).to_csv(tmp_path / "shards" / "a" / "mnist" / "metrics.csv", index=False)
-    rows = performance.evaluation_cost_table(tmp_path)
+    rows = sweep_records.evaluation_cost_table(tmp_path)
     assert rows[0] == "| dataset | objective | runs | evaluation, wall | AIS and its IW bound |"
     assert "| MNIST | mmd | 1 | 5.0 s | 1.0 s |" in rows  # the old name, renamed
     assert "| MNIST | vae | 2 | 15.0 s | 5.0 s |" in rows
@@ -71,14 +71,14 @@ def test_evaluation_cost_of_tables_without_timings(tmp_path):
     (tmp_path / "digits").mkdir()
     pd.DataFrame([metrics_row("digits", "vae", 0)]).to_csv(tmp_path / "digits" / "metrics.csv",
                                                            index=False)
-    [line] = performance.evaluation_cost_table(tmp_path)
+    [line] = sweep_records.evaluation_cost_table(tmp_path)
     assert line.startswith("No records have `evaluation_seconds`,")
 
 
 def test_parts_are_timing_keys_of_the_evaluation():
     from klgap.evaluation import evaluate
 
-    assert {column for column, _ in performance.EVALUATION_PARTS} <= set(evaluate.TIMING_KEYS)
+    assert {column for column, _ in sweep_records.EVALUATION_PARTS} <= set(evaluate.TIMING_KEYS)
 
 
 def test_the_ais_record_is_one_row_per_setting(tmp_path):

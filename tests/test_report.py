@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
 from klgap.sweep import tables as aggregate
 from klgap import cli
@@ -370,3 +371,75 @@ def test_runs_are_counted_per_objective():
     records = [{**run._asdict(), "split": "test", "rate": 1.0} for run in runs]
     summary = aggregate.summarize(aggregate.tidy(records), runs)
     assert named_values.count_runs(summary) == (2, 2)
+
+
+def interval_summary(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A synthetic MNIST sweep at d_z 10 (beta-VAE at two betas, MMD at one lambda, 3 seeds; an
+    MMD cell that never ran), its summary and its per-run records."""
+    runs = (layout.grid(["mnist"], [10], [1.0, 4.0], [0, 1, 2])
+            + layout.grid(["mnist"], [10], [30.0, 300.0], [0, 1, 2], objective="mmd"))
+    finished = [run for run in runs if run.weight != 300.0]
+    records = []
+    for run in finished:
+        records.append({**run._asdict(), "split": "test", "n": 10000.0, "log_n": math.log(1e4),
+                        # the beta = 1 cell's information is at its ceiling
+                        "mutual_info": math.log(1e4) - (0.01 if run.weight == 1 else 2.0),
+                        **{metric: rng.normal(0, 10) for metric in
+                           list(tables.BRACKET_METRICS) + list(tables.ALTERNATIVE_METRICS)
+                           if metric != "mutual_info"}})
+    return aggregate.summarize(aggregate.tidy(records), runs), pd.DataFrame(records)
+
+
+def expected_cell(values: np.ndarray, digits: int = 2) -> str:
+    """``$mean \\pm h$`` with the t-based 95% half-width, computed with SciPy."""
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return f"${values.mean():.{digits}f} \\pm {half:.{digits}f}$"
+
+
+def test_bracket_table_gives_means_with_intervals_and_marks_the_ceiling():
+    summary, records = interval_summary(np.random.default_rng(31))
+    table = tables.bracket_table_tex(summary)
+    rows = {line.split(" & ")[1]: line.removesuffix(r" \\").split(" & ")
+            for line in table.splitlines() if line.startswith("10 & ")}
+    assert sorted(rows) == ["1", "4"]
+    for beta, row in rows.items():
+        mine = records[(records["objective"] == "vae") & (records["weight"] == float(beta))]
+        for column, metric in enumerate(tables.BRACKET_METRICS, start=2):
+            cell = expected_cell(mine[metric].to_numpy())
+            if metric == "mutual_info" and beta == "1":
+                cell = cell[:-1] + r"^\dagger$"
+            assert row[column] == cell, metric
+
+
+def test_alternatives_table_lists_finished_cells_with_their_verdict():
+    summary, records = interval_summary(np.random.default_rng(37))
+    table = tables.alternatives_table_tex(summary)
+    rows = [line.removesuffix(r" \\").split(" & ") for line in table.splitlines()
+            if line.startswith((r"$\beta$-VAE", "MMD"))]
+    assert [row[:2] for row in rows] == [[r"$\beta$-VAE", r"$\beta = 1$"],
+                                         [r"$\beta$-VAE", r"$\beta = 4$"],
+                                         ["MMD", r"$\lambda = 30$"]]  # lambda 300 never ran
+    mmd = records[records["objective"] == "mmd"]
+    assert rows[2][6] == expected_cell(mmd["prior_fid"].to_numpy(), digits=1)
+    verdict = findings.frontier_comparison(summary).iloc[0]
+    expected = ("--" if verdict["verdict"] == "no main cell as likely" else
+                tables.VERDICT_SIGNS[verdict["verdict"]]
+                + f" $\\beta = {layout.format_weight(verdict['best_weight'])}$")
+    assert rows[2][-1] == expected and rows[0][-1] == ""
+
+
+def test_runs_on_some_classes_have_lookups_apart_from_the_whole_datasets():
+    rng = np.random.default_rng(41)
+    runs = [layout.Run("mnist", 10, 1.0, seed) for seed in (0, 1)]
+    ones = [layout.Run("mnist", 10, 1.0, seed, classes=(1,)) for seed in (0, 1)]
+    records = [{**run._asdict(), "classes": layout.classes_label(run.classes), "split": "test",
+                "rate": rng.uniform(5, 30)}
+               for run in runs + ones]
+    summary = aggregate.summarize(aggregate.tidy(records), runs + ones)
+    lines = "\n".join(macros.lookup_definitions(aggregate.whole_dataset(summary))
+                      + macros.lookup_definitions(macros.class_subset_rows(summary)))
+    for name, group in (("vae", runs), ("vae-classes1", ones)):
+        rates = [r["rate"] for r, run in zip(records, runs + ones) if run in group]
+        assert (rf"\@namedef{{klgap@{name}@mnist@10@1@test@rate@mean}}"
+                rf"{{{np.mean(rates):.2f}}}") in lines
+    assert lines.count("@test@rate@mean}") == 2

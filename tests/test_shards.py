@@ -162,3 +162,20 @@ def test_a_sweep_in_two_shards_combines_into_one_root(tmp_path):
         sum(record["span_seconds"] for record in provenance["shards"].values()))
     again = snakemake(config, "-n", "--", *combined_files)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_a_partial_combination_leaves_out_a_dataset_none_of_whose_shards_has_run(tmp_path):
+    outdir = tmp_path / "results"
+    config = tmp_path / "partial.yaml"
+    config.write_text(yaml.safe_dump({
+        **SHARDED, "outdir": str(outdir), "datasets": ["digits", "mnist"], "partial": True,
+        "shards": {"digits-only": {"datasets": ["digits"]}, "mnist-only": {"datasets": ["mnist"]}},
+    }))
+    tables = outdir / "shards" / "digits-only" / "digits"
+    tables.mkdir(parents=True)
+    for table in shards.TABLES:
+        (tables / f"{table}.csv").write_text("dataset\n")
+    planned = snakemake(config, "-n", "-p")
+    assert planned.returncode == 0, (planned.stdout + planned.stderr)[-3000:]
+    assert "combine-shards --dataset digits" in planned.stdout
+    assert "--dataset mnist" not in planned.stdout

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CONFIGS = REPO / "config"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-FIGURES = list(figure_registry.FIGURE_TABLES)
+FIGURES = figure_registry.figures_in_paper(REPO / "paper")  # the figures the workflow draws
 # Per dataset, the aggregated tables that are committed and are the sources of `make figures`.
 TABLES = ["metrics", "summary", "history", "latent_samples", "sample_grids"]
 # The splits evaluated for the digits dataset (1,437 training images): test, the same-size train
@@ -109,6 +109,23 @@ def test_dry_run_plans_one_job_per_run(tmp_path):
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
     assert re.search(r"klgap train-and-evaluate .*--classifier .*--features .*--ais-examples \d+"
                      r" .*--threads \d+", result.stdout)
+
+
+def test_an_existing_feature_network_is_not_retrained_when_its_data_is_prepared_again(tmp_path):
+    # A shard (or a clone) prepares its data again; a committed network stays as it is, and only a
+    # missing one is trained.
+    config = load_config("config.yaml")
+    kept, *missing = config["datasets"]
+    features = tmp_path / "out" / "features"
+    features.mkdir(parents=True)
+    (features / f"{kept}.npz").write_bytes(b"committed")
+    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stdout
+    assert job_counts(result.stdout)["prepare"] == len(config["datasets"])
+    assert job_counts(result.stdout).get("feature_network", 0) == len(missing)
+    trained = re.findall(r"klgap feature-network .*--out (\S+)", result.stdout)
+    assert sorted(trained) == sorted(str(features / f"{name}.npz") for name in missing)
+    assert (features / f"{kept}.npz").read_bytes() == b"committed"
 
 
 def test_paper_sweep_plans_every_run_of_its_grids(tmp_path):

@@ -156,12 +156,12 @@ def has_latent_space(dataset=None):
 
 
 def figures_drawn():
-    """Names the figures of this configuration (those drawn from latent samples only with 2-D
-    runs in the sweep)."""
+    """Names the figures of this configuration: those the paper includes (drawn from latent
+    samples only with 2-D runs in the sweep)."""
     return [
         name
-        for name, tables in FIGURES.items()
-        if "latent_samples" not in tables or has_latent_space()
+        for name in figure_registry.figures_in_paper(PAPER_DIR)
+        if "latent_samples" not in FIGURES[name] or has_latent_space()
     ]
 
 
@@ -169,14 +169,18 @@ def latent_sample_tables():
     """Lists the latent_samples tables of the configuration (of datasets with 2-D runs)."""
     return [
         out(dataset, "latent_samples.csv")
-        for dataset in config["datasets"]
+        for dataset in swept_datasets()
         if has_latent_space(dataset)
     ]
 
 
 def swept_datasets():
-    """The datasets with runs in this sweep (a shard's may be fewer than config key datasets)."""
-    return [dataset for dataset in config["datasets"] if sweep(dataset)]
+    """The datasets with runs in this sweep (a shard's may be fewer than config key datasets; a
+    partial combination of shards leaves out those none of whose shards has run)."""
+    datasets = [dataset for dataset in config["datasets"] if sweep(dataset)]
+    if COMBINES_SHARDS and config["partial"]:
+        datasets = [dataset for dataset in datasets if shard_tables(dataset, "metrics")]
+    return datasets
 
 
 def aggregated_tables():
@@ -192,7 +196,7 @@ def aggregated_tables():
 def figure_tables(wildcards):
     """Returns the tables a figure is drawn from, by table name: one file per dataset."""
     return {
-        table: expand(out("{dataset}/{table}.csv"), dataset=config["datasets"], table=table)
+        table: expand(out("{dataset}/{table}.csv"), dataset=swept_datasets(), table=table)
         for table in FIGURES[wildcards.figure]
     }
 

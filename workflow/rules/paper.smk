@@ -16,8 +16,8 @@ rule config_snapshot:
 
 rule tex:
     input:
-        summaries=expand(out("{dataset}/summary.csv"), dataset=config["datasets"]),
-        histories=expand(out("{dataset}/history.csv"), dataset=config["datasets"]),
+        summaries=expand(out("{dataset}/summary.csv"), dataset=swept_datasets()),
+        histories=expand(out("{dataset}/history.csv"), dataset=swept_datasets()),
         latent_samples=latent_sample_tables(),
         config=out("config.yaml"),
         provenance=out("provenance.json"),
@@ -27,6 +27,8 @@ rule tex:
         table=out("tex/table_rate.tex"),
         objectives_table=out("tex/table_objectives.tex"),
         convergence_table=out("tex/table_convergence.tex"),
+        bracket_table=out("tex/table_bracket.tex"),
+        alternatives_table=out("tex/table_alternatives.tex"),
         figure_sources=out("tex/figure_sources.tex"),
     log:
         out("logs/tex.log"),
@@ -45,6 +47,8 @@ rule tex:
         " --numbers {output.numbers:q} --table {output.table:q}"
         " --objectives-table {output.objectives_table:q}"
         " --convergence-table {output.convergence_table:q}"
+        " --bracket-table {output.bracket_table:q}"
+        " --alternatives-table {output.alternatives_table:q}"
         " --figures {params.figures} --figure-sources {output.figure_sources:q} > {log:q} 2>&1"
 
 
@@ -57,6 +61,8 @@ rule paper:
         table=out("tex/table_rate.tex"),
         objectives_table=out("tex/table_objectives.tex"),
         convergence_table=out("tex/table_convergence.tex"),
+        bracket_table=out("tex/table_bracket.tex"),
+        alternatives_table=out("tex/table_alternatives.tex"),
         figure_sources=out("tex/figure_sources.tex"),
         figures=expand(out("figures/{figure}.pdf"), figure=figures_drawn()),
     output:

@@ -402,6 +402,24 @@ def batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return batches
 
 
+def mws_floor(num_examples: int, batch_size: int) -> float:
+    """The least overestimate of the information by MWS over ``batches`` of M, nats.
+
+    Each example's log q(z_i) is underestimated by at least log M_b, the size of the batch that
+    holds it, so the information is overestimated by at least the mean of log M_b over the N
+    examples: log M when M divides N, less when the last batch is smaller.
+
+    Args:
+      num_examples: N.
+      batch_size: M.
+
+    Returns:
+      sum_b M_b log M_b / N over the batches of ``batches``.
+    """
+    sizes = np.array([len(batch) for batch in batches(np.arange(num_examples), batch_size)])
+    return float(np.sum(sizes * np.log(sizes)) / num_examples)
+
+
 def minibatch_log_weights(batch_size: int, num_examples: int, method: str) -> np.ndarray:
     """log importance weights of the batch components, (M, M); row i is sample z_i.
 

@@ -19,13 +19,6 @@ the bound that does not depend on N), and adds:
   example), so the class-count-weighted mean of the local terms is ``fitted_aggregate_kl_lower``.
 
 Every draw is seeded from the run's seed (``fitted_seed``), so an evaluation repeats exactly.
-
-Cost (``fitted_seconds`` of the test record). Digits (1,437 training and 360 test posteriors,
-D = 2 or 10, one thread): about 2 s of a 3-4 s evaluation. MNIST (60,000 and 10,000, D = 10),
-estimated: 60-100 s for the overall fit with all three families (results/bench/fitted_density.csv,
-a loaded 2-core machine) plus about 2.5 s per class (a synthetic class of 6,000 and 1,000
-posteriors, D = 10, mixture and gmm, one thread), so roughly 90-150 s on top of the 75-90 s the
-evaluation took before (results/bench/pilots.csv).
 """
 
 import math

@@ -4,10 +4,14 @@ the workflow (``workflow/rules/common.smk``) read. Light on purpose: the workflo
 imports nothing (no matplotlib).
 """
 
+import re
+from pathlib import Path
+
 # Figure name -> tables (<outdir>/<dataset>/<table>.csv, every dataset) it is drawn from.
 FIGURE_TABLES: dict[str, tuple[str, ...]] = {
     "rate_split": ("summary",),
     "mi_aggkl": ("summary",),
+    "kl_bracket": ("summary",),
     "information_vs_n": ("summary",),
     "latent_space": ("latent_samples",),
     "class_kl": ("summary",),
@@ -17,6 +21,7 @@ FIGURE_TABLES: dict[str, tuple[str, ...]] = {
     "prior_samples": ("sample_grids",),
     "expost_samples": ("sample_grids",),
     "objectives": ("summary",),
+    "frontier": ("summary",),
     "ones": ("latent_samples",),
 }
 # Table -> (option of `klgap figures` that takes it, without the dashes; command that writes it).
@@ -27,7 +32,7 @@ TABLE_OPTIONS = {"summary": ("summaries", "aggregate"), "history": ("histories",
 # are given every objective's rows. The other figures are of the beta-VAE (drawn against beta),
 # and `klgap figures` gives them only its rows.
 EVERY_OBJECTIVE = {"sample_grids"}
-EVERY_OBJECTIVE_FIGURES = {"objectives", "ones"}
+EVERY_OBJECTIVE_FIGURES = {"objectives", "frontier", "ones"}
 
 
 def reads_every_objective(figure: str, table: str) -> bool:
@@ -38,3 +43,26 @@ def reads_every_objective(figure: str, table: str) -> bool:
 def table_option(table: str) -> str:
     """Returns the option of ``klgap figures`` that takes a table, e.g. ``--summaries``."""
     return "--" + TABLE_OPTIONS[table][0].replace("_", "-")
+
+
+# A TeX comment, to the end of its line (an escaped \% is text).
+COMMENT = re.compile(r"(?<!\\)%.*$", re.MULTILINE)
+# \includegraphics[options]{name} in the paper's sources.
+INCLUDED = re.compile(r"\\includegraphics\s*(?:\[[^\]]*\])?\s*\{([^}]+)\}")
+
+
+def figures_in_paper(paper_dir: Path) -> list[str]:
+    """The figures of ``FIGURE_TABLES`` that the paper includes, in that order.
+
+    Args:
+      paper_dir: the paper's directory (``main.tex`` and ``sections/*.tex``).
+
+    Returns:
+      The names that some ``\\includegraphics{name}`` of the paper's TeX files uses: the
+      figures the workflow draws and the appendix lists (the others are drawn on request, with
+      ``klgap figures NAME``).
+    """
+    sources = sorted(Path(paper_dir).glob("*.tex")) + sorted(Path(paper_dir).glob("sections/*.tex"))
+    text = "\n".join(COMMENT.sub("", path.read_text()) for path in sources)
+    included = set(INCLUDED.findall(text))
+    return [name for name in FIGURE_TABLES if name in included]

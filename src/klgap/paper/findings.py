@@ -227,3 +227,101 @@ def findings_table(summary: pd.DataFrame, objective: str = "vae", split: str = "
     table["seeds"] = seeds.reindex(table.index).fillna(0).astype(int)
     table["at_ceiling"] = at_ceiling(table["mutual_info"], table["log_n"])
     return table.reset_index()[columns]
+
+
+# The frontier of the main objective against which the others are judged: held-out likelihood
+# (AIS estimate of log p(x), higher is better) and the quality of prior samples (FID, lower is
+# better), both on the test split.
+FRONTIER_LIKELIHOOD = "ais_ll"
+FRONTIER_QUALITY = "prior_fid"
+FRONTIER_COLUMNS = ["dataset", "latent_dim", "objective", "weight", "likelihood", "quality",
+                    "quality_low", "quality_high", "best_weight", "best_likelihood",
+                    "best_quality", "best_quality_low", "best_quality_high", "verdict"]
+
+
+def cell_intervals(summary: pd.DataFrame, metric: str, split: str = "test") -> pd.DataFrame:
+    """Mean and 95% interval over seeds of one metric, one row per cell of every objective.
+
+    Args:
+      summary: concatenated ``summary.csv`` tables, runs on every class (``classes`` all).
+      metric: a metric of the summary.
+      split: the evaluation set.
+
+    Returns:
+      Indexed by (objective, dataset, latent_dim, weight): ``mean``, ``low``, ``high`` (the
+      t-based interval; NaN for a single seed).
+    """
+    rows = summary[(summary["split"] == split) & (summary["metric"] == metric)]
+    table = rows.set_index(["objective"] + CELL)[["mean", "ci95_low", "ci95_high"]]
+    return table.rename(columns={"ci95_low": "low", "ci95_high": "high"}).sort_index()
+
+
+def frontier_comparison(summary: pd.DataFrame, main: str = "vae",
+                        likelihood: str = FRONTIER_LIKELIHOOD,
+                        quality: str = FRONTIER_QUALITY) -> pd.DataFrame:
+    """Each other objective's cell against the main objective's best cell at equal or higher
+    likelihood.
+
+    For a cell a of another objective, the main objective's cells b of the same dataset and
+    latent size with mean likelihood >= a's are candidates; the best is the one of lowest mean
+    ``quality``. The verdict compares the qualities' 95% intervals over seeds: ``better`` (a's
+    interval lies below the best's), ``worse`` (above it), ``within intervals`` (they overlap or
+    one is missing), or ``no main cell as likely`` (a's likelihood exceeds every b's).
+
+    Args:
+      summary: concatenated ``summary.csv`` tables, runs on every class.
+      main: the objective whose cells form the frontier.
+      likelihood: the metric to match (higher is better).
+      quality: the metric to compare (lower is better).
+
+    Returns:
+      One row per cell of another objective with both metrics finite, ``FRONTIER_COLUMNS``
+      (``best_*`` NaN where no main cell is as likely).
+    """
+    likely = cell_intervals(summary, likelihood)["mean"]
+    good = cell_intervals(summary, quality)
+    cells = pd.concat([likely.rename("likelihood"), good["mean"].rename("quality"),
+                       good["low"].rename("quality_low"), good["high"].rename("quality_high")],
+                      axis=1).dropna(subset=["likelihood", "quality"]).reset_index()
+    frontier = cells[cells["objective"] == main]
+    rows = []
+    for cell in cells[cells["objective"] != main].itertuples(index=False):
+        candidates = frontier[(frontier["dataset"] == cell.dataset)
+                              & (frontier["latent_dim"] == cell.latent_dim)
+                              & (frontier["likelihood"] >= cell.likelihood)]
+        row = {**cell._asdict(), "best_weight": np.nan, "best_likelihood": np.nan,
+               "best_quality": np.nan, "best_quality_low": np.nan, "best_quality_high": np.nan,
+               "verdict": "no main cell as likely"}
+        if len(candidates):
+            best = candidates.loc[candidates["quality"].idxmin()]
+            row.update(best_weight=best["weight"], best_likelihood=best["likelihood"],
+                       best_quality=best["quality"], best_quality_low=best["quality_low"],
+                       best_quality_high=best["quality_high"], verdict="within intervals")
+            if cell.quality_high < best["quality_low"]:
+                row["verdict"] = "better"
+            elif cell.quality_low > best["quality_high"]:
+                row["verdict"] = "worse"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
+
+
+def bracket_ratios(summary: pd.DataFrame) -> pd.Series:
+    """How wide the bracket on the population's aggregate KL is, per cell: the in-sample value on
+    the whole training split (the upper side, in expectation) over the fitted bound on the test
+    codes (the lower side).
+
+    Args:
+      summary: concatenated ``summary.csv`` tables of one objective.
+
+    Returns:
+      The ratio of the means over seeds, indexed by ``CELL``; only cells where both sides exist
+      and the lower one is positive.
+    """
+    upper = cell_means(summary, "train_full")["aggregate_kl"] if (
+        summary["split"] == "train_full").any() else pd.Series(dtype=float)
+    test = cell_means(summary, "test")
+    if "fitted_aggregate_kl_lower" not in test or upper.empty:
+        return pd.Series(dtype=float)
+    lower = test["fitted_aggregate_kl_lower"]
+    ratio = (upper / lower.where(lower > 0)).dropna()
+    return ratio.rename("bracket_ratio")

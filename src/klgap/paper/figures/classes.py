@@ -11,14 +11,15 @@ from matplotlib.patches import Patch
 
 from klgap.errors import UserError
 from klgap.paper.figures.panels import (against_beta, beta_panels, cell_panels, legend_below,
-                                        note_missing, plot_metric, require)
+                                        note_missing, plot_metric, require, swept_over_beta)
 from klgap.paper.figures.style import CLASS_PALETTE, COLOURS, LABELS, ONE_CLASS
 
 
 def class_kl(summary: pd.DataFrame) -> plt.Figure:
     """Class-conditional aggregates KL(q(z|y=c) || p(z)) beside KL(q(z) || p(z)) and I_q(y; z).
 
-    One panel per dataset (rows) and latent size (columns), against beta, test split. Grey band:
+    One panel per dataset (rows) and latent size (columns) swept over beta (``swept_over_beta``),
+    against beta, test split. Grey band:
     the range (minimum to maximum) over the C classes of the divergence of each class's
     aggregate posterior q(z|y=c) from the prior (means over seeds); thin grey line: their median
     over classes; red line with diamonds: class 1 (red as in the latent-space figures). Black,
@@ -42,6 +43,7 @@ def class_kl(summary: pd.DataFrame) -> plt.Figure:
         raise UserError("the summaries have no class_kl_<c> metrics; re-run evaluate and "
                         "aggregate")
     log_classes = math.log(len(class_metrics))
+    summary = swept_over_beta(summary)
     figure, shown = cell_panels(summary, "nats")
     for ax, _, _, bottom, cell in beta_panels(shown, summary):
         classes = class_means(cell, class_metrics)

@@ -97,7 +97,8 @@ def main(args: argparse.Namespace) -> None:
         if not paths:
             raise UserError(f"figure {args.figure} is drawn from {table} tables: give "
                             f"--{option.replace('_', '-')}")
-        tables[table] = load_tables(paths, table)
+        # Runs on some classes (the ones alone) are not drawn.
+        tables[table] = aggregate.whole_dataset(load_tables(paths, table))
         if not figure_registry.reads_every_objective(args.figure, table):
             tables[table] = aggregate.only_vae(tables[table])  # drawn against beta
     set_style()

@@ -1,5 +1,6 @@
 """Figures of the rate's decomposition, from the summaries: the rate split into I_q(x; z) and
-KL(q(z) || p(z)), their N-bracket, their growth with N, and the rate-distortion plane.
+KL(q(z) || p(z)), their N-bracket, the population's aggregate KL bracketed from above and below,
+their growth with N, and the rate-distortion plane.
 """
 
 from typing import NamedTuple
@@ -14,7 +15,7 @@ from klgap.paper.figures.panels import (against_beta, beta_axis, cell_of, cell_p
                                         clip_to_window, empty_figure, equal_elbo_lines,
                                         label_weights, legend_below, log_n_handle, log_n_line,
                                         note_missing, note_no_runs, paired, panels,
-                                        plot_interval, plot_pairs, require)
+                                        plot_interval, plot_pairs, require, swept_over_beta)
 from klgap.paper.figures.style import COLOURS, FULL_WIDTH, LABELS, beta_colours, dataset_name
 from klgap.sweep import layout
 
@@ -22,7 +23,8 @@ from klgap.sweep import layout
 def rate_split(summary: pd.DataFrame) -> plt.Figure:
     """The rate split into I_q(x; z) and KL(q(z) || p(z)) against beta, test split.
 
-    One panel per dataset (rows) and latent size (columns). The stacked areas are the means over
+    One panel per dataset (rows) and latent size (columns) swept over more than one beta (a lone
+    beta has no curve; the tables give it). The stacked areas are the means over
     seeds of the two terms (they add up to the mean rate, the top line); error bars are the
     t-based 95% intervals of the mutual information and of the rate. The dotted line is log N,
     the ceiling of the mutual information under the empirical data distribution.
@@ -34,6 +36,7 @@ def rate_split(summary: pd.DataFrame) -> plt.Figure:
       The figure.
     """
     require(summary, ["rate", "mutual_info", "aggregate_kl", "log_n"])
+    summary = swept_over_beta(summary)
     figure, shown = cell_panels(summary, "nats")
     for ax, _, _, bottom, cell in shown:
         both = pd.merge(against_beta(cell, "mutual_info"), against_beta(cell, "rate"),
@@ -47,13 +50,69 @@ def rate_split(summary: pd.DataFrame) -> plt.Figure:
                           both["ci95_high" + suffix], colour, band=False, marker="o")
         log_n_line(ax, cell)
         ax.set_ylim(bottom=0)
-        beta_axis(ax, cell["weight"], label=bottom)
+        beta_axis(ax, summary["weight"], label=bottom)  # the panels share their x-axis
     note_missing(figure, summary)
     legend_below(figure, [
         Patch(color=COLOURS["mutual_info"], alpha=0.55, label=LABELS["mutual_info"]),
         Patch(color=COLOURS["aggregate_kl"], alpha=0.55, label=LABELS["aggregate_kl"]),
         Line2D([], [], color=COLOURS["rate"], marker="o", label=LABELS["rate"]),
         log_n_handle()], ncol=4)
+    return figure
+
+
+# The estimates of KL(q(z) || p(z)) in the bracket figure: (split, metric, legend label, style).
+KL_BRACKET = (
+    ("train_full", "aggregate_kl", "in-sample, whole training split (upper bound in expectation)",
+     {"linestyle": "-", "marker": "s", "markersize": 4.5}),
+    ("test", "aggregate_kl", "in-sample, test split",
+     {"linestyle": "--", "marker": "o", "markersize": 3.5, "linewidth": 1.0, "alpha": 0.8}),
+    ("test", "fitted_aggregate_kl_lower", "fitted density, test codes (lower bound)",
+     {"linestyle": ":", "marker": "^", "markersize": 5, "linewidth": 1.4}),
+)
+
+
+def kl_bracket(summary: pd.DataFrame) -> plt.Figure:
+    """The population's KL(q(z) || p(z)) bracketed, against beta, on a log scale.
+
+    One panel per dataset (rows) and latent size (columns) swept over more than one beta. From
+    above: the in-sample aggregate KL of the whole training split (an upper bound in expectation
+    on the population's; solid, squares) and of the test split (dashed, circles); from below: the
+    fitted bound, test codes scored under a density fitted to the training posteriors (metric
+    ``fitted_aggregate_kl_lower``; dotted, triangles). The shaded band between the fitted bound
+    and the whole training split's value is where the population's value lies. Means over seeds
+    with t-based 95% intervals as bars; values <= 0 are not drawn (log scale).
+
+    Args:
+      summary: the concatenated summaries (the beta-VAE's).
+
+    Returns:
+      The figure.
+    """
+    require(summary, ["aggregate_kl", "fitted_aggregate_kl_lower"])
+    summary = swept_over_beta(summary)
+    figure, shown = cell_panels(summary, "nats (log scale)")
+    colours = {"aggregate_kl": COLOURS["aggregate_kl"], "fitted_aggregate_kl_lower": "0.15"}
+    for ax, dataset, latent_dim, bottom, _ in shown:
+        series = {}
+        for split, metric, _, style in KL_BRACKET:
+            values = against_beta(cell_of(summary, dataset, latent_dim, split), metric)
+            values = values[values["mean"] > 0]
+            series[(split, metric)] = values
+            plot_interval(ax, values["weight"], values["mean"], values["ci95_low"].clip(lower=1e-3),
+                          values["ci95_high"], colours[metric], band=False, **style)
+        upper = series[("train_full", "aggregate_kl")].set_index("weight")["mean"]
+        lower = series[("test", "fitted_aggregate_kl_lower")].set_index("weight")["mean"]
+        both = pd.concat([lower, upper], axis=1, keys=["low", "high"]).dropna().sort_index()
+        ax.fill_between(both.index, both["low"], both["high"], color=COLOURS["aggregate_kl"],
+                        alpha=0.15, linewidth=0)
+        ax.set_yscale("log")
+        beta_axis(ax, summary["weight"], label=bottom)  # the panels share their x-axis
+    note_missing(figure, summary)
+    handles = [Line2D([], [], color=colours[metric], label=label, **style)
+               for _, metric, label, style in KL_BRACKET]
+    handles.append(Patch(color=COLOURS["aggregate_kl"], alpha=0.15,
+                         label="bracket of the population's value"))
+    legend_below(figure, handles, ncol=2)
     return figure
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from klgap.estimators.mixture_numerics import mws_floor
 from klgap.paper.figures.panels import (beta_panels, cell_panels, legend_below, log_n_line,
                                         note_missing, paired, require)
 from klgap.paper.figures.style import COLOURS
@@ -24,8 +25,10 @@ def estimators(summary: pd.DataFrame) -> plt.Figure:
     minibatch size M (darker = larger M). Each minibatch estimate of KL(q(z) || p(z)) is the
     rate minus that of I_q(x; z), so a curve is also how far the KL estimate falls short of the
     exact KL. Green diamonds: the shortfall of the closed-form moment-matched Gaussian lower
-    bound on the aggregate KL. Dotted blue lines: log M, in the colour of M (MWS's excess where
-    the posteriors do not overlap); dotted grey: log N (its excess where they all coincide).
+    bound on the aggregate KL. Dotted blue lines, in the colour of M: MWS's least excess, the
+    mean over the test examples of log M_b, the size of each one's batch
+    (``mixture_numerics.mws_floor``: log M when M divides N), which it reaches where the
+    posteriors do not overlap; dotted grey: log N (its excess where they all coincide).
 
     Args:
       summary: the concatenated summaries.
@@ -42,9 +45,11 @@ def estimators(summary: pd.DataFrame) -> plt.Figure:
     figure, shown = cell_panels(summary, "estimate − exact, nats")
     for ax, _, _, bottom, cell in beta_panels(shown, summary):
         ax.axhline(0, color=COLOURS["exact"], linewidth=1.2)
+        log_n = cell.loc[(cell["split"] == "test") & (cell["metric"] == "log_n"), "mean"]
+        num_examples = int(round(math.exp(log_n.iloc[0]))) if len(log_n) else None
         for shade, batch_size in zip(shades, batch_sizes):
-            if f"mws_mutual_info_b{batch_size}" in set(cell["metric"]):
-                ax.axhline(math.log(batch_size), color=methods["mws"][1](shade),
+            if f"mws_mutual_info_b{batch_size}" in set(cell["metric"]) and num_examples:
+                ax.axhline(mws_floor(num_examples, batch_size), color=methods["mws"][1](shade),
                            linestyle=":", linewidth=0.8)
         shortfall = paired(cell, "aggregate_kl", "moment_matched_kl")
         ax.plot(shortfall["weight"], shortfall["mean_x"] - shortfall["mean_y"],
@@ -63,7 +68,8 @@ def estimators(summary: pd.DataFrame) -> plt.Figure:
                Line2D([], [], color=COLOURS["log_n"], linestyle=":", linewidth=1,
                       label=r"$\log N$ (MWS's excess where all posteriors coincide)"),
                Line2D([], [], color=methods["mws"][1](shades[len(shades) // 2]), linestyle=":",
-                      linewidth=0.8, label=r"$\log M$ (MWS's excess where none overlap)")]
+                      linewidth=0.8,
+                      label=r"MWS's least excess: mean $\log M_b$ ($\log M$ if M divides N)")]
     handles += [Line2D([], [], color=colour_map(shade), marker=marker, linestyle=linestyle,
                        linewidth=1, label=f"{name}, M = {batch_size}")
                 for name, colour_map, linestyle, marker in methods.values()

@@ -1,5 +1,6 @@
-"""The figure that compares the objectives, from the summaries of every objective: the beta-VAE
-beside objectives that act on the aggregate posterior, in four panels against the rate."""
+"""The figures that compare the objectives, from the summaries of every objective: the beta-VAE
+beside objectives that act on the aggregate posterior, in four panels against the rate, and their
+samples' quality against their held-out likelihood (the frontier)."""
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -97,8 +98,9 @@ def compared_objectives(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def objective_paths(ax: plt.Axes, cell: pd.DataFrame, y_metric: str, hollow: bool = False,
-                    linestyle: str = "-") -> pd.DataFrame:
-    """Draws a metric against the rate, a path of points per objective (weights ascending).
+                    linestyle: str = "-", x_metric: str = "rate") -> pd.DataFrame:
+    """Draws a metric against another (the rate by default), a path of points per objective
+    (weights ascending).
 
     Args:
       ax: the panel.
@@ -106,6 +108,7 @@ def objective_paths(ax: plt.Axes, cell: pd.DataFrame, y_metric: str, hollow: boo
       y_metric: the metric on the y-axis.
       hollow: white-filled markers (else filled).
       linestyle: of the lines joining an objective's points.
+      x_metric: the metric on the x-axis.
 
     Returns:
       The points drawn (``paired``), with their ``objective``.
@@ -113,7 +116,7 @@ def objective_paths(ax: plt.Axes, cell: pd.DataFrame, y_metric: str, hollow: boo
     drawn = []
     for objective in sorted(cell["objective"].unique(), key=objective_rank):
         colour, marker = objective_style(objective)
-        points = paired(cell[cell["objective"] == objective], "rate", y_metric)
+        points = paired(cell[cell["objective"] == objective], x_metric, y_metric)
         ax.plot(points["mean_x"], points["mean_y"], color=colour, linewidth=0.8,
                 linestyle=linestyle, zorder=1)
         plot_pairs(ax, points, colour, marker=marker, markersize=4.5, zorder=2,
@@ -155,3 +158,55 @@ def generation_panel(ax: plt.Axes, cell: pd.DataFrame, metric: str) -> None:
         ax.set_ylim(-0.04, 1.04)
     else:
         ax.set_yscale("log")  # near-uniform labels and a collapse onto one class (log C) both
+
+
+# Panels of figure ``frontier``: the FID of which samples -> panel title.
+FRONTIER_PANELS = {"prior_fid": "(a) samples from the prior",
+                   "fitted_fid": "(b) samples from the fitted density"}
+
+
+def frontier(summary: pd.DataFrame) -> plt.Figure:
+    """Sample quality against held-out likelihood: does an objective beat the beta-VAE's frontier?
+
+    Rows: the datasets whose summaries have an objective besides the beta-VAE, at the latent size
+    of ``objectives``, test split. x: the AIS estimate of log p(x) on the fixed test subset
+    (metric ``ais_ll``; higher is better); y: the FID of decoded samples against the test images
+    (log scale; lower is better), (a) of samples from the prior (``prior_fid``), (b) of samples
+    from the density fitted to the training codes (``fitted_fid``: the prior a model could have).
+    Colour and marker name the objective; each point is a cell, labelled with its weight, a mean
+    over seeds with t-based 95% intervals in both directions; lines join an objective's weights
+    in ascending order. Better models lie to the lower right; a point below the beta-VAE's path
+    at equal likelihood beats it. Learned priors have no AIS estimate and are not drawn.
+
+    Args:
+      summary: the concatenated summaries, every objective.
+
+    Returns:
+      The figure.
+    """
+    require(summary, ["ais_ll", *FRONTIER_PANELS])
+    compared = compared_objectives(summary)
+    if compared.empty:
+        return empty_figure("No objective besides the beta-VAE in these summaries (none in the "
+                            "sweep, or not aggregated yet).")
+    datasets = list(dict.fromkeys(compared["dataset"]))
+    figure, axes = panels(len(datasets), len(FRONTIER_PANELS), FULL_WIDTH / 2, 2.6, sharex="row")
+    for row, dataset in enumerate(datasets):
+        cell = compared[compared["dataset"] == dataset]
+        for ax, (metric, title) in zip(axes[row], FRONTIER_PANELS.items()):
+            label_weights(ax, objective_paths(ax, cell, metric, x_metric="ais_ll"))
+            ax.set_yscale("log")
+            ax.margins(x=0.08)
+            ax.set_ylabel(f"{panel_title(dataset, int(cell['latent_dim'].iloc[0]))}\nFID"
+                          if ax is axes[row, 0] else "FID")
+            ax.set_xlabel(r"$\log p(x)$ (AIS), nats" if row == len(datasets) - 1 else "")
+            if row == 0:
+                ax.set_title(title)
+    drawn = compared[(compared["metric"] == "ais_ll") & compared["mean"].notna()]
+    handles = [Line2D([], [], color=objective_style(objective)[0],
+                      marker=objective_style(objective)[1], linewidth=0.8,
+                      label=f"{objective} ({weight_symbol(objective)})")
+               for objective in sorted(drawn["objective"].unique(), key=objective_rank)]
+    note_missing(figure, compared)
+    legend_below(figure, handles, ncol=4)
+    return figure

@@ -57,6 +57,13 @@ def empty_figure(message: str) -> plt.Figure:
     return figure
 
 
+def swept_over_beta(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the cells (dataset, latent size) trained at more than one beta: a figure
+    against beta has no curve to draw for a lone beta (the tables give it)."""
+    swept = summary.groupby(["dataset", "latent_dim"])["weight"].transform("nunique") > 1
+    return summary[swept]
+
+
 def beta_axis(ax: plt.Axes, betas, label: bool = True) -> None:
     """Makes the x-axis a log-scale beta axis with a tick at every beta of the sweep."""
     betas = sorted(set(float(b) for b in betas))

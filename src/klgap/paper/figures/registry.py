@@ -25,6 +25,7 @@ class Figure(NamedTuple):
 DRAW: dict[str, Callable[..., plt.Figure]] = {
     "rate_split": decomposition.rate_split,
     "mi_aggkl": decomposition.mi_aggkl,
+    "kl_bracket": decomposition.kl_bracket,
     "information_vs_n": decomposition.information_vs_n,
     "latent_space": latent.latent_space,
     "class_kl": classes.class_kl,
@@ -34,6 +35,7 @@ DRAW: dict[str, Callable[..., plt.Figure]] = {
     "prior_samples": samples.prior_samples,
     "expost_samples": samples.expost_samples,
     "objectives": objectives.objectives,
+    "frontier": objectives.frontier,
     "ones": latent.ones,
 }
 if set(DRAW) != set(FIGURE_TABLES):

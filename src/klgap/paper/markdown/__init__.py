@@ -2,7 +2,8 @@
 block (``readme``) and ``docs/performance.md`` (``performance``), with shared formatting
 (``text``)."""
 
-from klgap.paper.markdown.performance import bench_value, performance_markdown  # noqa: F401
+from klgap.paper.markdown.bench_tables import bench_value  # noqa: F401
+from klgap.paper.markdown.performance import performance_markdown  # noqa: F401
 from klgap.paper.markdown.readme import (findings_markdown, findings_text,  # noqa: F401
                                          read_block, replace_block)
 from klgap.paper.markdown.text import (CEILING_MARK, FINDINGS_END, FINDINGS_START,  # noqa: F401

@@ -1,7 +1,6 @@
 """``docs/performance.md``: every benchmark record of ``<results>/bench/*.csv`` and the sweeps'
 ``provenance.json``, as Markdown tables."""
 
-import json
 import re
 from pathlib import Path
 
@@ -10,10 +9,14 @@ import pandas as pd
 
 from klgap.errors import UserError
 from klgap.training import objectives
-from klgap.paper.markdown.text import DATASET_NAMES, join_lines, number, significant
+from klgap.paper.markdown.bench_tables import (BENCH_COLUMNS, bench_target, bench_value,
+                                               cell_text, generic_table, pivot_table, plain_table,
+                                               read_bench, split_figure)
+from klgap.paper.markdown.sweep_records import (evaluation_cost_table, shards_table,
+                                                sweep_records_table)
+from klgap.paper.markdown.text import join_lines, number, significant
 
 
-BENCH_COLUMNS = ["figure", "value", "unit", "target", "status", "note", "load_1min", "machine"]
 RECORDS = {
     "training.csv": ("bench/bench_training.py", "2026-11-24, AMD EPYC with AVX-512",
                      "training throughput: klgap's step against Keras 3, and the float32 "
@@ -41,6 +44,10 @@ RECORDS = {
                                   "against the floor"),
     "floor_paper_sweep.csv": ("bench/bench_floor.py", "2026-12-02, AMD EPYC without AVX-512",
                               "the paper's sweep re-run from scratch, against the floor"),
+    "floor_shard_mnist_vae_s1.csv": ("bench/bench_floor.py --sweep "
+                                     "results/shards/mnist-vae-s1", "2026-12-05, AMD EPYC with "
+                                     "AVX-512", "shard mnist-vae-s1 of the next sweep, its own "
+                                     "record, against the floor, with the evaluation by part"),
     "sweep_reproduction.csv": ("bench/compare_sweeps.py", "2026-12-02, AMD EPYC without "
                                "AVX-512", "the re-run's tables against the committed ones"),
     "fitted_density.csv": ("bench/bench_fitted_density.py", "2026-12-04",
@@ -56,18 +63,13 @@ RECORDS = {
 }
 # Columns of the floor comparison: (file, record in brackets, heading).
 FLOOR_COLUMNS = [
+    ("floor_shard_mnist_vae_s1.csv", "sweep", "next sweep, shard mnist-vae-s1"),
     ("floor_committed_sweep.csv", "sweep", "paper's sweep, committed record"),
     ("floor_paper_sweep.csv", "sweep", "paper's sweep, re-run from scratch"),
     ("floor_mnist_pair.csv", "sweep", "two MNIST runs side by side"),
     ("floor.csv", "sweep", "previous sweep"),
     ("floor.csv", "smoke", "smoke configuration"),
 ]
-# The timing columns of a metrics table (``klgap.evaluation.evaluate.TIMING_KEYS``) the cost table
-# shows, with their headings; the parts are inside ``evaluation_seconds``.
-EVALUATION_PARTS = [("evaluation_seconds", "evaluation, wall"),
-                    ("evaluation_cpu_seconds", "evaluation, CPU"),
-                    ("fitted_seconds", "fitted bound"), ("quality_seconds", "sample quality"),
-                    ("ais_seconds", "AIS and its IW bound")]
 GENERIC_SECTIONS = [
     ("training.csv", "Training throughput",
      "Fashion-MNIST, the default 784-256-256-2×10 encoder and 10-256-256-784 decoder, batch "
@@ -120,77 +122,6 @@ def unknown_record(bench: Path, name: str) -> tuple[str, str, str]:
     return (str(script) if exists else "—", "not recorded", "—")
 
 
-def read_bench(path: Path) -> pd.DataFrame:
-    """A benchmark CSV (lines starting with ``#`` are comments); empty cells as empty strings."""
-    return pd.read_csv(path, comment="#", keep_default_na=False, dtype=str)
-
-
-def split_figure(figure: str) -> tuple[str, str]:
-    """``"span [sweep]"`` -> ``("span", "sweep")``; a figure without brackets has record ``""``."""
-    match = re.fullmatch(r"(.*?)\s*\[([^\[\]]*)\]", figure.strip())
-    return (match.group(1), match.group(2)) if match else (figure.strip(), "")
-
-
-def bench_value(value: str, unit: str, figure: str = "") -> str:
-    """A benchmark value with its unit: ratios as ``2.99×``, shares as percentages."""
-    try:
-        number_value = float(value)
-    except ValueError:
-        return value or "—"
-    if unit == "x":
-        return f"{significant(number_value)}×"
-    if not unit and ("share" in figure or "fraction" in figure):
-        return f"{significant(100 * number_value)} %"
-    text = significant(number_value)
-    return f"{text} {unit}" if unit else text
-
-
-def bench_target(row: pd.Series) -> str:
-    """``target ≤ 2: FAIL``-style text, or empty without a target."""
-    if not row["target"]:
-        return ""
-    target = row["target"].replace("<=", "≤").replace(">=", "≥")
-    if not row["unit"] and ("share" in row["figure"] or "fraction" in row["figure"]):
-        match = re.fullmatch(r"([<>=≤≥]+)\s*([0-9.]+)", target)
-        if match:
-            target = f"{match.group(1)} {significant(100 * float(match.group(2)))} %"
-    return f"{target}: **{row['status']}**" if row["status"] else target
-
-
-def cell_text(text: str) -> str:
-    """Text for a Markdown table cell (pipes escaped)."""
-    return str(text).replace("|", "\\|")
-
-
-def generic_table(table: pd.DataFrame) -> list[str]:
-    """Every row of a benchmark CSV: figure, value, target and verdict, note, load."""
-    lines = ["| figure | value | target | note | load (1 min) |",
-             "| --- | ---: | --- | --- | ---: |"]
-    for _, row in table.iterrows():
-        lines.append(f"| {cell_text(row['figure'].strip())} "
-                     f"| {bench_value(row['value'], row['unit'], row['figure'])} "
-                     f"| {bench_target(row)} | {cell_text(row['note'])} | {row['load_1min']} |")
-    return lines
-
-
-def plain_table(table: pd.DataFrame) -> list[str]:
-    """A CSV as a Markdown table, numbers with about three significant digits."""
-    lines = ["| " + " | ".join(table.columns) + " |",
-             "| " + " | ".join("---" for _ in table.columns) + " |"]
-    for _, row in table.iterrows():
-        cells = []
-        for value in row:
-            try:
-                number_value = float(value)
-            except ValueError:
-                cells.append(cell_text(value) if value != "" else "—")
-                continue
-            integer = re.fullmatch(r"-?\d+", value) is not None
-            cells.append(number(number_value, 0) if integer else significant(number_value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
 def records_table(bench: Path) -> list[str]:
     """The list of records: file, script, when and where, what, the loads they record."""
     lines = ["| file | written by | measured | what | load (1 min) |",
@@ -204,163 +135,6 @@ def records_table(bench: Path) -> list[str]:
                 if loads.min() == loads.max() else f"{loads.min():.2f}–{loads.max():.2f}")
         script = f"`{script}`" if script != "—" else script
         lines.append(f"| `results/bench/{name}` | {script} | {when} | {what} | {load} |")
-    return lines
-
-
-def sweep_records_table(results: Path) -> list[str]:
-    """The paper's sweep's two records side by side, from their ``provenance.json``."""
-    sources = [("committed record", results / "provenance.json"),
-               ("re-run from scratch", results / "bench" / "sweep_rerun" / "provenance.json")]
-    records = [(name, json.loads(path.read_text())) for name, path in sources if path.is_file()]
-    if not records:
-        return []
-
-    def row(label, values):
-        return f"| {label} | " + " | ".join(values) + " |"
-
-    def seconds(value):
-        return f"{number(value, 0)} s ({number(value / 60, 0)} min)"
-
-    lines = ["| | " + " | ".join(name for name, _ in records) + " |",
-             "| --- |" + " --- |" * len(records)]
-    lines.append(row("written (UTC)", [r.get("date_utc", "—") for _, r in records]))
-    lines.append(row("runs", [str(r.get("runs_trained", "—")) for _, r in records]))
-    lines.append(row("commits the runs were trained at",
-                     [", ".join(c[:7] + ("-dirty" if c.endswith("-dirty") else "")
-                                for c in r.get("training_commits", [])) for _, r in records]))
-    lines.append(row("span: first job's start to last job's end",
-                     [seconds(r["span_seconds"]) for _, r in records]))
-    lines.append(row("wall time of the jobs, summed",
-                     [seconds(r["wall_seconds_benchmarked_total"]) for _, r in records]))
-    lines.append(row("CPU time of the jobs, summed",
-                     [seconds(r["cpu_seconds_benchmarked_total"]) for _, r in records]))
-    for rule in sorted({rule for _, r in records for rule in r.get("wall_seconds_per_rule", {})}):
-        values = []
-        for _, r in records:
-            stats = r.get("wall_seconds_per_rule", {}).get(rule)
-            values.append("—" if stats is None else
-                          f"{stats['jobs']} jobs, mean {number(stats['wall_seconds_mean'], 0)} s, "
-                          f"longest {number(stats['wall_seconds_max'], 0)} s, peak memory "
-                          f"{number(stats['max_rss_mb_max'], 0)} MB")
-        lines.append(row(f"rule `{rule}`", values))
-    lines.append(row("one-thread float32 matmul rate (rule `machine`)",
-                     [f"{significant(r['matmul_gflops_per_thread'])} GFLOP/s "
-                      f"(measured {r.get('machine', {}).get('date_utc', '—')})"
-                      for _, r in records]))
-    lines.append(row("CPU", ["; ".join(r.get("cpus", [])) for _, r in records]))
-    lines.append(row("devices", ["; ".join(r.get("devices", [])) for _, r in records]))
-    return lines
-
-
-def shard_records(results: Path) -> dict[str, dict]:
-    """Every shard's provenance, by name: the ``shards`` of ``<results>/provenance.json`` (a
-    combined sweep's, ``klgap.sweep.shards.combine_provenance``), then
-    ``<results>/shards/*/provenance.json`` (a shard's own, replacing a combined copy)."""
-    records = {}
-    combined = results / "provenance.json"
-    if combined.is_file():
-        records.update(json.loads(combined.read_text()).get("shards", {}))
-    for path in sorted((results / "shards").glob("*/provenance.json")):
-        records[path.parent.name] = json.loads(path.read_text())
-    return dict(sorted(records.items()))
-
-
-def shards_table(results: Path) -> list[str]:
-    """One row per shard of a sharded sweep: runs, span, the machine at its start (``klgap
-    machine``) and date; or one line saying there is none."""
-    records = shard_records(results)
-    if not records:
-        return ["No sharded sweep has a record here yet (`shards/*/provenance.json`, or `shards` "
-                "in `provenance.json`)."]
-    lines = ["| shard | runs | span | host | CPUs available | CPU and features | one-thread "
-             "matmul at its start | written (UTC) |",
-             "| --- | ---: | ---: | --- | ---: | --- | ---: | --- |"]
-    for name, record in records.items():
-        machine = record.get("machine", {})
-        cpu = machine.get("cpu")
-        cpu_text = (f"{cpu.get('model', '—')} ({', '.join(cpu.get('features', [])) or '—'})"
-                    if cpu else "; ".join(record.get("cpus", [])) or "—")
-        rate = machine.get("matmul_gflops_per_thread", record.get("matmul_gflops_per_thread"))
-        rate_text = "—" if rate is None else f"{significant(rate)} GFLOP/s"
-        if rate is not None and machine.get("date_utc"):
-            rate_text += f" ({machine['date_utc']})"
-        span = record.get("span_seconds")
-        lines.append(f"| {cell_text(name)} | {record.get('runs_trained', '—')} "
-                     f"| {'—' if span is None else f'{number(span / 60, 0)} min'} "
-                     f"| {cell_text(machine.get('host', '—'))} "
-                     f"| {machine.get('cpus_available', '—')} | {cell_text(cpu_text)} "
-                     f"| {rate_text} | {record.get('date_utc', '—')} |")
-    return lines
-
-
-def metrics_tables(results: Path) -> list[Path]:
-    """The metrics tables of an output root: ``<dataset>/metrics.csv`` and each shard's."""
-    return (sorted(results.glob("*/metrics.csv"))
-            + sorted((results / "shards").glob("*/*/metrics.csv")))
-
-
-def evaluation_cost_table(results: Path) -> list[str]:
-    """Median seconds of each part of the evaluation per dataset and objective, over the test
-    records of the metrics tables (a run in several tables counted once); one line if none."""
-    tables = [pd.read_csv(path) for path in metrics_tables(results)]
-    tables = [table[table["split"] == "test"] for table in tables if "split" in table.columns]
-    tables = [table for table in tables if len(table)]
-    if not tables:
-        return ["No metrics table with test records here yet."]
-    table = pd.concat(tables, ignore_index=True)
-    if "objective" not in table.columns:  # tables written before runs had an objective
-        table["objective"] = "vae"
-    keys = [c for c in ("dataset", "objective", "classes", "latent_dim", "weight", "seed")
-            if c in table.columns]
-    table = table.drop_duplicates(keys)
-    table["objective"] = table["objective"].map(lambda name: objectives.RENAMED.get(name, name))
-    parts = [(column, heading) for column, heading in EVALUATION_PARTS
-             if column in table.columns and table[column].notna().any()]
-    missing = [f"`{column}`" for column, _ in EVALUATION_PARTS if column not in dict(parts)]
-    if not parts:
-        return [f"No records have {', '.join(missing)} yet."]
-    lines = ["| dataset | objective | runs | " + " | ".join(h for _, h in parts) + " |",
-             "| --- | --- | ---: |" + " ---: |" * len(parts)]
-    for (dataset, objective), group in table.groupby(["dataset", "objective"], sort=True):
-        cells = [number(float(group[column].median()), 1) + " s" if group[column].notna().any()
-                 else "—" for column, _ in parts]
-        lines.append(f"| {DATASET_NAMES.get(dataset, dataset)} | {objective} | {len(group)} | "
-                     + " | ".join(cells) + " |")
-    if missing:
-        lines += ["", f"No records have {', '.join(missing)} yet."]
-    return lines
-
-
-def hundredths(value: str, unit: str) -> str:
-    """A value to two decimals (log-likelihoods differ in them), with its unit."""
-    try:
-        number_value = float(value)
-    except ValueError:
-        return value or "—"
-    text = number(number_value, 2)
-    return f"{text} {unit}" if unit else text
-
-
-def pivot_table(table: pd.DataFrame) -> list[str]:
-    """A benchmark CSV whose figures are ``name [record]``: one row per record, one column per
-    name (values to hundredths, with their units), then the notes of each record below."""
-    names, records, cells, notes = [], [], {}, {}
-    for _, row in table.iterrows():
-        name, record = split_figure(row["figure"])
-        names += [name] if name not in names else []
-        records += [record] if record not in records else []
-        cells[record, name] = hundredths(row["value"], row["unit"])
-        if row["note"]:
-            notes.setdefault(row["note"], []).append(record)
-    lines = ["| | " + " | ".join(cell_text(name) for name in names) + " |",
-             "| --- |" + " ---: |" * len(names)]
-    for record in records:
-        lines.append(f"| {cell_text(record)} | "
-                     + " | ".join(cells.get((record, name), "—") for name in names) + " |")
-    lines.append("")
-    for note, where in notes.items():
-        shown = ", ".join(where) if len(where) < len(records) else "all"
-        lines.append(f"- {shown}: {note}")
     return lines
 
 

@@ -11,8 +11,9 @@ import yaml
 from klgap import atomic
 from klgap.errors import UserError
 from klgap.paper.tex.appendix import figure_sources_tex, parse_figure_sources
-from klgap.paper.tex.numbers import numbers_tex
-from klgap.paper.tex.tables import convergence_table_tex, objectives_table_tex, table_tex
+from klgap.paper.tex.numbers import class_subset_rows, numbers_tex
+from klgap.paper.tex.tables import (alternatives_table_tex, bracket_table_tex,
+                                    convergence_table_tex, objectives_table_tex, table_tex)
 from klgap.sweep.tables import load_summaries, load_tables, only_vae, whole_dataset
 
 
@@ -44,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output: table of every objective (.tex)")
     parser.add_argument("--convergence-table", type=Path, default=None,
                         help="output: table of the final slopes of the test curves (.tex)")
+    parser.add_argument("--bracket-table", type=Path, default=None,
+                        help="output: table of the bracket on the beta-VAE's aggregate KL (.tex)")
+    parser.add_argument("--alternatives-table", type=Path, default=None,
+                        help="output: table of the alternatives against the beta-VAE (.tex)")
 
 
 def check_inputs(summary: pd.DataFrame, history: pd.DataFrame, provenance: dict,
@@ -68,8 +73,9 @@ def main(args: argparse.Namespace) -> None:
     """Writes ``numbers.tex`` and the table."""
     # Table 1 and the named values are about the beta-VAE; the look-ups, the objectives' and the
     # convergence table cover every objective.
-    # Runs on some classes (column classes) are in the tables, not yet in the paper.
-    summary = whole_dataset(load_summaries(args.summaries))
+    # Runs on some classes (column classes) have look-ups of their own (class_subset_rows).
+    every_run = load_summaries(args.summaries)
+    summary = whole_dataset(every_run)
     history = whole_dataset(load_tables(args.histories, "history"))
     config = yaml.safe_load(args.config.read_text())
     provenance = json.loads(args.provenance.read_text())
@@ -79,12 +85,17 @@ def main(args: argparse.Namespace) -> None:
                       if args.latent_samples else None)
     atomic.write_text(args.numbers, numbers_tex(summary, history, config, provenance, benchmarks,
                                                 args.commit, args.config_label, args.config_hash,
-                                                latent_samples))
+                                                latent_samples, class_subset_rows(every_run)))
     atomic.write_text(args.table, table_tex(only_vae(summary)))
     print(f"wrote {args.numbers} and {args.table}")
     if args.objectives_table is not None:
         atomic.write_text(args.objectives_table, objectives_table_tex(summary))
         print(f"wrote {args.objectives_table}")
+    for path, write in ((args.bracket_table, bracket_table_tex),
+                        (args.alternatives_table, alternatives_table_tex)):
+        if path is not None:
+            atomic.write_text(path, write(summary))
+            print(f"wrote {path}")
     if args.convergence_table is not None:
         atomic.write_text(args.convergence_table, convergence_table_tex(history))
         print(f"wrote {args.convergence_table}")

@@ -41,9 +41,20 @@ def lookup_definitions(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
+def class_subset_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs on some classes, their objective renamed ``<objective>-classes<labels>``
+    (``vae-classes1``: the beta-VAE of the ones), so that their look-ups stay apart from those of
+    the runs on every class (an empty table for tables without the column ``classes``)."""
+    if "classes" not in summary.columns:
+        return summary.iloc[:0]
+    rows = summary[summary["classes"] != layout.ALL_CLASSES]
+    return rows.assign(objective=rows["objective"] + "-classes" + rows["classes"])
+
+
 def numbers_tex(summary: pd.DataFrame, history: pd.DataFrame, config: dict, provenance: dict,
                 benchmarks: pd.DataFrame, commit: str, config_label: str, config_hash: str,
-                latent_samples: pd.DataFrame | None = None) -> str:
+                latent_samples: pd.DataFrame | None = None,
+                subsets: pd.DataFrame | None = None) -> str:
     """Writes the macros of the paper.
 
     Args:
@@ -58,6 +69,8 @@ def numbers_tex(summary: pd.DataFrame, history: pd.DataFrame, config: dict, prov
       config_hash: the short hash of the validated configuration.
       latent_samples: the concatenated ``latent_samples.csv`` tables (for the class sizes), or
         None.
+      subsets: summary rows of runs on some classes (``class_subset_rows``), looked up as
+        ``\\klgapObj{vae-classes1}{...}``; None: none.
 
     Returns:
       The text of ``numbers.tex``: named macros (``\\klgapCommit``, ``\\klgapNumRuns``, ...),
@@ -96,5 +109,7 @@ def numbers_tex(summary: pd.DataFrame, history: pd.DataFrame, config: dict, prov
     ]
     lines += [rf"\@namedef{{klgap@value@{name}}}{{{value}}}" for name, value in values.items()]
     lines += lookup_definitions(every_objective)
+    if subsets is not None and len(subsets):
+        lines += lookup_definitions(subsets)
     lines.append(r"\makeatother")
     return "\n".join(lines) + "\n"

@@ -7,7 +7,9 @@ import pandas as pd
 
 from klgap.data import datasets as data
 from klgap.estimators import decomposition as estimators
-from klgap.evaluation import evaluate
+from klgap.estimators import fitted_density, flow_density
+from klgap.estimators.mixture_numerics import mws_floor
+from klgap.evaluation import ais, evaluate, feature_network, sample_quality
 from klgap.paper import findings
 from klgap.paper.tex.formatting import escape, integer, listing, number, short_commit
 from klgap.sweep import layout
@@ -53,7 +55,23 @@ def configuration_values(config: dict) -> dict[str, str]:
         "full_split_samples": integer(evaluate.FULL_SPLIT_SAMPLES),
         "nested_samples": integer(evaluate.NESTED_SAMPLES),
         "nested_sizes": listing(integer(n) for n in evaluate.NESTED_SIZES),
+        # Sample quality, the fitted bound and AIS (klgap.evaluation, klgap.estimators).
+        "quality_samples": integer(evaluate.QUALITY_SAMPLES),
+        "precision_recall_k": str(sample_quality.PRECISION_RECALL_K),
+        "feature_channels": listing(feature_network.CHANNELS),
+        "feature_dim": str(feature_network.FEATURE_DIM),
+        "feature_epochs": str(feature_network.EPOCHS),
+        "fit_validation_percent": number(100 * fitted_density.VALIDATION_FRACTION, 0),
+        "gmm_component_set": ", ".join(str(k) for k in fitted_density.GMM_COMPONENTS),
+        "num_bandwidths": str(len(fitted_density.MIXTURE_BANDWIDTHS)),
+        "flow_couplings": str(flow_density.NUM_COUPLINGS),
+        "ais_leapfrog_steps": str(ais.NUM_LEAPFROG_STEPS),
+        "ais_adaptation_chains": str(ais.NUM_ADAPTATION_CHAINS),
+        "ceiling_margin": f"{findings.CEILING_MARGIN:g}",
     }
+    for key in ("ais_examples", "ais_steps", "ais_chains", "num_pseudo_inputs"):
+        if key in config:  # snapshots of sweeps before the key lack it
+            values[key] = integer(config[key])
     for dataset in config["datasets"]:
         values[f"epochs/{dataset}"] = str(epochs[dataset] if isinstance(epochs, dict) else epochs)
     runs = layout.sweep(layout.upgrade_snapshot(config))
@@ -103,6 +121,11 @@ def sweep_values(summary: pd.DataFrame) -> dict[str, str]:
     if "train" in set(summary["split"]):
         gap = (findings.cell_means(summary, "train")["mutual_info"] - test["mutual_info"]).abs()
         values["mi_train_test_maxdiff"] = number(gap.max())
+    bracket = findings.bracket_ratios(summary)
+    for (dataset, latent_dim), ratios in (bracket.groupby(level=["dataset", "latent_dim"])
+                                          if len(bracket) else []):
+        values[f"bracket_ratio_max/{dataset}/{latent_dim}"] = number(ratios.max(), 1)
+        values[f"bracket_ratio_min/{dataset}/{latent_dim}"] = number(ratios.min(), 1)
     derived = findings.derived_metrics(test)
     if "moment_matched_share" in derived:
         values["moment_matched_share_max"] = number(derived["moment_matched_share"].max(), 1)
@@ -118,6 +141,11 @@ def sweep_values(summary: pd.DataFrame) -> dict[str, str]:
                 values[f"{estimator}_mi_excess_max/b{batch}"] = number(excess.max())
                 values[f"log_batch/{batch}"] = number(math.log(batch))
         values["num_minibatch_cells"] = str(len(estimates) // estimates["estimator"].nunique())
+        for (dataset, split), rows in summary[summary["metric"] == "n"].groupby(
+                ["dataset", "split"]):
+            for batch in estimates["batch_size"].unique():
+                values[f"mws_floor/{dataset}/{split}/b{batch}"] = number(
+                    mws_floor(int(rows["mean"].iloc[0]), int(batch)), 3)
     return values
 
 
