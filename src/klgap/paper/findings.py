@@ -10,6 +10,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from klgap.sweep.tables import whole_dataset
+
 CELL = ["dataset", "latent_dim", "weight"]
 # Below this rate (nats) the share aggregate_kl / rate is a ratio of two numbers near zero.
 SHARE_MIN_RATE = 0.5
@@ -240,10 +242,10 @@ FRONTIER_COLUMNS = ["dataset", "latent_dim", "objective", "weight", "likelihood"
 
 
 def cell_intervals(summary: pd.DataFrame, metric: str, split: str = "test") -> pd.DataFrame:
-    """Mean and 95% interval over seeds of one metric, one row per cell of every objective.
+    """Mean and 95% interval over seeds of one metric, one row per cell with a finished run.
 
     Args:
-      summary: concatenated ``summary.csv`` tables, runs on every class (``classes`` all).
+      summary: concatenated ``summary.csv`` tables (runs on some classes are left out).
       metric: a metric of the summary.
       split: the evaluation set.
 
@@ -251,7 +253,10 @@ def cell_intervals(summary: pd.DataFrame, metric: str, split: str = "test") -> p
       Indexed by (objective, dataset, latent_dim, weight): ``mean``, ``low``, ``high`` (the
       t-based interval; NaN for a single seed).
     """
-    rows = summary[(summary["split"] == split) & (summary["metric"] == metric)]
+    rows = whole_dataset(summary)
+    rows = rows[(rows["split"] == split) & (rows["metric"] == metric)]
+    if "n_runs" in rows:
+        rows = rows[rows["n_runs"] > 0]
     table = rows.set_index(["objective"] + CELL)[["mean", "ci95_low", "ci95_high"]]
     return table.rename(columns={"ci95_low": "low", "ci95_high": "high"}).sort_index()
 
@@ -269,7 +274,7 @@ def frontier_comparison(summary: pd.DataFrame, main: str = "vae",
     one is missing), or ``no main cell as likely`` (a's likelihood exceeds every b's).
 
     Args:
-      summary: concatenated ``summary.csv`` tables, runs on every class.
+      summary: concatenated ``summary.csv`` tables (runs on some classes are left out).
       main: the objective whose cells form the frontier.
       likelihood: the metric to match (higher is better).
       quality: the metric to compare (lower is better).

@@ -213,18 +213,17 @@ def mean_ci(mean: float, low: float, high: float, digits: int = 2) -> str:
 
 
 def interval_cells(summary: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """The test split's mean and interval of ``metrics`` per cell with a finished run: columns
-    (mean|low|high, metric), index (objective, dataset, latent_dim, weight); runs on every class
-    only."""
-    rows = summary[(summary["split"] == "test") & summary["metric"].isin(metrics)
-                   & (summary["n_runs"] > 0)]
-    if "classes" in rows:
-        rows = rows[rows["classes"] == "all"]
-    index = ["objective", "dataset", "latent_dim", "weight"]
-    cells = rows.rename(columns={"ci95_low": "low", "ci95_high": "high"}).pivot_table(
-        index=index, columns="metric", values=["mean", "low", "high"], dropna=False)
-    # dropna=False keeps metrics that are NaN everywhere but invents cells no grid has.
-    return cells.loc[pd.MultiIndex.from_frame(rows[index].drop_duplicates())].sort_index()
+    """The test split's mean and interval of ``metrics`` per cell with a finished run, runs on
+    every class only (``findings.cell_intervals``).
+
+    Returns:
+      Columns (mean|low|high, metric) for the metrics the summary has; index (objective,
+      dataset, latent_dim, weight).
+    """
+    cells = {metric: findings.cell_intervals(summary, metric) for metric in metrics}
+    cells = pd.concat({metric: table for metric, table in cells.items() if not table.empty},
+                      axis=1)
+    return cells.swaplevel(axis=1).sort_index()
 
 
 def formatted(cells: pd.DataFrame, index, metric: str) -> str:
@@ -299,7 +298,7 @@ def alternatives_table_tex(summary: pd.DataFrame) -> str:
     others = others[others["objective"].isin(set(listed) - set(main))]
     if others.empty:
         return NO_OBJECTIVES
-    comparison = findings.frontier_comparison(summary[summary.get("classes", "all") == "all"])
+    comparison = findings.frontier_comparison(summary)
     verdicts = comparison.set_index(["objective", "dataset", "latent_dim", "weight"])
     header = ["objective", "weight"] + list(ALTERNATIVE_METRICS.values()) + [r"vs.\ $\beta$-VAE"]
     lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
