@@ -154,6 +154,6 @@ def test_documented_snakemake_commands_plan(document, command, tmp_path):
         assert "--unlock" in subprocess.run([snakemake, "--help"], capture_output=True,
                                             text=True).stdout
         return
-    result = subprocess.run([snakemake, *words[1:], "-n"], cwd=REPO, capture_output=True,
+    result = subprocess.run([snakemake, "-n", *words[1:]], cwd=REPO, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, f"{document}: {command}\n{result.stdout[-3000:]}"

@@ -13,6 +13,7 @@ import pytest
 
 from klgap.sweep import tables as aggregate
 from klgap.paper import findings
+from klgap.paper.tex import values
 from klgap.sweep import layout
 
 DATASETS = {  # dataset -> (latent_dims, betas, seeds, minibatch sizes)
@@ -683,3 +684,22 @@ def test_bracket_ratios_divide_the_whole_training_splits_value_by_the_fitted_bou
         upper = cell.loc[cell["split"] == "train_full", "aggregate_kl"].mean()
         lower = cell.loc[cell["split"] == "test", "fitted_aggregate_kl_lower"].mean()
         assert ratio == pytest.approx(upper / lower)
+
+
+def test_objective_values_count_seeds_and_verdicts_of_every_other_objective():
+    _, records = frontier_sweep(5)
+    vamp = layout.grid(["mnist"], [10], [1.0], [0, 1, 2], objective="vamp")
+    records += [{**run._asdict(), "split": "test", "device": "CPU", "ais_ll": float("nan"),
+                 "prior_fid": 20.0 + run.seed} for run in vamp]
+    runs = [layout.Run(**{k: r[k] for k in layout.Run._fields}) for r in records]
+    records = [r for r in records if not (r["objective"] == "mmd" and r["weight"] == 30.0
+                                          and r["seed"] == 2)]
+    summary = aggregate.summarize(aggregate.tidy(records), runs)
+    found = values.objective_values(summary)
+    assert found["seeds_min/mmd"] == "2" and found["seeds_min/vae"] == "3"
+    assert found["seeds_min/vamp"] == "3" and found["frontier_unscored"] == "1"
+    verdicts = findings.frontier_comparison(summary)["verdict"].value_counts()
+    assert found["frontier_cells"] == "4"
+    assert sum(int(found[f"frontier/{name}"]) for name in values.VERDICT_NAMES.values()) == 4
+    for verdict, name in values.VERDICT_NAMES.items():
+        assert found[f"frontier/{name}"] == str(verdicts.get(verdict, 0))

@@ -25,7 +25,6 @@ RUN = f"runs/{RUN_ID}"
 FIGURES = figure_registry.FIGURE_TABLES
 
 # Files of the repository. The paper's generated parts come from <outdir>/tex and /figures.
-PAPER_DIR = REPO / "paper"
 SCRIPTS = REPO / "workflow" / "scripts"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DATASETS = yaml.safe_load(SCHEMA.read_text())["properties"]["datasets"]["items"]["enum"]
@@ -160,7 +159,7 @@ def figures_drawn():
     samples only with 2-D runs in the sweep)."""
     return [
         name
-        for name in figure_registry.figures_in_paper(PAPER_DIR)
+        for name in figure_registry.figures_in_paper(paper_dir())
         if "latent_samples" not in FIGURES[name] or has_latent_space()
     ]
 
@@ -334,12 +333,17 @@ def code_version():
     return git_commit(REPO)
 
 
+def paper_dir():
+    """The paper's hand-written sources (config key paper_dir), as a path in the repository."""
+    return REPO / config["paper_dir"]
+
+
 def paper_sources():
     """Lists the hand-written sources of the paper besides main.tex (TeX files, bibliography)."""
     return sorted(
         str(path)
         for pattern in ("*.tex", "sections/*.tex", "*.bib")
-        for path in PAPER_DIR.glob(pattern)
+        for path in paper_dir().glob(pattern)
         if path.name != "main.tex"
     )
 

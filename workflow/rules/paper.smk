@@ -54,7 +54,7 @@ rule tex:
 
 rule paper:
     input:
-        main=PAPER_DIR / "main.tex",
+        main=paper_dir() / "main.tex",
         sources=paper_sources(),
         script=SCRIPTS / "build_paper.sh",
         numbers=out("tex/numbers.tex"),

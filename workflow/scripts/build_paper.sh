@@ -31,7 +31,8 @@ fi
 
 rm -rf "$build_dir"
 mkdir -p "$build_dir/generated/tex" "$build_dir/generated/figures"
-cp -R "$paper_dir/." "$build_dir/"
+# -L: the next paper links the shared refs.bib and literature.tex from paper/.
+cp -RL "$paper_dir/." "$build_dir/"
 cp "$tex_dir"/*.tex "$build_dir/generated/tex/"
 cp "$figures_dir"/*.pdf "$build_dir/generated/figures/"
 

@@ -13,6 +13,7 @@ from klgap.evaluation import ais, evaluate, feature_network, sample_quality
 from klgap.paper import findings
 from klgap.paper.tex.formatting import escape, integer, listing, number, short_commit
 from klgap.sweep import layout
+from klgap.sweep.tables import whole_dataset
 
 
 def count_runs(summary: pd.DataFrame) -> tuple[int, int]:
@@ -146,6 +147,37 @@ def sweep_values(summary: pd.DataFrame) -> dict[str, str]:
             for batch in estimates["batch_size"].unique():
                 values[f"mws_floor/{dataset}/{split}/b{batch}"] = number(
                     mws_floor(int(rows["mean"].iloc[0]), int(batch)), 3)
+    return values
+
+
+# Names in ``frontier/<name>`` of the verdicts of ``findings.frontier_comparison``.
+VERDICT_NAMES = {"better": "better", "worse": "worse", "within intervals": "within",
+                 "no main cell as likely": "unmatched"}
+
+
+def objective_values(summary: pd.DataFrame) -> dict[str, str]:
+    """Values about every objective: finished seeds, and verdicts at equal likelihood.
+
+    Args:
+      summary: the concatenated summaries of every objective.
+
+    Returns:
+      ``seeds_min/<objective>`` (the fewest finished runs in any of its cells on the whole
+      dataset); ``frontier_cells`` (cells of the other objectives with both the frontier's
+      likelihood and quality), ``frontier/<verdict>`` (how many of them got each verdict of
+      ``VERDICT_NAMES``) and ``frontier_unscored`` (cells with the quality but no likelihood).
+    """
+    rows = whole_dataset(summary)
+    rows = rows[(rows["split"] == "test") & (rows["metric"] == findings.FRONTIER_QUALITY)]
+    values = {f"seeds_min/{objective}": str(int(cells["n_runs"].min()))
+              for objective, cells in rows.groupby("objective")}
+    comparison = findings.frontier_comparison(summary)
+    values["frontier_cells"] = str(len(comparison))
+    for verdict, name in VERDICT_NAMES.items():
+        values[f"frontier/{name}"] = str(int((comparison["verdict"] == verdict).sum()))
+    quality = findings.cell_intervals(summary, findings.FRONTIER_QUALITY)["mean"].dropna()
+    others = quality[quality.index.get_level_values("objective") != "vae"]
+    values["frontier_unscored"] = str(len(others) - len(comparison))
     return values
 
 
