@@ -80,7 +80,8 @@ def kl_bracket(summary: pd.DataFrame) -> plt.Figure:
     fitted bound, test codes scored under a density fitted to the training posteriors (metric
     ``fitted_aggregate_kl_lower``; dotted, triangles). The shaded band between the fitted bound
     and the whole training split's value is where the population's value lies. Means over seeds
-    with t-based 95% intervals as bars; values <= 0 are not drawn (log scale).
+    with t-based 95% intervals as bars; values <= 0 are not drawn (log scale), and the axis starts
+    at half the smallest mean drawn, cutting intervals that reach further down.
 
     Args:
       summary: the concatenated summaries (the beta-VAE's).
@@ -106,6 +107,9 @@ def kl_bracket(summary: pd.DataFrame) -> plt.Figure:
         ax.fill_between(both.index, both["low"], both["high"], color=COLOURS["aggregate_kl"],
                         alpha=0.15, linewidth=0)
         ax.set_yscale("log")
+        means = pd.concat([values["mean"] for values in series.values()])
+        if len(means):  # an interval reaching towards zero (few seeds) is cut at the edge
+            ax.set_ylim(bottom=0.5 * means.min())
         beta_axis(ax, summary["weight"], label=bottom)  # the panels share their x-axis
     note_missing(figure, summary)
     handles = [Line2D([], [], color=colours[metric], label=label, **style)

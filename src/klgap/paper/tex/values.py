@@ -138,8 +138,8 @@ def sweep_values(summary: pd.DataFrame) -> dict[str, str]:
             values[f"{estimator}_negative_aggkl"] = str(int((rows["aggregate_kl"] < 0).sum()))
             for batch, batch_rows in rows.groupby("batch_size"):
                 excess = batch_rows["mutual_info_excess"]
-                values[f"{estimator}_mi_excess_min/b{batch}"] = number(excess.min())
-                values[f"{estimator}_mi_excess_max/b{batch}"] = number(excess.max())
+                values[f"{estimator}_mi_excess_min/b{batch}"] = number(excess.min(), 3)
+                values[f"{estimator}_mi_excess_max/b{batch}"] = number(excess.max(), 3)
                 values[f"log_batch/{batch}"] = number(math.log(batch))
         values["num_minibatch_cells"] = str(len(estimates) // estimates["estimator"].nunique())
         for (dataset, split), rows in summary[summary["metric"] == "n"].groupby(
