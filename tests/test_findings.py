@@ -560,10 +560,10 @@ def test_findings_markdown_marks_the_ceiling_and_missing_cells():
     text = markdown.findings_markdown(pd.concat([summary, extra], ignore_index=True))
     table = findings.findings_table(summary)
     lines = text.splitlines()
-    rows = [line for line in lines if line.startswith("| digits")]
+    rows = [line for line in lines if line.startswith("| Digits")]
     assert len(rows) == 3 + 3  # headline: d_z 2, 10, 20; grid: the same
     for row in table.itertuples(index=False):
-        [line] = [r for r in rows[:3] if r.startswith(f"| digits (8×8) | {row.latent_dim} |")]
+        [line] = [r for r in rows[:3] if r.startswith(f"| Digits (8×8) | {row.latent_dim} |")]
         assert f"| {markdown.number(row.mutual_info)}" + (markdown.CEILING_MARK if row.at_ceiling
                                                            else " |") in line
         assert f"| {markdown.number(row.rate)} |" in line

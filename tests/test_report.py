@@ -145,7 +145,7 @@ def test_numbers_and_table(tmp_path, summary_csv):
     assert len(rows) == 2
     assert rows[1].endswith(r"2/3 \\")
     # A heading row per dataset names its test split's N and log N.
-    heading = next(line for line in lines if r"\emph{fashion\_mnist}" in line)
+    heading = next(line for line in lines if r"\emph{Fashion-MNIST}" in line)
     assert f"$\\log N = {math.log(N_TEST):.2f}$" in heading
     # Every row has as many cells as the header.
     header = next(line for line in lines if line.startswith("$d_z$"))

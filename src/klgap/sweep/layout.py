@@ -29,6 +29,8 @@ from klgap.errors import UserError
 RUN_PATTERN = "{objective}/{subset}z{latent_dim}/{weight_name}{weight}/seed{seed}"
 # The tables' ``classes`` of a run on every class (and of tables written before the column).
 ALL_CLASSES = "all"
+# How the paper, its figures and the README name each dataset.
+DATASET_NAMES = {"digits": "Digits (8×8)", "fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}
 # The keys of one grid of a sweep (the configuration's main grid, or one of its experiments).
 GRID_KEYS = ("objective", "datasets", "latent_dims", "weights", "seeds")
 # What configuration snapshots written before a key existed (results/config.yaml) meant by it.

@@ -33,7 +33,6 @@ LABELS = {
     "moment_matched_kl": r"moment-matched bound $\mathrm{KL}(\mathcal{N}(m,S)\,\|\,p(z))$",
     "class_kl": r"$\mathrm{KL}(q(z|y{=}c)\,\|\,p(z))$",
 }
-DATASET_NAMES = {"digits": "Digits (8×8)", "fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}
 WEIGHT_SYMBOLS = {"beta": "β", "lambda": "λ"}
 
 
@@ -49,7 +48,7 @@ def set_style() -> None:
 
 def dataset_name(dataset: str) -> str:
     """Returns the name of a dataset as printed in figures."""
-    return DATASET_NAMES.get(dataset, dataset)
+    return layout.DATASET_NAMES.get(dataset, dataset)
 
 
 def panel_title(dataset: str, latent_dim: int) -> str:

@@ -8,8 +8,8 @@ import yaml
 
 from klgap.errors import UserError
 from klgap.paper import findings
-from klgap.sweep import tables
-from klgap.paper.markdown.text import (CEILING_MARK, DATASET_NAMES, FINDINGS_END, FINDINGS_START,
+from klgap.sweep import layout, tables
+from klgap.paper.markdown.text import (CEILING_MARK, FINDINGS_END, FINDINGS_START,
                                        join_lines, number)
 
 
@@ -63,7 +63,7 @@ def findings_markdown(summary: pd.DataFrame) -> str:
     for row in headline.itertuples(index=False):
         mark = CEILING_MARK if row.at_ceiling else ""
         lines.append(
-            f"| {DATASET_NAMES.get(row.dataset, row.dataset)} | {row.latent_dim} "
+            f"| {layout.DATASET_NAMES.get(row.dataset, row.dataset)} | {row.latent_dim} "
             f"| {number(row.n, 0)} | {number(row.log_n)} | {number(row.rate)} "
             f"| {number(row.mutual_info)}{mark} | {number(row.aggregate_kl)} "
             f"| {number(row.heldout_aggregate_kl_lower)} | {row.seeds} |")
@@ -85,7 +85,7 @@ def findings_markdown(summary: pd.DataFrame) -> str:
             cell = cells.loc[(dataset, latent_dim, weight)]
             mark = CEILING_MARK if cell["at_ceiling"] else ""
             entries.append(f"{number(cell['mutual_info'])}{mark} / {number(cell['aggregate_kl'])}")
-        lines.append(f"| {DATASET_NAMES.get(dataset, dataset)} | {latent_dim} | "
+        lines.append(f"| {layout.DATASET_NAMES.get(dataset, dataset)} | {latent_dim} | "
                      + " | ".join(entries) + " |")
     lines += [
         "",

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from klgap.paper.markdown.bench_tables import cell_text
-from klgap.paper.markdown.text import DATASET_NAMES, number, significant
+from klgap.paper.markdown.text import number, significant
+from klgap.sweep import layout
 from klgap.training import objectives
 
 
@@ -136,8 +137,8 @@ def evaluation_cost_table(results: Path) -> list[str]:
     for (dataset, objective), group in table.groupby(["dataset", "objective"], sort=True):
         cells = [number(float(group[column].median()), 1) + " s" if group[column].notna().any()
                  else "—" for column, _ in parts]
-        lines.append(f"| {DATASET_NAMES.get(dataset, dataset)} | {objective} | {len(group)} | "
-                     + " | ".join(cells) + " |")
+        name = layout.DATASET_NAMES.get(dataset, dataset)
+        lines.append(f"| {name} | {objective} | {len(group)} | " + " | ".join(cells) + " |")
     if missing:
         lines += ["", f"No records have {', '.join(missing)} yet."]
     return lines

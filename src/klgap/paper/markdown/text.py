@@ -5,11 +5,9 @@ import textwrap
 
 FINDINGS_START = "<!-- findings:start -->"
 FINDINGS_END = "<!-- findings:end -->"
-DATASET_NAMES = {"digits": "digits (8×8)", "fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}
 MINUS = "\u2212"
 CEILING_MARK = "†"
 WIDTH = 100  # prose lines are wrapped at this width; table rows are not
-
 
 
 def join_lines(lines: list[str]) -> str:

@@ -54,7 +54,8 @@ def dataset_heading(summary: pd.DataFrame, dataset: str, columns: int) -> str:
     log_n = rows[rows["metric"] == "log_n"]["mean"]
     size = (f": $N = {integer(n.iloc[0])}$, $\\log N = {number(log_n.iloc[0])}$"
             if len(n) and len(log_n) else "")
-    return rf"\multicolumn{{{columns}}}{{l}}{{\emph{{{escape(dataset)}}}{size}}} \\"
+    name = escape(layout.DATASET_NAMES.get(dataset, dataset))
+    return rf"\multicolumn{{{columns}}}{{l}}{{\emph{{{name}}}{size}}} \\"
 
 
 def table_tex(summary: pd.DataFrame) -> str:
