@@ -13,7 +13,7 @@ from snakemake.utils import validate
 
 from klgap.config import checks
 from klgap.paper import figure_registry
-from klgap.sweep import collected_files, layout, shards
+from klgap.sweep import collected_files, layout, scheduling, shards
 from klgap.training import objectives
 from klgap.sweep.provenance import git_commit
 
@@ -255,6 +255,16 @@ def evaluation_options(wildcards):
         f" --ais-examples {config['ais_examples']} --ais-steps {config['ais_steps']}"
         f" --ais-chains {config['ais_chains']}"
     )
+
+
+# Median run time of each kind of run in the committed shards' records: the longest start first.
+RUN_SECONDS = scheduling.expected_seconds(sorted(REPO.glob("results/shards/*/benchmarks.csv")))
+
+
+def run_priority(wildcards):
+    """A run's priority: longer kinds of runs start earlier (klgap.sweep.scheduling)."""
+    kind = f"{wildcards.dataset}/{wildcards.objective}/{wildcards.subset}z{wildcards.latent_dim}"
+    return scheduling.run_priority(kind, RUN_SECONDS)
 
 
 def features_file(dataset):

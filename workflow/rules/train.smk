@@ -25,6 +25,7 @@ if not config["batched_training"]:
             out("logs/run", f"{RUN_ID}.log"),
         benchmark:
             out("benchmarks/run", f"{RUN_ID}.tsv")
+        priority: run_priority
         threads: config["threads_per_run"]
         resources:
             mem_mb=config["mem_mb"],
