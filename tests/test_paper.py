@@ -24,8 +24,10 @@ COMMITTED_RECORDS = ["provenance.json", "benchmarks.csv"]
 
 
 def paper_text() -> str:
-    """All hand-written TeX of the paper, without comments."""
-    return "\n".join(without_comments(path.read_text()) for path in sorted(PAPER.rglob("*.tex")))
+    """The hand-written TeX of the paper that config.yaml builds (paper/, not the next sweep's
+    paper/next/), without comments."""
+    paths = sorted(PAPER.glob("*.tex")) + sorted(PAPER.glob("sections/*.tex"))
+    return "\n".join(without_comments(path.read_text()) for path in paths)
 
 
 def without_comments(tex: str) -> str:
