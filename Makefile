@@ -74,8 +74,8 @@ SWEEP_RULES := aggregate histories latent_samples sample_grids config_snapshot p
 # The shard is named in a configuration file of its own (.snakemake/shard-<name>.yaml), not with
 # --config, which ARGS may give too (Snakemake keeps the last --config only).
 SHARD_FILE = mkdir -p .snakemake && printf 'shard: %s\n' $(1) > .snakemake/shard-$(1).yaml
-# SWEEP_CONFIG: a configuration file applied over config/config.yaml (e.g. the next sweep's,
-# config/next.yaml, while its shards run).
+# SWEEP_CONFIG: a configuration file applied over config/config.yaml (another sweep's, with or
+# without shards).
 SWEEP_CONFIG ?= config/config.yaml
 SHARDS = $(shell $(BIN)/python -c 'import yaml; print(*(yaml.safe_load(open("$(SWEEP_CONFIG)")).get("shards") or {}))')
 sweep: setup

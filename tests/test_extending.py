@@ -111,7 +111,7 @@ def test_a_new_figure_is_drawn_by_the_figures_command(monkeypatch, tmp_path):
     monkeypatch.setitem(command.FIGURES, "rate_histogram",
                         registry.Figure(rate_histogram, ("summary",)))
     pdf, png = tmp_path / "rate_histogram.pdf", tmp_path / "rate_histogram.png"
-    cli.main(["figures", "rate_histogram", "--summaries", str(REPO / "results/digits/summary.csv"),
+    cli.main(["figures", "rate_histogram", "--summaries", str(REPO / "results/mnist/summary.csv"),
               "--pdf", str(pdf), "--png", str(png)])
     assert pdf.stat().st_size > 0 and png.stat().st_size > 0
 

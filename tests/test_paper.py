@@ -21,11 +21,13 @@ from test_workflow import FIGURES, REPO, TABLES, snakemake
 RESULTS = REPO / "results"
 PAPER = REPO / "paper"
 COMMITTED_RECORDS = ["provenance.json", "benchmarks.csv"]
+# The page on which the references start (the main text may end on it), and all pages.
+MAX_MAIN_TEXT_PAGES = 10
+MAX_PAGES = 15
 
 
 def paper_text() -> str:
-    """The hand-written TeX of the paper that config.yaml builds (paper/, not the next sweep's
-    paper/next/), without comments."""
+    """The hand-written TeX of the paper (main.tex and sections/), without comments."""
     paths = sorted(PAPER.glob("*.tex")) + sorted(PAPER.glob("sections/*.tex"))
     return "\n".join(without_comments(path.read_text()) for path in paths)
 
@@ -99,7 +101,12 @@ def test_paper_builds_from_the_committed_results(tmp_path):
     assert "Package klgap Warning" not in log and "undefined" not in log
     pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(
         ["pdfinfo", str(outdir / "paper.pdf")], capture_output=True, text=True).stdout)[1])
-    assert 8 <= pages <= 12  # issue 19: 8-12 pages with the appendix
+    # Issue 33: a main text of at most about nine pages, then references and appendix.
+    main_text_pages = next(page for page in range(1, pages + 1) if re.search(
+        r"(?m)^References$", subprocess.run(
+            ["pdftotext", "-f", str(page), "-l", str(page), str(outdir / "paper.pdf"), "-"],
+            capture_output=True, text=True).stdout))
+    assert main_text_pages <= MAX_MAIN_TEXT_PAGES and pages <= MAX_PAGES, (main_text_pages, pages)
     text = subprocess.run(["pdftotext", str(outdir / "paper.pdf"), "-"], capture_output=True,
                           text=True).stdout
     assert "??" not in text

@@ -41,10 +41,18 @@ def test_shards_of_a_combined_provenance_and_of_the_shard_directories(tmp_path):
     (tmp_path / "shards" / "first" / "provenance.json").write_text(
         json.dumps(shard(3, "a-host", 71.5)))
     rows = sweep_records.shards_table(tmp_path)
-    assert len(rows) == 4  # heading, rule, two shards
+    assert len(rows) == 5  # heading, rule, two shards, their sum
+    assert rows[4].startswith("| all 2, one after another | 7 | 20 min |")
     assert rows[2].startswith("| first | 3 | 10 min | a-host | 2 | AMD EPYC (avx, avx2) | "
                               "71.5 GFLOP/s (2026-12-05T00:00:00Z) |")
     assert "| second | 4 |" in rows[3] and "b-host" in rows[3]
+    assert sweep_records.shards_sentence(tmp_path).startswith(
+        "The sweep: 7 runs in 2 shards of 10 to 10 minutes each, 20 minutes one after another, "
+        "on 2 CPU cores (")
+
+
+def test_no_shards_sentence_without_shards(tmp_path):
+    assert sweep_records.shards_sentence(tmp_path) == ""
 
 
 def test_evaluation_cost_is_the_median_of_the_test_records(tmp_path):

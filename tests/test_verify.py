@@ -25,7 +25,7 @@ def test_the_sample_is_in_the_committed_sweep_with_both_latent_sizes_and_betas()
 
 def test_a_run_outside_the_sweep_is_refused_before_training():
     with pytest.raises(UserError, match="not in .*metrics.csv"):
-        verify.committed_values(RESULTS, (layout.Run("digits", 2, 0.3, 0),))
+        verify.committed_values(RESULTS, (layout.Run("mnist", 2, 0.3, 0),))
 
 
 def tables(differences, sds):
@@ -63,7 +63,10 @@ def test_data_dir_and_config_items_reach_one_snakemake_config(tmp_path, monkeypa
     # Snakemake keeps only its last --config: verify's outdir and the user's items must share one.
     results = tmp_path / "results"
     results.mkdir()
-    (results / "config.yaml").write_text(yaml.safe_dump({"datasets": ["mnist"], "seeds": [0]}))
+    (results / "config.yaml").write_text(yaml.safe_dump(
+        {"datasets": ["mnist"], "seeds": [0], "shards": {"s0": {"seeds": [0]}}}))
+    (results / "features").mkdir()
+    (results / "features" / "mnist.npz").write_bytes(b"committed network")
     commands = []
     monkeypatch.setattr(verify.subprocess, "run",
                         lambda command, cwd: commands.append(command) or
@@ -77,6 +80,9 @@ def test_data_dir_and_config_items_reach_one_snakemake_config(tmp_path, monkeypa
     assert command[at + 1:at + 3] == [f"outdir={outdir}", "iw_samples=5"] and "-n" in command
     snapshot = yaml.safe_load((outdir / "committed_config.yaml").read_text())
     assert snapshot["data_dir"] == {"mnist": "/data/m"}
+    # A sweep in shards is retrained as one output root, scored with the committed networks.
+    assert snapshot["shards"] == {} and snapshot["shard"] is None
+    assert (outdir / "features" / "mnist.npz").read_bytes() == b"committed network"
 
 
 def test_data_dir_takes_one_directory_or_dataset_items():

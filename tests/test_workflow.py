@@ -34,6 +34,8 @@ TABLES = ["metrics", "summary", "history", "latent_samples", "sample_grids"]
 DIGITS_TRAIN_SIZE = 1437
 SPLITS = ["test", "train", "train_full"] + [f"train_n{size}" for size in evaluate.NESTED_SIZES
                                             if size < DIGITS_TRAIN_SIZE]
+# The paper's grid planned as one part (config.yaml has shards; a --config `shards` replaces them).
+ONE_PART = "shards={}"
 # The only lint we accept: the software stack is the locked .venv built by `make`, not per-rule
 # conda environments or containers.
 ACCEPTED_LINTS = {"Specify a conda environment or container for each rule."}
@@ -95,7 +97,7 @@ def test_schema_datasets_are_the_package_datasets():
 
 def test_dry_run_plans_one_job_per_run(tmp_path):
     config = load_config("config.yaml")
-    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}")
+    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}", ONE_PART)
     assert result.returncode == 0, result.stdout
     runs = expected_runs(config)
     n_datasets = len(config["datasets"])
@@ -119,7 +121,7 @@ def test_an_existing_feature_network_is_not_retrained_when_its_data_is_prepared_
     features = tmp_path / "out" / "features"
     features.mkdir(parents=True)
     (features / f"{kept}.npz").write_bytes(b"committed")
-    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}")
+    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}", ONE_PART)
     assert result.returncode == 0, result.stdout
     assert job_counts(result.stdout)["prepare"] == len(config["datasets"])
     assert job_counts(result.stdout).get("feature_network", 0) == len(missing)
@@ -130,20 +132,31 @@ def test_an_existing_feature_network_is_not_retrained_when_its_data_is_prepared_
 
 def test_paper_sweep_plans_every_run_of_its_grids(tmp_path):
     config = load_config("config.yaml")
-    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}")
+    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}", ONE_PART)
     assert result.returncode == 0, result.stdout
     runs = expected_runs(config)
-    assert {run.objective for run in runs} == {"vae", "mmd", "tcvae"}
+    assert {run.objective for run in runs} == {"vae", "mmd", "infovae", "wae", "waelogvar",
+                                               "tcvae", "vamp", "classprior"}
     assert job_counts(result.stdout)["run"] == len(runs)
     rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
     assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
-    assert "--lambda 10000 " in result.stdout and "mmd/z10/lambda10000/seed0" in result.stdout
+    assert "--lambda 3000 " in result.stdout and "wae/z10/lambda3000/seed2" in result.stdout
+    assert "vae/classes1/z10/beta1/seed1" in result.stdout
+
+
+def test_paper_sweep_in_shards_combines_the_committed_ones_without_training(tmp_path):
+    # The paper's configuration as `make paper` runs it: the committed shards' tables are
+    # combined, nothing is trained.
+    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={REPO / 'results'}")
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout) if "Job stats" in result.stdout else {}
+    assert not {"prepare", "run", "feature_network", "classifier"} & set(counts), counts
 
 
 def test_batched_training_plans_one_job_per_cell_with_its_seeds(tmp_path):
     config = load_config("config.yaml")
     result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}",
-                       "batched_training=true", "experiments=[]")
+                       "batched_training=true", "experiments=[]", ONE_PART)
     assert result.returncode == 0, result.stdout
     runs = expected_runs({**config, "experiments": []})
     counts = job_counts(result.stdout)
@@ -174,33 +187,33 @@ def test_figures_dry_run_needs_only_the_aggregated_tables(tmp_path):
         (outdir / record).write_text("synthetic\n")
     result = snakemake(tmp_path, "-n", "-p", "--allowed-rules", *figure_rules,
                        "--forcerun", "figures", "tex", "--config", f"outdir={outdir}",
-                       "--", "paper")
+                       ONE_PART, "--", "paper")
     assert result.returncode == 0, result.stdout
     assert job_counts(result.stdout) == {"figures": len(FIGURES), "tex": 1, "paper": 1,
                                          "config_snapshot": 1}  # config.yaml is not given
     assert "latent_samples.csv" in result.stdout and "history.csv" in result.stdout
     # Without the figure tables, the run stops instead of reading the (absent) runs.
-    (outdir / "digits" / "history.csv").unlink()
+    (outdir / load_config("config.yaml")["datasets"][0] / "history.csv").unlink()
     result = snakemake(tmp_path, "-n", "--allowed-rules", *figure_rules, "--config",
-                       f"outdir={outdir}", "--", "paper")
+                       f"outdir={outdir}", ONE_PART, "--", "paper")
     assert result.returncode != 0
     assert "history.csv" in result.stdout
 
 
 def test_dry_run_without_2d_runs_has_no_latent_space(tmp_path):
     result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}",
-                       "latent_dims=[10]", "experiments=[]")
+                       "latent_dims=[10]", "experiments=[]", ONE_PART)
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
-    from_samples = [name for name, tables in figure_registry.FIGURE_TABLES.items()
-                    if "latent_samples" in tables]
+    from_samples = [name for name in FIGURES
+                    if "latent_samples" in figure_registry.FIGURE_TABLES[name]]
     assert from_samples and counts["figures"] == len(FIGURES) - len(from_samples)
     assert "latent_samples" not in counts
 
 
 def test_command_line_overrides_datasets_data_dir_and_outdir(tmp_path):
     result = snakemake(tmp_path, "-n", "-p", "--config", "datasets=[mnist]",
-                       "data_dir=idx files/mnist", f"outdir={tmp_path / 'elsewhere'}")
+                       "data_dir=idx files/mnist", f"outdir={tmp_path / 'elsewhere'}", ONE_PART)
     assert result.returncode == 0, result.stdout
     prepare = re.findall(r"python -m klgap prepare .*", result.stdout)
     assert len(prepare) == 1
@@ -209,7 +222,8 @@ def test_command_line_overrides_datasets_data_dir_and_outdir(tmp_path):
 
 
 def test_partial_mode_schedules_no_training(tmp_path):
-    result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}", "partial=true")
+    result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}", "partial=true",
+                       ONE_PART)
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
     assert "run" not in counts and "evaluate" not in counts
@@ -275,7 +289,7 @@ def test_cpu_configuration_declares_no_gpu(tmp_path):
 def test_epochs_per_dataset(tmp_path):
     per_dataset = tmp_path / "epochs.yaml"
     per_dataset.write_text("datasets: [digits, fashion_mnist]\n"
-                           "epochs: {digits: 7, fashion_mnist: 3}\n")
+                           "epochs: {digits: 7, fashion_mnist: 3}\nshards: {}\n")
     result = snakemake(tmp_path, "-n", "-p", "--configfile", str(per_dataset),
                        "--config", f"outdir={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout
@@ -283,7 +297,7 @@ def test_epochs_per_dataset(tmp_path):
         commands = re.findall(rf"klgap train-and-evaluate --data \S+/{dataset}.npz .*",
                               result.stdout)
         assert commands and all(f"--epochs {epochs} " in c for c in commands)
-    per_dataset.write_text("epochs: {digits: 0}\n")
+    per_dataset.write_text("epochs: {digits: 0}\nshards: {}\n")
     result = snakemake(tmp_path, "-n", "--configfile", str(per_dataset))
     assert result.returncode != 0
     assert "config key epochs" in result.stdout

@@ -24,6 +24,7 @@ from klgap.errors import UserError
 from klgap.paper.markdown.readme import (findings_markdown, findings_text, load_summaries,
                                          replace_block)
 from klgap.paper.markdown.performance import performance_markdown
+from klgap.paper.markdown.sweep_records import shards_sentence
 from klgap.paper.markdown.text import FINDINGS_END, FINDINGS_START
 
 
@@ -51,6 +52,8 @@ def main(args: argparse.Namespace) -> None:
         text = performance_markdown(args.results)
     elif args.markdown:
         text = findings_markdown(load_summaries(args.results))
+        if sentence := shards_sentence(args.results):
+            text += f"\n{sentence}\n"
     else:
         text = findings_text(load_summaries(args.results))
     if args.readme is not None:

@@ -20,10 +20,15 @@ EVALUATION_PARTS = [("evaluation_seconds", "evaluation, wall"),
                     ("ais_seconds", "AIS and its IW bound")]
 
 
-def sweep_records_table(results: Path) -> list[str]:
-    """The paper's sweep's two records side by side, from their ``provenance.json``."""
-    sources = [("committed record", results / "provenance.json"),
-               ("re-run from scratch", results / "bench" / "sweep_rerun" / "provenance.json")]
+def sweep_records_table(sources: list[tuple[str, Path]]) -> list[str]:
+    """Sweep records side by side, from their ``provenance.json``.
+
+    Args:
+      sources: (column heading, path) of each record; missing files are left out.
+
+    Returns:
+      Markdown table lines; none if no record exists.
+    """
     records = [(name, json.loads(path.read_text())) for name, path in sources if path.is_file()]
     if not records:
         return []
@@ -59,6 +64,7 @@ def sweep_records_table(results: Path) -> list[str]:
     lines.append(row("one-thread float32 matmul rate (rule `machine`)",
                      [f"{significant(r['matmul_gflops_per_thread'])} GFLOP/s "
                       f"(measured {r.get('machine', {}).get('date_utc', '—')})"
+                      if "matmul_gflops_per_thread" in r else "per shard (below)"
                       for _, r in records]))
     lines.append(row("CPU", ["; ".join(r.get("cpus", [])) for _, r in records]))
     lines.append(row("devices", ["; ".join(r.get("devices", [])) for _, r in records]))
@@ -103,7 +109,32 @@ def shards_table(results: Path) -> list[str]:
                      f"| {cell_text(machine.get('host', '—'))} "
                      f"| {machine.get('cpus_available', '—')} | {cell_text(cpu_text)} "
                      f"| {rate_text} | {record.get('date_utc', '—')} |")
+    spans = [record.get("span_seconds") for record in records.values()]
+    if len(records) > 1 and None not in spans:
+        runs = [record.get("runs_trained") for record in records.values()]
+        runs_text = "—" if None in runs else str(sum(runs))
+        lines.append(f"| all {len(records)}, one after another | {runs_text} "
+                     f"| {number(sum(spans) / 60, 0)} min | | | | | |")
     return lines
+
+
+def shards_sentence(results: Path) -> str:
+    """How long the shards of the sweep took, in one sentence for the README; empty without
+    shards, or while a shard's span or run count is missing."""
+    records = shard_records(results)
+    spans = [record.get("span_seconds") for record in records.values()]
+    runs = [record.get("runs_trained") for record in records.values()]
+    if not records or None in spans or None in runs:
+        return ""
+    cpus = sorted({record.get("machine", {}).get("cpu", {}).get("model", "—")
+                   for record in records.values()})
+    cores = sorted({str(record.get("machine", {}).get("cpus_available", "—"))
+                    for record in records.values()})
+    return (f"The sweep: {sum(runs)} runs in {len(records)} shards of "
+            f"{number(min(spans) / 60, 0)} to {number(max(spans) / 60, 0)} minutes each, "
+            f"{number(sum(spans) / 60, 0)} minutes one after another, on {' or '.join(cores)} "
+            f"CPU cores ({', '.join(cpus)}); docs/performance.md lists every shard and its "
+            f"machine.")
 
 
 def metrics_tables(results: Path) -> list[Path]:
