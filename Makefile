@@ -71,6 +71,8 @@ paper: setup
 # whose tables are not committed yet (make shard-<name> each), then combines them into the
 # paper; a shard is the unit that resumes across days and machines (commit it when it finishes).
 SWEEP_RULES := aggregate histories latent_samples sample_grids config_snapshot provenance
+# With shards, the rules that combine the committed shards' tables and records.
+COMBINE_RULES := combine_metrics combine_table combine_provenance config_snapshot
 # The shard is named in a configuration file of its own (.snakemake/shard-<name>.yaml), not with
 # --config, which ARGS may give too (Snakemake keeps the last --config only).
 SHARD_FILE = mkdir -p .snakemake && printf 'shard: %s\n' $(1) > .snakemake/shard-$(1).yaml
@@ -81,7 +83,7 @@ SHARDS = $(shell $(BIN)/python -c 'import yaml; print(*(yaml.safe_load(open("$(S
 sweep: setup
 	@$(UNLOCK_STALE)
 	$(if $(SHARDS),$(foreach shard,$(SHARDS),$(call SHARD_FILE,$(shard)) && $(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) .snakemake/shard-$(shard).yaml $(ARGS) &&) \
-		$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) $(ARGS),\
+		$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) --forcerun $(COMBINE_RULES) $(ARGS),\
 		$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) --forcerun $(SWEEP_RULES) $(ARGS))
 
 # One shard of the paper's sweep (make shard-<name>, a name of config key shards): its runs,

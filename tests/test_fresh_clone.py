@@ -85,13 +85,20 @@ def test_make_paper_on_a_fresh_clone_only_builds_the_paper_and_bare_snakemake_ag
 
 @pytest.mark.slow
 def test_make_sweep_on_a_fresh_clone_plans_every_run_then_the_records(tmp_path):
+    """Without shards: every run, then the records; with every shard committed: the combination."""
     checkout = clone(tmp_path / "clone", seed=15)
     result = subprocess.run(["make", "sweep", "ARGS=-n"], cwd=checkout, env=environment(checkout),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stdout[-5000:]
     config = yaml.safe_load((checkout / "results" / "config.yaml").read_text())
-    runs = len(layout.sweep(config))
     counts = job_counts(result.stdout)
+    if config.get("shards"):
+        # Every shard is committed: none is run again, and their tables are combined anew.
+        assert "run" not in counts and "prepare" not in counts
+        assert counts["combine_metrics"] == len(config["datasets"])
+        assert counts["combine_provenance"] == 1
+        return
+    runs = len(layout.sweep(config))
     assert counts["run"] == runs
     assert counts["aggregate"] == len(config["datasets"]) and counts["provenance"] == 1

@@ -81,8 +81,10 @@ def makefile_unlock_step(target: str) -> list:
     listed = subprocess.run(["make", "-n", target, f"VENV={VENV}"], cwd=REPO, env=env, check=True,
                             capture_output=True, text=True).stdout.splitlines()
     steps = [i for i, line in enumerate(listed) if "scripts/unlock-stale.sh" in line]
+    # A sweep in shards runs several Snakemake commands on one line, after writing shard files.
     runs = [i for i, line in enumerate(listed)
-            if line.startswith(f"{VENV}/bin/snakemake") and "--unlock" not in line]
+            if f"{VENV}/bin/snakemake" in line and "--unlock" not in line
+            and "scripts/unlock-stale.sh" not in line]
     assert len(steps) == 1 and runs and steps[0] < runs[0], "\n".join(listed)
     command = shlex.split(listed[steps[0]])
     assert command[:2] == ["bash", "scripts/unlock-stale.sh"], command

@@ -67,7 +67,7 @@ def test_slurm_profiles_ask_gpus_and_run_times_for_training_and_evaluation(
     """The CPU profile asks no GPU and the GPU profile one, whatever gpus_per_run says."""
     # A dry run plans the jobs without asking Slurm anything.
     result = snakemake(tmp_path, "-n", "--config", f"outdir={tmp_path / 'out'}",
-                       f"gpus_per_run={config_gpus}", profile=name)
+                       f"gpus_per_run={config_gpus}", "shards={}", profile=name)  # one part
     assert result.returncode == 0, result.stdout
     profile = read_profile(name)
     for rule in GPU_RULES:

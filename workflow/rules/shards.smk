@@ -1,14 +1,16 @@
 # A sweep in shards (config key shards; klgap.sweep.shards). Each shard runs as its own output
 # root, <outdir>/shards/<name> (make shard-<name>); this output root's tables and provenance are
 # then the shards' combined: tables concatenated, summaries over every seed recomputed,
-# provenance the shards' records side by side. Only with shards and without shard.
+# provenance the shards' records side by side. Only with shards and without shard. The shards'
+# files are committed like the combined ones, so a clone's arbitrary modification times must not
+# re-make the combination: its inputs are ancient(), and `make sweep` forces these rules.
 
 
 if COMBINES_SHARDS:
 
     rule combine_metrics:
         input:
-            lambda wildcards: shard_tables(wildcards.dataset, "metrics"),
+            lambda wildcards: ancient(shard_tables(wildcards.dataset, "metrics")),
         output:
             metrics=out("{dataset}/metrics.csv"),
             summary=report(
@@ -29,7 +31,7 @@ if COMBINES_SHARDS:
 
     rule combine_table:
         input:
-            lambda wildcards: shard_tables(wildcards.dataset, wildcards.table),
+            lambda wildcards: ancient(shard_tables(wildcards.dataset, wildcards.table)),
         output:
             out("{dataset}/{table}.csv"),
         log:
@@ -43,7 +45,7 @@ if COMBINES_SHARDS:
 
     rule combine_provenance:
         input:
-            provenance=lambda wildcards: list(shard_provenance().values()),
+            provenance=lambda wildcards: ancient(list(shard_provenance().values())),
             config=ancient(out("config.yaml")),
         output:
             json=out("provenance.json"),

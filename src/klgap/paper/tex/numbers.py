@@ -82,7 +82,9 @@ def numbers_tex(summary: pd.DataFrame, history: pd.DataFrame, config: dict, prov
       the beta-VAE ``\\klgapMean`` and ``\\klgapSD`` without the objective.
     """
     every_objective, summary = summary, only_vae(summary)
-    finished, expected = count_runs(every_objective)
+    # Every run of the sweep, those on some classes too (their objective names keep them apart).
+    finished, expected = count_runs(every_objective if subsets is None
+                                    else pd.concat([every_objective, subsets]))
     macros = {
         "klgapCommit": escape(short_commit(commit)),
         "klgapConfigLabel": escape(config_label),
