@@ -72,7 +72,7 @@ paper: setup
 # paper; a shard is the unit that resumes across days and machines (commit it when it finishes).
 SWEEP_RULES := aggregate histories latent_samples sample_grids config_snapshot provenance
 # With shards, the rules that combine the committed shards' tables and records.
-COMBINE_RULES := combine_metrics combine_table combine_provenance config_snapshot
+COMBINE_RULES := combine_metrics combine_table combine_provenance
 # The shard is named in a configuration file of its own (.snakemake/shard-<name>.yaml), not with
 # --config, which ARGS may give too (Snakemake keeps the last --config only).
 SHARD_FILE = mkdir -p .snakemake && printf 'shard: %s\n' $(1) > .snakemake/shard-$(1).yaml
