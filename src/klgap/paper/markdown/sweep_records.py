@@ -109,30 +109,38 @@ def shards_table(results: Path) -> list[str]:
                      f"| {cell_text(machine.get('host', '—'))} "
                      f"| {machine.get('cpus_available', '—')} | {cell_text(cpu_text)} "
                      f"| {rate_text} | {record.get('date_utc', '—')} |")
-    spans = [record.get("span_seconds") for record in records.values()]
-    if len(records) > 1 and None not in spans:
-        runs = [record.get("runs_trained") for record in records.values()]
-        runs_text = "—" if None in runs else str(sum(runs))
-        lines.append(f"| all {len(records)}, one after another | {runs_text} "
-                     f"| {number(sum(spans) / 60, 0)} min | | | | | |")
+    total = shards_total(records)
+    if len(records) > 1 and total is not None:
+        lines.append(f"| all {len(records)}, one after another | {total[0]} "
+                     f"| {number(total[1] / 60, 0)} min | | | | | |")
     return lines
+
+
+def shards_total(records: dict[str, dict]) -> tuple[int, float] | None:
+    """(runs, span seconds) of the shards run one after another; None while a shard's record
+    lacks either."""
+    spans = [record.get("span_seconds") for record in records.values()]
+    runs = [record.get("runs_trained") for record in records.values()]
+    if not records or None in spans or None in runs:
+        return None
+    return sum(runs), sum(spans)
 
 
 def shards_sentence(results: Path) -> str:
     """How long the shards of the sweep took, in one sentence for the README; empty without
     shards, or while a shard's span or run count is missing."""
     records = shard_records(results)
-    spans = [record.get("span_seconds") for record in records.values()]
-    runs = [record.get("runs_trained") for record in records.values()]
-    if not records or None in spans or None in runs:
+    total = shards_total(records)
+    if total is None:
         return ""
+    spans = [record["span_seconds"] for record in records.values()]
     cpus = sorted({record.get("machine", {}).get("cpu", {}).get("model", "—")
                    for record in records.values()})
     cores = sorted({str(record.get("machine", {}).get("cpus_available", "—"))
                     for record in records.values()})
-    return (f"The sweep: {sum(runs)} runs in {len(records)} shards of "
+    return (f"The sweep: {total[0]} runs in {len(records)} shards of "
             f"{number(min(spans) / 60, 0)} to {number(max(spans) / 60, 0)} minutes each, "
-            f"{number(sum(spans) / 60, 0)} minutes one after another, on {' or '.join(cores)} "
+            f"{number(total[1] / 60, 0)} minutes one after another, on {' or '.join(cores)} "
             f"CPU cores ({', '.join(cpus)}); docs/performance.md lists every shard and its "
             f"machine.")
 
