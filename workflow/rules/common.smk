@@ -268,9 +268,11 @@ def run_priority(wildcards):
 
 
 def features_file(dataset):
-    """The feature network of a dataset: <outdir>/features/<dataset>.npz of the sweep's output
-    root, also for its shards (BASE_OUTDIR: the outdir before a shard's own)."""
-    return os.path.join(BASE_OUTDIR, "features", f"{dataset}.npz")
+    """The feature network of a dataset: <features_dir>/<dataset>.npz, by default
+    <outdir>/features/ of the sweep's output root, also for its shards (BASE_OUTDIR: the outdir
+    before a shard's own)."""
+    directory = config["features_dir"] or os.path.join(BASE_OUTDIR, "features")
+    return os.path.join(directory, f"{dataset}.npz")
 
 
 def shard_tables(dataset, table):
