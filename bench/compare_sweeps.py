@@ -1,13 +1,15 @@
 """Does a re-run of a sweep reproduce the committed tables? Counts the cells that differ.
 
-Compares ``<rerun>/<dataset>/<table>.csv`` with the committed ``results/<dataset>/<table>.csv``
-for every dataset of the committed configuration and every aggregated table, cell by cell and
+Compares ``<rerun>/<dataset>/<table>.csv`` with the committed ``<committed>/<dataset>/<table>.csv``
+(``results/``, the combined sweep, or one shard's root ``results/shards/<name>``) for every dataset
+of the committed configuration that has tables there and every aggregated table, cell by cell and
 exactly (NaN equals NaN), leaving out what measures time rather than the models: the columns
 and summary metrics in ``TIMING``. Figures (``results/bench/<name>.csv``): the number of
 differing cells per table, target 0 (bitwise reproduction; expected only on the same CPU
 features and versions).
 
-Usage: PYTHONPATH=src .venv/bin/python bench/compare_sweeps.py --rerun DIR [--name NAME]
+Usage: PYTHONPATH=src .venv/bin/python bench/compare_sweeps.py --rerun DIR [--committed DIR]
+       [--name NAME]
 """
 
 import argparse
@@ -50,13 +52,15 @@ def differing_cells(rerun: pd.DataFrame, committed: pd.DataFrame) -> int | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rerun", type=Path, required=True, help="the re-run's output root")
+    parser.add_argument("--committed", type=Path, default=benchlib.ROOT / "results",
+                        help="the committed output root: results (default) or a shard's")
     parser.add_argument("--name", default="sweep_reproduction", help="the CSV's name")
     args = parser.parse_args()
-    committed_root = benchlib.ROOT / "results"
+    committed_root = args.committed
     config = yaml.safe_load((committed_root / "config.yaml").read_text())
     report = benchlib.Report(args.name)
     total = 0
-    for dataset in config["datasets"]:
+    for dataset in [d for d in config["datasets"] if (committed_root / d).is_dir()]:
         for table in TABLES:
             rerun = pd.read_csv(args.rerun / dataset / f"{table}.csv")
             committed = pd.read_csv(committed_root / dataset / f"{table}.csv")
