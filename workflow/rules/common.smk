@@ -157,6 +157,8 @@ def has_latent_space(dataset=None):
 def figures_drawn():
     """Names the figures of this configuration: those the paper includes (drawn from latent
     samples only with 2-D runs in the sweep)."""
+    if not config["paper_dir"]:
+        return []
     return [
         name
         for name in figure_registry.figures_in_paper(paper_dir())
@@ -292,9 +294,10 @@ def shard_provenance():
 
 
 def default_targets():
-    """What `snakemake` makes by default: a shard's tables and provenance, or the paper too."""
+    """What `snakemake` makes by default: a shard's tables and provenance, or (with a paper,
+    config key paper_dir) the paper too."""
     targets = [out("config.yaml"), out("provenance.json"), *aggregated_tables()]
-    if config["shard"]:
+    if config["shard"] or not config["paper_dir"]:
         return targets
     return targets + [
         out("paper.pdf"),
@@ -348,6 +351,23 @@ def code_version():
 def paper_dir():
     """The paper's hand-written sources (config key paper_dir), as a path in the repository."""
     return REPO / config["paper_dir"]
+
+
+def study_tables(table):
+    """The tables (summary or history) of the convergence study that the paper reads (config key
+    convergence_study: its configuration file; its outdir, relative to the repository, and its
+    datasets, else config.yaml's, as that file sets them). Committed files: ancient()."""
+    if not config["convergence_study"]:
+        return []
+    study = yaml.safe_load((REPO / config["convergence_study"]).read_text()) or {}
+    if "outdir" not in study:
+        raise WorkflowError(
+            f"{config['convergence_study']} (config key convergence_study) sets no outdir: the "
+            "study's tables must not land in the sweep's; give it an outdir of its own"
+        )
+    root = REPO / study["outdir"]
+    datasets = study.get("datasets", config["datasets"])
+    return [ancient(str(root / dataset / f"{table}.csv")) for dataset in datasets]
 
 
 def paper_sources():

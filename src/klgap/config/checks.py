@@ -16,9 +16,9 @@ from klgap.training import objectives
 # Keys that say where and how a configuration runs on one machine, not what it computes: left
 # out of ``config_hash`` and written as null in configuration snapshots where machine-local.
 # ``shard`` says which part of the sweep runs here, not what the sweep computes; ``paper_dir``
-# which text is built from the results.
+# which text is built from the results, ``convergence_study`` which other tables it reads.
 MACHINE_KEYS = ("outdir", "data_dir", "threads_per_run", "mem_mb", "gpus_per_run",
-                "runs_per_gpu", "strict_paper", "paper_dir", "shard")
+                "runs_per_gpu", "strict_paper", "paper_dir", "convergence_study", "shard")
 # Machine-local keys whose values (paths) are not written into committed snapshots.
 LOCAL_PATH_KEYS = ("data_dir",)
 

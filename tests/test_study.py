@@ -1,0 +1,136 @@
+"""Tests of the convergence study's table and values (klgap.paper.tex.study) on a synthetic sweep
+and study, against references computed with plain loops over the per-seed records."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from klgap.paper.tex import study
+from klgap.sweep import layout
+from klgap.sweep import tables as aggregate
+
+SWEEP_EPOCHS, STUDY_EPOCHS = 6, 15
+LATENT_DIMS, WEIGHTS, SEEDS = [10, 20], [0.5, 1.0, 2.0], [0, 1, 2]
+CURVES = ("train_elbo", "test_elbo", "test_rate", "test_distortion", "test_mutual_info",
+          "test_aggregate_kl")
+
+
+def records(runs, rng) -> list[dict]:
+    """Per-run test records with every metric of the study's table (random values)."""
+    return [{**run._asdict(), "split": "test", "device": "CPU", "n": 10000.0,
+             **{metric: rng.normal(0, 20) for metric in study.STUDY_METRICS}} for run in runs]
+
+
+def summary_of(recs, runs) -> pd.DataFrame:
+    """The summary.csv that the workflow writes of these records."""
+    return aggregate.summarize(aggregate.tidy(recs), runs)
+
+
+def history_of(runs, epochs, rng, start=None) -> pd.DataFrame:
+    """Histories of random curves; ``start`` (a history) gives each run's first epochs."""
+    rows = []
+    for run in runs:
+        for epoch in range(1, epochs + 1):
+            rows.append({**run._asdict(), "classes": layout.ALL_CLASSES, "epoch": epoch,
+                         "seconds": rng.uniform(1, 2),
+                         **{curve: rng.normal(-90, 5) for curve in CURVES}})
+    table = pd.DataFrame(rows)
+    if start is not None:
+        keys = study.RUN_KEYS + ["epoch"]
+        merged = table.merge(start[keys + list(CURVES)], on=keys, how="left",
+                             suffixes=("", "_start"))
+        for curve in CURVES:
+            merged[curve] = merged[f"{curve}_start"].fillna(merged[curve])
+        table = merged[table.columns]
+    return table
+
+
+@pytest.fixture(scope="module")
+def sweep_and_study():
+    rng = np.random.default_rng(11)
+    # The sweep has more cells than the study (d_z 2) and another objective's runs.
+    sweep_runs = layout.grid(["mnist"], LATENT_DIMS + [2], WEIGHTS, SEEDS)
+    other = [run._replace(objective="mmd") for run in layout.grid(["mnist"], [10], [30.0], SEEDS)]
+    study_runs = layout.grid(["mnist"], LATENT_DIMS, WEIGHTS, SEEDS)
+    sweep_records, study_records = records(sweep_runs + other, rng), records(study_runs, rng)
+    history = history_of(sweep_runs + other, SWEEP_EPOCHS, rng)
+    study_history = history_of(study_runs, STUDY_EPOCHS, rng, start=history)
+    # One run of the study departs from the sweep's in its third epoch.
+    departs = ((study_history["latent_dim"] == 20) & (study_history["weight"] == 2.0)
+               & (study_history["seed"] == 1) & (study_history["epoch"] == 3))
+    study_history.loc[departs, "test_rate"] += 1e-9
+    return (sweep_records, summary_of(sweep_records, sweep_runs + other), history,
+            study_records, summary_of(study_records, study_runs), study_history)
+
+
+def mean_of(recs, latent_dim, weight, metric) -> float:
+    """Mean over the seeds of the beta-VAE's cell, with a plain loop."""
+    values = [r[metric] for r in recs if r["objective"] == "vae"
+              and (r["latent_dim"], r["weight"]) == (latent_dim, weight)]
+    return sum(values) / len(values)
+
+
+def test_values_are_the_cells_means_and_changes(sweep_and_study):
+    sweep_records, summary, history, study_records, study_summary, study_history = sweep_and_study
+    values = study.study_values(summary, history, study_summary, study_history)
+    assert values["study/epochs"] == str(STUDY_EPOCHS)
+    assert values["study/sweep_epochs"] == str(SWEEP_EPOCHS)
+    assert values["study/runs"] == str(len(LATENT_DIMS) * len(WEIGHTS) * len(SEEDS))
+    assert values["study/seeds"] == str(len(SEEDS))
+    for metric in study.STUDY_METRICS:
+        changes = []
+        for latent_dim in LATENT_DIMS:
+            for weight in WEIGHTS:
+                cell = f"mnist/z{latent_dim}/{layout.format_weight(weight)}"
+                before = mean_of(sweep_records, latent_dim, weight, metric)
+                after = mean_of(study_records, latent_dim, weight, metric)
+                assert values[f"study/{metric}/{cell}/sweep"] == f"{before:.2f}"
+                assert values[f"study/{metric}/{cell}/study"] == f"{after:.2f}"
+                assert float(values[f"study/change/{metric}/{cell}"]) == pytest.approx(
+                    after - before, abs=0.006)
+                changes.append(abs(after - before))
+        assert float(values[f"study/max_change/{metric}"]) == pytest.approx(max(changes),
+                                                                           abs=0.006)
+
+
+def test_interval_half_width(sweep_and_study):
+    _, summary, history, study_records, study_summary, study_history = sweep_and_study
+    values = study.study_values(summary, history, study_summary, study_history)
+    seeds = [r["ais_ll"] for r in study_records if (r["latent_dim"], r["weight"]) == (10, 1.0)]
+    half = stats.t.ppf(0.975, len(seeds) - 1) * np.std(seeds, ddof=1) / np.sqrt(len(seeds))
+    assert float(values["study/pm/ais_ll/mnist/z10/1"]) == pytest.approx(half, abs=0.006)
+
+
+def test_matching_runs_finds_the_run_that_departs(sweep_and_study):
+    _, summary, history, _, study_summary, study_history = sweep_and_study
+    matching, compared = study.matching_runs(*study.compared_histories(history, study_history))
+    assert (matching, compared) == (len(LATENT_DIMS) * len(WEIGHTS) * len(SEEDS) - 1,
+                                    len(LATENT_DIMS) * len(WEIGHTS) * len(SEEDS))
+
+
+def test_final_slopes_of_the_study(sweep_and_study):
+    _, summary, history, _, study_summary, study_history = sweep_and_study
+    values = study.study_values(summary, history, study_summary, study_history)
+    slopes = []
+    for _, run in study_history.groupby(["latent_dim", "weight"]):
+        per_seed = [(g.sort_values("epoch")["test_elbo"].iloc[-1]
+                     - g.sort_values("epoch")["test_elbo"].iloc[-6]) / 5
+                    for _, g in run.groupby("seed")]
+        slopes.append(abs(sum(per_seed) / len(per_seed)))
+    assert float(values["study/final_slope/test_elbo"]) == pytest.approx(max(slopes), abs=0.006)
+
+
+def test_table_has_a_row_per_cell_with_both_epochs(sweep_and_study):
+    sweep_records, summary, history, study_records, study_summary, study_history = sweep_and_study
+    text = study.study_table_tex(summary, history, study_summary, study_history)
+    rows = [line for line in text.splitlines() if re.match(r"^(10|20) & ", line)]
+    assert len(rows) == len(LATENT_DIMS) * len(WEIGHTS)
+    assert f"$d_z$ & $\\beta$ & {SWEEP_EPOCHS} & {STUDY_EPOCHS}" in text
+    cells = rows[0].removesuffix(r" \\").split(" & ")
+    assert cells[:2] == ["10", "0.5"]
+    first = next(iter(study.STUDY_METRICS))
+    assert cells[2:4] == [f"{mean_of(sweep_records, 10, 0.5, first):.2f}",
+                          f"{mean_of(study_records, 10, 0.5, first):.2f}"]
