@@ -51,26 +51,28 @@ def history_of(runs, epochs, rng, start=None) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def sweep_and_study():
     rng = np.random.default_rng(11)
-    # The sweep has more cells than the study (d_z 2) and another objective's runs.
-    sweep_runs = layout.grid(["mnist"], LATENT_DIMS + [2], WEIGHTS, SEEDS)
+    # The sweep has cells the study lacks (d_z 2) and lacks some of the study's (d_z 20 at beta
+    # 0.5 and 2), and another objective's runs.
+    sweep_runs = (layout.grid(["mnist"], [2, 10], WEIGHTS, SEEDS)
+                  + layout.grid(["mnist"], [20], [1.0], SEEDS))
     other = [run._replace(objective="mmd") for run in layout.grid(["mnist"], [10], [30.0], SEEDS)]
     study_runs = layout.grid(["mnist"], LATENT_DIMS, WEIGHTS, SEEDS)
     sweep_records, study_records = records(sweep_runs + other, rng), records(study_runs, rng)
     history = history_of(sweep_runs + other, SWEEP_EPOCHS, rng)
     study_history = history_of(study_runs, STUDY_EPOCHS, rng, start=history)
     # One run of the study departs from the sweep's in its third epoch.
-    departs = ((study_history["latent_dim"] == 20) & (study_history["weight"] == 2.0)
+    departs = ((study_history["latent_dim"] == 10) & (study_history["weight"] == 2.0)
                & (study_history["seed"] == 1) & (study_history["epoch"] == 3))
     study_history.loc[departs, "test_rate"] += 1e-9
     return (sweep_records, summary_of(sweep_records, sweep_runs + other), history,
             study_records, summary_of(study_records, study_runs), study_history)
 
 
-def mean_of(recs, latent_dim, weight, metric) -> float:
-    """Mean over the seeds of the beta-VAE's cell, with a plain loop."""
+def mean_of(recs, latent_dim, weight, metric) -> float | None:
+    """Mean over the seeds of the beta-VAE's cell, with a plain loop; None without runs."""
     values = [r[metric] for r in recs if r["objective"] == "vae"
               and (r["latent_dim"], r["weight"]) == (latent_dim, weight)]
-    return sum(values) / len(values)
+    return sum(values) / len(values) if values else None
 
 
 def test_values_are_the_cells_means_and_changes(sweep_and_study):
@@ -87,8 +89,12 @@ def test_values_are_the_cells_means_and_changes(sweep_and_study):
                 cell = f"mnist/z{latent_dim}/{layout.format_weight(weight)}"
                 before = mean_of(sweep_records, latent_dim, weight, metric)
                 after = mean_of(study_records, latent_dim, weight, metric)
-                assert values[f"study/{metric}/{cell}/sweep"] == f"{before:.2f}"
                 assert values[f"study/{metric}/{cell}/study"] == f"{after:.2f}"
+                if before is None:  # a cell the sweep lacks
+                    assert values[f"study/{metric}/{cell}/sweep"] == "n/a"
+                    assert values[f"study/change/{metric}/{cell}"] == "n/a"
+                    continue
+                assert values[f"study/{metric}/{cell}/sweep"] == f"{before:.2f}"
                 assert float(values[f"study/change/{metric}/{cell}"]) == pytest.approx(
                     after - before, abs=0.006)
                 changes.append(abs(after - before))
@@ -107,8 +113,8 @@ def test_interval_half_width(sweep_and_study):
 def test_matching_runs_finds_the_run_that_departs(sweep_and_study):
     _, summary, history, _, study_summary, study_history = sweep_and_study
     matching, compared = study.matching_runs(*study.compared_histories(history, study_history))
-    assert (matching, compared) == (len(LATENT_DIMS) * len(WEIGHTS) * len(SEEDS) - 1,
-                                    len(LATENT_DIMS) * len(WEIGHTS) * len(SEEDS))
+    # The runs of d_z 10 and of d_z 20 at beta 1 have a sweep run; one of them departs.
+    assert (matching, compared) == (4 * len(SEEDS) - 1, 4 * len(SEEDS))
 
 
 def test_final_slopes_of_the_study(sweep_and_study):
@@ -131,6 +137,29 @@ def test_table_has_a_row_per_cell_with_both_epochs(sweep_and_study):
     assert f"$d_z$ & $\\beta$ & {SWEEP_EPOCHS} & {STUDY_EPOCHS}" in text
     cells = rows[0].removesuffix(r" \\").split(" & ")
     assert cells[:2] == ["10", "0.5"]
+    assert rows[3].split(" & ")[:3] == ["20", "0.5", "n/a"]  # the sweep lacks the cell
     first = next(iter(study.STUDY_METRICS))
     assert cells[2:4] == [f"{mean_of(sweep_records, 10, 0.5, first):.2f}",
                           f"{mean_of(study_records, 10, 0.5, first):.2f}"]
+
+
+def test_curve_changes_from_the_sweeps_last_epoch(sweep_and_study):
+    _, summary, history, _, study_summary, study_history = sweep_and_study
+    values = study.study_values(summary, history, study_summary, study_history)
+    largest = 0.0
+    for latent_dim in LATENT_DIMS:
+        for weight in WEIGHTS:
+            changes = []
+            for seed in SEEDS:
+                run = study_history[(study_history["latent_dim"] == latent_dim)
+                                    & (study_history["weight"] == weight)
+                                    & (study_history["seed"] == seed)]
+                value = {int(e): v for e, v in zip(run["epoch"], run["test_mutual_info"])}
+                changes.append(value[STUDY_EPOCHS] - value[SWEEP_EPOCHS])
+            change = sum(changes) / len(changes)
+            cell = f"mnist/z{latent_dim}/{layout.format_weight(weight)}"
+            assert float(values[f"study/curve_change/test_mutual_info/{cell}"]) == pytest.approx(
+                change, abs=0.006)
+            largest = max(largest, abs(change))
+    assert float(values["study/max_curve_change/test_mutual_info"]) == pytest.approx(largest,
+                                                                                   abs=0.006)

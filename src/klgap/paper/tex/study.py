@@ -88,6 +88,27 @@ def matching_runs(history: pd.DataFrame, study_history: pd.DataFrame) -> tuple[i
     return matching, compared
 
 
+def curve_changes(study_history: pd.DataFrame, epoch: int) -> pd.DataFrame:
+    """How far each test curve of the study's runs moved after an epoch.
+
+    Args:
+      study_history: the study's histories (``compared_histories``).
+      epoch: the epoch to measure from (the sweep's last).
+
+    Returns:
+      One row per cell (``findings.CELL``), a column per curve of ``findings.CURVES`` that the
+      history has: the mean over seeds of (value at the last epoch - value at ``epoch``).
+    """
+    curves = [c for c in findings.CURVES if c in study_history.columns]
+
+    def change(run: pd.DataFrame) -> pd.Series:
+        by_epoch = run.set_index("epoch")[curves]
+        return by_epoch.loc[by_epoch.index.max()] - by_epoch.loc[epoch]
+
+    runs = study_history.groupby(findings.CELL + ["seed"])[["epoch", *curves]]
+    return runs.apply(change).groupby(level=findings.CELL).mean()
+
+
 def study_table_tex(summary: pd.DataFrame, history: pd.DataFrame, study_summary: pd.DataFrame,
                     study_history: pd.DataFrame) -> str:
     """Writes the study's table: per cell, each test metric after the sweep's and the study's
@@ -130,7 +151,10 @@ def study_values(summary: pd.DataFrame, history: pd.DataFrame, study_summary: pd
       ``study/compared_runs`` (``matching_runs``), ``study/<metric>/<dataset>/z<d>/<weight>/<sweep
       | study>`` (means), ``study/pm/<metric>/<dataset>/z<d>/<weight>`` (half the 95% interval
       over seeds after the study's epochs), ``study/change/...`` (study - sweep) and
-      ``study/max_change/<metric>`` (the largest |change| over the cells), and
+      ``study/max_change/<metric>`` (the largest |change| over the cells; cells the sweep has),
+      ``study/curve_change/<curve>/<dataset>/z<d>/<weight>`` and
+      ``study/max_curve_change/<curve>`` (the same of the study's own test curves, from the
+      sweep's last epoch to the study's, ``curve_changes``; every cell), and
       ``study/final_slope/<curve>`` (the largest |final slope| of the study's cells, nats per
       epoch, over ``findings.FINAL_EPOCHS`` epochs).
     """
@@ -159,6 +183,12 @@ def study_values(summary: pd.DataFrame, history: pd.DataFrame, study_summary: pd
                 (interval["ci95_high"] - interval["ci95_low"]) / 2)
             values[f"study/change/{metric}/{cell}"] = number(change.loc[(dataset, latent_dim,
                                                                          weight)])
+    changes = curve_changes(study_history, last_epochs(history))
+    for curve in changes.columns:
+        values[f"study/max_curve_change/{curve}"] = number(changes[curve].abs().max())
+        for (dataset, latent_dim, weight), change in changes[curve].items():
+            cell = f"{dataset}/z{latent_dim}/{layout.format_weight(weight)}"
+            values[f"study/curve_change/{curve}/{cell}"] = number(change)
     slopes = findings.final_slopes(study_history)
     for curve in slopes.columns:
         values[f"study/final_slope/{curve}"] = number(slopes[curve].abs().max())
