@@ -24,9 +24,9 @@ def records(runs, rng) -> list[dict]:
              **{metric: rng.normal(0, 20) for metric in study.STUDY_METRICS}} for run in runs]
 
 
-def summary_of(recs, runs) -> pd.DataFrame:
-    """The summary.csv that the workflow writes of these records."""
-    return aggregate.summarize(aggregate.tidy(recs), runs)
+def metrics_of(recs) -> pd.DataFrame:
+    """The metrics.csv that the workflow writes of these records."""
+    return aggregate.tidy(recs)
 
 
 def history_of(runs, epochs, rng, start=None) -> pd.DataFrame:
@@ -57,6 +57,9 @@ def sweep_and_study():
                   + layout.grid(["mnist"], [20], [1.0], SEEDS))
     other = [run._replace(objective="mmd") for run in layout.grid(["mnist"], [10], [30.0], SEEDS)]
     study_runs = layout.grid(["mnist"], LATENT_DIMS, WEIGHTS, SEEDS)
+    # The study lacks one seed of one cell (a shard not yet run), so the pairs are by seed.
+    study_runs = [run for run in study_runs
+                  if (run.latent_dim, run.weight, run.seed) != (10, 1.0, 2)]
     sweep_records, study_records = records(sweep_runs + other, rng), records(study_runs, rng)
     history = history_of(sweep_runs + other, SWEEP_EPOCHS, rng)
     study_history = history_of(study_runs, STUDY_EPOCHS, rng, start=history)
@@ -64,62 +67,73 @@ def sweep_and_study():
     departs = ((study_history["latent_dim"] == 10) & (study_history["weight"] == 2.0)
                & (study_history["seed"] == 1) & (study_history["epoch"] == 3))
     study_history.loc[departs, "test_rate"] += 1e-9
-    return (sweep_records, summary_of(sweep_records, sweep_runs + other), history,
-            study_records, summary_of(study_records, study_runs), study_history)
+    return (sweep_records, metrics_of(sweep_records), history,
+            study_records, metrics_of(study_records), study_history)
 
 
-def mean_of(recs, latent_dim, weight, metric) -> float | None:
-    """Mean over the seeds of the beta-VAE's cell, with a plain loop; None without runs."""
-    values = [r[metric] for r in recs if r["objective"] == "vae"
-              and (r["latent_dim"], r["weight"]) == (latent_dim, weight)]
-    return sum(values) / len(values) if values else None
+def paired(sweep_records, study_records, latent_dim, weight, metric):
+    """The per-seed values (sweep's, study's) of a cell over the seeds both ran, plain loops."""
+    def by_seed(recs):
+        return {r["seed"]: r[metric] for r in recs if r["objective"] == "vae"
+                and (r["latent_dim"], r["weight"]) == (latent_dim, weight)}
+    before, after = by_seed(sweep_records), by_seed(study_records)
+    seeds = sorted(set(before) & set(after))
+    return [before[s] for s in seeds], [after[s] for s in seeds], list(after.values())
 
 
-def test_values_are_the_cells_means_and_changes(sweep_and_study):
-    sweep_records, summary, history, study_records, study_summary, study_history = sweep_and_study
-    values = study.study_values(summary, history, study_summary, study_history)
+def test_values_are_the_paired_means_and_changes(sweep_and_study):
+    sweep_records, metrics, history, study_records, study_metrics, study_history = sweep_and_study
+    values = study.study_values(metrics, history, study_metrics, study_history)
     assert values["study/epochs"] == str(STUDY_EPOCHS)
     assert values["study/sweep_epochs"] == str(SWEEP_EPOCHS)
-    assert values["study/runs"] == str(len(LATENT_DIMS) * len(WEIGHTS) * len(SEEDS))
-    assert values["study/seeds"] == str(len(SEEDS))
+    assert values["study/runs"] == str(len(LATENT_DIMS) * len(WEIGHTS) * len(SEEDS) - 1)
+    assert values["study/seeds"] == str(len(SEEDS) - 1)
+    assert values["study/paired_seeds"] == str(len(SEEDS) - 1)
     for metric in study.STUDY_METRICS:
         changes = []
         for latent_dim in LATENT_DIMS:
             for weight in WEIGHTS:
-                cell = f"mnist/z{latent_dim}/{layout.format_weight(weight)}"
-                before = mean_of(sweep_records, latent_dim, weight, metric)
-                after = mean_of(study_records, latent_dim, weight, metric)
-                assert values[f"study/{metric}/{cell}/study"] == f"{after:.2f}"
-                if before is None:  # a cell the sweep lacks
-                    assert values[f"study/{metric}/{cell}/sweep"] == "n/a"
-                    assert values[f"study/change/{metric}/{cell}"] == "n/a"
+                cell = f"{metric}/mnist/z{latent_dim}/{layout.format_weight(weight)}"
+                before, after, every = paired(sweep_records, study_records, latent_dim, weight,
+                                              metric)
+                if not before:  # a cell the sweep lacks: the study's own seeds
+                    assert values[f"study/{cell}/sweep"] == "n/a"
+                    assert values[f"study/change/{cell}"] == "n/a"
+                    assert values[f"study/{cell}/study"] == f"{np.mean(every):.2f}"
                     continue
-                assert values[f"study/{metric}/{cell}/sweep"] == f"{before:.2f}"
-                assert float(values[f"study/change/{metric}/{cell}"]) == pytest.approx(
-                    after - before, abs=0.006)
-                changes.append(abs(after - before))
+                assert values[f"study/{cell}/sweep"] == f"{np.mean(before):.2f}"
+                assert values[f"study/{cell}/study"] == f"{np.mean(after):.2f}"
+                differences = np.subtract(after, before)
+                assert float(values[f"study/change/{cell}"]) == pytest.approx(
+                    differences.mean(), abs=0.006)
+                half = (stats.t.ppf(0.975, len(differences) - 1) * np.std(differences, ddof=1)
+                        / np.sqrt(len(differences)))
+                assert float(values[f"study/change_pm/{cell}"]) == pytest.approx(half,
+                                                                                abs=0.006)
+                changes.append(abs(differences.mean()))
         assert float(values[f"study/max_change/{metric}"]) == pytest.approx(max(changes),
                                                                            abs=0.006)
 
 
-def test_interval_half_width(sweep_and_study):
-    _, summary, history, study_records, study_summary, study_history = sweep_and_study
-    values = study.study_values(summary, history, study_summary, study_history)
-    seeds = [r["ais_ll"] for r in study_records if (r["latent_dim"], r["weight"]) == (10, 1.0)]
+def test_interval_half_width_of_the_study(sweep_and_study):
+    _, metrics, history, study_records, study_metrics, study_history = sweep_and_study
+    values = study.study_values(metrics, history, study_metrics, study_history)
+    seeds = [r["ais_ll"] for r in study_records if (r["latent_dim"], r["weight"]) == (10, 0.5)]
     half = stats.t.ppf(0.975, len(seeds) - 1) * np.std(seeds, ddof=1) / np.sqrt(len(seeds))
-    assert float(values["study/pm/ais_ll/mnist/z10/1"]) == pytest.approx(half, abs=0.006)
+    assert float(values["study/pm/ais_ll/mnist/z10/0.5"]) == pytest.approx(half, abs=0.006)
 
 
 def test_matching_runs_finds_the_run_that_departs(sweep_and_study):
-    _, summary, history, _, study_summary, study_history = sweep_and_study
+    _, _, history, _, _, study_history = sweep_and_study
     matching, compared = study.matching_runs(*study.compared_histories(history, study_history))
-    # The runs of d_z 10 and of d_z 20 at beta 1 have a sweep run; one of them departs.
-    assert (matching, compared) == (4 * len(SEEDS) - 1, 4 * len(SEEDS))
+    # The runs of d_z 10 and of d_z 20 at beta 1 have a sweep run (one the study lacks); one of
+    # them departs.
+    assert (matching, compared) == (4 * len(SEEDS) - 2, 4 * len(SEEDS) - 1)
 
 
 def test_final_slopes_of_the_study(sweep_and_study):
-    _, summary, history, _, study_summary, study_history = sweep_and_study
-    values = study.study_values(summary, history, study_summary, study_history)
+    _, metrics, history, _, study_metrics, study_history = sweep_and_study
+    values = study.study_values(metrics, history, study_metrics, study_history)
     slopes = []
     for _, run in study_history.groupby(["latent_dim", "weight"]):
         per_seed = [(g.sort_values("epoch")["test_elbo"].iloc[-1]
@@ -130,8 +144,8 @@ def test_final_slopes_of_the_study(sweep_and_study):
 
 
 def test_table_has_a_row_per_cell_with_both_epochs(sweep_and_study):
-    sweep_records, summary, history, study_records, study_summary, study_history = sweep_and_study
-    text = study.study_table_tex(summary, history, study_summary, study_history)
+    sweep_records, metrics, history, study_records, study_metrics, study_history = sweep_and_study
+    text = study.study_table_tex(metrics, history, study_metrics, study_history)
     rows = [line for line in text.splitlines() if re.match(r"^(10|20) & ", line)]
     assert len(rows) == len(LATENT_DIMS) * len(WEIGHTS)
     assert f"$d_z$ & $\\beta$ & {SWEEP_EPOCHS} & {STUDY_EPOCHS}" in text
@@ -139,13 +153,13 @@ def test_table_has_a_row_per_cell_with_both_epochs(sweep_and_study):
     assert cells[:2] == ["10", "0.5"]
     assert rows[3].split(" & ")[:3] == ["20", "0.5", "n/a"]  # the sweep lacks the cell
     first = next(iter(study.STUDY_METRICS))
-    assert cells[2:4] == [f"{mean_of(sweep_records, 10, 0.5, first):.2f}",
-                          f"{mean_of(study_records, 10, 0.5, first):.2f}"]
+    before, after, _ = paired(sweep_records, study_records, 10, 0.5, first)
+    assert cells[2:4] == [f"{np.mean(before):.2f}", f"{np.mean(after):.2f}"]
 
 
 def test_curve_changes_from_the_sweeps_last_epoch(sweep_and_study):
-    _, summary, history, _, study_summary, study_history = sweep_and_study
-    values = study.study_values(summary, history, study_summary, study_history)
+    _, metrics, history, _, study_metrics, study_history = sweep_and_study
+    values = study.study_values(metrics, history, study_metrics, study_history)
     largest = 0.0
     for latent_dim in LATENT_DIMS:
         for weight in WEIGHTS:
@@ -154,6 +168,8 @@ def test_curve_changes_from_the_sweeps_last_epoch(sweep_and_study):
                 run = study_history[(study_history["latent_dim"] == latent_dim)
                                     & (study_history["weight"] == weight)
                                     & (study_history["seed"] == seed)]
+                if run.empty:  # the run the study lacks
+                    continue
                 value = {int(e): v for e, v in zip(run["epoch"], run["test_mutual_info"])}
                 changes.append(value[STUDY_EPOCHS] - value[SWEEP_EPOCHS])
             change = sum(changes) / len(changes)

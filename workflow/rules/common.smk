@@ -354,7 +354,7 @@ def paper_dir():
 
 
 def study_tables(table):
-    """The tables (summary or history) of the convergence study that the paper reads (config key
+    """The tables (metrics or history) of the convergence study that the paper reads (config key
     convergence_study: its configuration file; its outdir, relative to the repository, and its
     datasets, else config.yaml's, as that file sets them). Committed files: ancient()."""
     if not config["convergence_study"]:

@@ -26,7 +26,8 @@ if config["paper_dir"]:
             config=out("config.yaml"),
             provenance=out("provenance.json"),
             benchmarks=out("benchmarks.csv"),
-            study_summaries=study_tables("summary"),
+            metrics=expand(out("{dataset}/metrics.csv"), dataset=swept_datasets()),
+            study_metrics=study_tables("metrics"),
             study_histories=study_tables("history"),
         output:
             numbers=out("tex/numbers.tex"),
@@ -46,9 +47,10 @@ if config["paper_dir"]:
             config_hash=config_hash(),
             figures=figure_sources(),
             study=lambda wildcards, input: (
-                f"--study-summaries {joined(input.study_summaries, shlex.quote)}"
+                f"--metrics {joined(input.metrics, shlex.quote)}"
+                f" --study-metrics {joined(input.study_metrics, shlex.quote)}"
                 f" --study-histories {joined(input.study_histories, shlex.quote)}"
-                if input.study_summaries
+                if input.study_metrics
                 else ""
             ),
         shell:

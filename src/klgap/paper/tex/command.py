@@ -55,8 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output: table of the bracket on the beta-VAE's aggregate KL (.tex)")
     parser.add_argument("--alternatives-table", type=Path, default=None,
                         help="output: table of the alternatives against the beta-VAE (.tex)")
-    parser.add_argument("--study-summaries", type=Path, nargs="+", default=[],
-                        help="summary.csv files of the convergence study (config key "
+    parser.add_argument("--metrics", type=Path, nargs="+", default=[],
+                        help="the sweep's metrics.csv files (its runs, seed by seed, beside the "
+                             "convergence study's)")
+    parser.add_argument("--study-metrics", type=Path, nargs="+", default=[],
+                        help="metrics.csv files of the convergence study (config key "
                              "convergence_study)")
     parser.add_argument("--study-histories", type=Path, nargs="+", default=[],
                         help="history.csv files of the convergence study")
@@ -96,14 +99,16 @@ def main(args: argparse.Namespace) -> None:
     check_inputs(only_vae(summary), history, provenance, benchmarks)
     latent_samples = (load_tables(args.latent_samples, "latent_samples")
                       if args.latent_samples else None)
-    if bool(args.study_summaries) != bool(args.study_histories):
-        raise UserError("the convergence study needs both --study-summaries and "
-                        "--study-histories")
+    given = [bool(args.metrics), bool(args.study_metrics), bool(args.study_histories)]
+    if any(given) and not all(given):
+        raise UserError("the convergence study needs --metrics, --study-metrics and "
+                        "--study-histories together")
     study = None
-    if args.study_summaries:
-        study = (load_summaries(args.study_summaries),
+    if all(given):
+        study = (load_tables(args.metrics, "metrics"), history,
+                 load_tables(args.study_metrics, "metrics"),
                  load_tables(args.study_histories, "history"))
-    more_values = study_values(summary, history, *study) if study else {}
+    more_values = study_values(*study) if study else {}
     atomic.write_text(args.numbers, numbers_tex(summary, history, config, provenance, benchmarks,
                                                 args.commit, args.config_label, args.config_hash,
                                                 latent_samples, class_subset_rows(every_run),
@@ -123,7 +128,7 @@ def main(args: argparse.Namespace) -> None:
         print(f"wrote {args.convergence_table}")
     if args.study_table is not None:
         atomic.write_text(args.study_table,
-                          study_table_tex(summary, history, *study) if study else NO_STUDY_TABLE)
+                          study_table_tex(*study) if study else NO_STUDY_TABLE)
         print(f"wrote {args.study_table}")
     if args.figure_sources is not None:
         if not args.figures:

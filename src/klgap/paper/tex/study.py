@@ -2,12 +2,14 @@ r"""The convergence study beside the sweep (config key ``convergence_study``): t
 cells trained longer. Its table (each metric after the sweep's epochs and after the study's) and its
 named values (``\klgapValue{study/...}``)."""
 
+import math
+
 import pandas as pd
 
 from klgap.paper import findings
 from klgap.paper.tex.formatting import number
 from klgap.sweep import layout
-from klgap.sweep.tables import only_vae, whole_dataset
+from klgap.sweep.tables import mean_interval, only_vae, whole_dataset
 
 # Test metrics of the study's table: metric -> header.
 STUDY_METRICS = {
@@ -22,32 +24,53 @@ STUDY_METRICS = {
 RUN_KEYS = ["dataset", "objective", "classes", "latent_dim", "weight", "seed"]
 
 
-def cell_means(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The beta-VAE's test rows of one metric, indexed by ``findings.CELL``: mean, ci95_low,
-    ci95_high and n."""
-    rows = only_vae(whole_dataset(summary))
-    rows = rows[(rows["split"] == "test") & (rows["metric"] == metric)]
-    return rows.set_index(findings.CELL)[["mean", "ci95_low", "ci95_high", "n"]]
+def test_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The beta-VAE's per-run test rows on every class, indexed by cell and seed."""
+    rows = only_vae(whole_dataset(metrics))
+    return rows[rows["split"] == "test"].set_index(findings.CELL + ["seed"])
 
 
-def paired_means(summary: pd.DataFrame, study_summary: pd.DataFrame) -> pd.DataFrame:
-    """Each cell of the study beside the same cell of the sweep.
+def half_width(interval: dict[str, float]) -> float:
+    """Half the width of a ``mean_interval`` (NaN for fewer than two values)."""
+    return (interval["ci95_high"] - interval["ci95_low"]) / 2
+
+
+def paired_cells(metrics: pd.DataFrame, study_metrics: pd.DataFrame) -> pd.DataFrame:
+    """Each cell of the study beside the same cell of the sweep, seed by seed.
 
     Args:
-      summary: the sweep's concatenated summaries.
-      study_summary: the study's.
+      metrics: the sweep's concatenated per-run metrics.
+      study_metrics: the study's.
 
     Returns:
-      Indexed by the study's cells (``findings.CELL``), columns ``(metric, "sweep" | "study")``:
-      the means over seeds (NaN where the sweep lacks the cell or metric).
+      Indexed by the study's cells (``findings.CELL``), columns ``(metric, statistic)``:
+      ``sweep`` and ``study``, the means over the seeds that both ran (the study's own seeds
+      where the sweep lacks the cell; ``sweep`` is then NaN); ``change``, the mean of the
+      per-seed differences study - sweep, and ``change_pm``, half its 95% t interval;
+      ``study_pm``, half the 95% interval of ``study`` over its seeds; ``paired``, how many seeds
+      both ran.
     """
-    columns = {}
-    for metric in STUDY_METRICS:
-        study = cell_means(study_summary, metric)["mean"]
-        sweep = cell_means(summary, metric)["mean"].reindex(study.index)
-        columns[(metric, "sweep")] = sweep
-        columns[(metric, "study")] = study
-    return pd.DataFrame(columns).sort_index()
+    sweep, study = test_rows(metrics), test_rows(study_metrics)
+    cells = {}
+    for cell, runs in study.groupby(level=findings.CELL):
+        row = {}
+        for metric in STUDY_METRICS:
+            after = runs[metric]
+            before = (sweep[metric] if metric in sweep.columns
+                      else pd.Series(dtype=float)).reindex(after.index)
+            both = (before.notna() & after.notna()).to_numpy()
+            shown = after[both] if both.any() else after.dropna()
+            change = mean_interval((after - before)[both].to_numpy())
+            row.update({(metric, "sweep"): before[both].mean() if both.any() else math.nan,
+                        (metric, "study"): shown.mean(),
+                        (metric, "change"): change["mean"],
+                        (metric, "change_pm"): half_width(change),
+                        (metric, "study_pm"): half_width(mean_interval(shown.to_numpy())),
+                        (metric, "paired"): int(both.sum())})
+        cells[cell] = row
+    table = pd.DataFrame.from_dict(cells, orient="index")
+    table.index.names = findings.CELL
+    return table.sort_index()
 
 
 def compared_histories(history: pd.DataFrame,
@@ -109,49 +132,50 @@ def curve_changes(study_history: pd.DataFrame, epoch: int) -> pd.DataFrame:
     return runs.apply(change).groupby(level=findings.CELL).mean()
 
 
-def study_table_tex(summary: pd.DataFrame, history: pd.DataFrame, study_summary: pd.DataFrame,
+def study_table_tex(metrics: pd.DataFrame, history: pd.DataFrame, study_metrics: pd.DataFrame,
                     study_history: pd.DataFrame) -> str:
     """Writes the study's table: per cell, each test metric after the sweep's and the study's
-    epochs (means over seeds).
+    epochs (means over the seeds both ran, ``paired_cells``).
 
     Args:
-      summary, history: the sweep's concatenated summaries and histories.
-      study_summary, study_history: the study's.
+      metrics, history: the sweep's concatenated per-run metrics and histories.
+      study_metrics, study_history: the study's.
 
     Returns:
       A ``tabular`` (booktabs).
     """
     history, study_history = compared_histories(history, study_history)
     sweep_epochs, study_epochs = last_epochs(history), last_epochs(study_history)
-    means = paired_means(summary, study_summary)
+    cells = paired_cells(metrics, study_metrics)
     header = ["", "", *(rf"\multicolumn{{2}}{{c}}{{{name}}}" for name in STUDY_METRICS.values())]
     epochs = ["$d_z$", r"$\beta$", *[str(sweep_epochs), str(study_epochs)] * len(STUDY_METRICS)]
     rules = "".join(rf"\cmidrule(lr){{{3 + 2 * i}-{4 + 2 * i}}}" for i in range(len(STUDY_METRICS)))
     lines = [r"\begin{tabular}{ll" + "rr" * len(STUDY_METRICS) + "}", r"\toprule",
              " & ".join(header) + r" \\", rules, " & ".join(epochs) + r" \\", r"\midrule"]
-    for (dataset, latent_dim, weight), row in means.iterrows():
-        cells = [number(row[(metric, side)]) for metric in STUDY_METRICS
+    for (dataset, latent_dim, weight), row in cells.iterrows():
+        shown = [number(row[(metric, side)]) for metric in STUDY_METRICS
                  for side in ("sweep", "study")]
-        lines.append(" & ".join([str(latent_dim), layout.format_weight(weight), *cells]) + r" \\")
+        lines.append(" & ".join([str(latent_dim), layout.format_weight(weight), *shown]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "% Generated by `klgap tex`; do not edit.\n" + "\n".join(lines) + "\n"
 
 
-def study_values(summary: pd.DataFrame, history: pd.DataFrame, study_summary: pd.DataFrame,
+def study_values(metrics: pd.DataFrame, history: pd.DataFrame, study_metrics: pd.DataFrame,
                  study_history: pd.DataFrame) -> dict[str, str]:
     """Values of ``\\klgapValue`` about the study.
 
     Args:
-      summary, history: the sweep's concatenated summaries and histories.
-      study_summary, study_history: the study's.
+      metrics, history: the sweep's concatenated per-run metrics and histories.
+      study_metrics, study_history: the study's.
 
     Returns:
       Name -> LaTeX text: ``study/epochs``, ``study/sweep_epochs``, ``study/runs``,
-      ``study/seeds`` (the fewest seeds of a cell), ``study/matching_runs`` and
-      ``study/compared_runs`` (``matching_runs``), ``study/<metric>/<dataset>/z<d>/<weight>/<sweep
-      | study>`` (means), ``study/pm/<metric>/<dataset>/z<d>/<weight>`` (half the 95% interval
-      over seeds after the study's epochs), ``study/change/...`` (study - sweep) and
-      ``study/max_change/<metric>`` (the largest |change| over the cells; cells the sweep has),
+      ``study/seeds`` (the fewest seeds of a cell), ``study/paired_seeds`` (the fewest seeds that
+      a cell the sweep has shares with it), ``study/matching_runs`` and ``study/compared_runs``
+      (``matching_runs``); per metric and cell (``<metric>/<dataset>/z<d>/<weight>``) the
+      statistics of ``paired_cells``: ``study/<cell>/sweep``, ``study/<cell>/study``,
+      ``study/pm/<cell>`` (study_pm), ``study/change/<cell>`` and ``study/change_pm/<cell>``;
+      ``study/max_change/<metric>`` (the largest |change| over the cells the sweep has),
       ``study/curve_change/<curve>/<dataset>/z<d>/<weight>`` and
       ``study/max_curve_change/<curve>`` (the same of the study's own test curves, from the
       sweep's last epoch to the study's, ``curve_changes``; every cell), and
@@ -159,30 +183,28 @@ def study_values(summary: pd.DataFrame, history: pd.DataFrame, study_summary: pd
       epoch, over ``findings.FINAL_EPOCHS`` epochs).
     """
     history, study_history = compared_histories(history, study_history)
-    means = paired_means(summary, study_summary)
-    elbo = cell_means(study_summary, "elbo")
+    cells = paired_cells(metrics, study_metrics)
+    runs = test_rows(study_metrics).groupby(level=findings.CELL).size()
+    paired = cells[("elbo", "paired")]
     matching, compared = matching_runs(history, study_history)
     values = {
         "study/epochs": str(last_epochs(study_history)),
         "study/sweep_epochs": str(last_epochs(history)),
-        "study/runs": str(int(elbo["n"].sum())),
-        "study/seeds": str(int(elbo["n"].min())),
+        "study/runs": str(int(runs.sum())),
+        "study/seeds": str(int(runs.min())),
+        "study/paired_seeds": str(int(paired[paired > 0].min())),
         "study/matching_runs": str(matching),
         "study/compared_runs": str(compared),
     }
     for metric in STUDY_METRICS:
-        study = cell_means(study_summary, metric)
-        change = means[(metric, "study")] - means[(metric, "sweep")]
-        values[f"study/max_change/{metric}"] = number(change.abs().max())
-        for (dataset, latent_dim, weight), row in means.iterrows():
-            cell = f"{dataset}/z{latent_dim}/{layout.format_weight(weight)}"
-            for side in ("sweep", "study"):
-                values[f"study/{metric}/{cell}/{side}"] = number(row[(metric, side)])
-            interval = study.loc[(dataset, latent_dim, weight)]
-            values[f"study/pm/{metric}/{cell}"] = number(
-                (interval["ci95_high"] - interval["ci95_low"]) / 2)
-            values[f"study/change/{metric}/{cell}"] = number(change.loc[(dataset, latent_dim,
-                                                                         weight)])
+        values[f"study/max_change/{metric}"] = number(cells[(metric, "change")].abs().max())
+        for (dataset, latent_dim, weight), row in cells.iterrows():
+            cell = f"{metric}/{dataset}/z{latent_dim}/{layout.format_weight(weight)}"
+            values[f"study/{cell}/sweep"] = number(row[(metric, "sweep")])
+            values[f"study/{cell}/study"] = number(row[(metric, "study")])
+            values[f"study/pm/{cell}"] = number(row[(metric, "study_pm")])
+            values[f"study/change/{cell}"] = number(row[(metric, "change")])
+            values[f"study/change_pm/{cell}"] = number(row[(metric, "change_pm")])
     changes = curve_changes(study_history, last_epochs(history))
     for curve in changes.columns:
         values[f"study/max_curve_change/{curve}"] = number(changes[curve].abs().max())
