@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from klgap.paper.markdown.readme import study_sentence
 from klgap.paper.tex import study
 from klgap.sweep import layout
+from klgap.sweep import study as sweep_study
 from klgap.sweep import tables as aggregate
 
 SWEEP_EPOCHS, STUDY_EPOCHS = 6, 15
@@ -179,3 +181,21 @@ def test_curve_changes_from_the_sweeps_last_epoch(sweep_and_study):
             largest = max(largest, abs(change))
     assert float(values["study/max_curve_change/test_mutual_info"]) == pytest.approx(largest,
                                                                                    abs=0.006)
+
+
+def test_no_study_sentence_without_a_study(tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "config.yaml").write_text(
+        "datasets: [mnist]\nconvergence_study: null\n")
+    assert study_sentence(tmp_path / "results") == ""
+
+
+def test_a_study_without_outdir_is_refused(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "study.yaml").write_text("epochs: 200\n")
+    config = {"datasets": ["mnist"], "convergence_study": "config/study.yaml"}
+    with pytest.raises(sweep_study.UserError, match="sets no outdir"):
+        sweep_study.study_tables(tmp_path, config, "metrics")
+    (tmp_path / "config" / "study.yaml").write_text("outdir: results/longer\n")
+    assert sweep_study.study_tables(tmp_path, config, "history") == [
+        tmp_path / "results" / "longer" / "mnist" / "history.csv"]

@@ -13,7 +13,7 @@ from snakemake.utils import validate
 
 from klgap.config import checks
 from klgap.paper import figure_registry
-from klgap.sweep import collected_files, layout, scheduling, shards
+from klgap.sweep import collected_files, layout, scheduling, shards, study
 from klgap.training import objectives
 from klgap.sweep.provenance import git_commit
 
@@ -354,20 +354,12 @@ def paper_dir():
 
 
 def study_tables(table):
-    """The tables (metrics or history) of the convergence study that the paper reads (config key
-    convergence_study: its configuration file; its outdir, relative to the repository, and its
-    datasets, else config.yaml's, as that file sets them). Committed files: ancient()."""
-    if not config["convergence_study"]:
-        return []
-    study = yaml.safe_load((REPO / config["convergence_study"]).read_text()) or {}
-    if "outdir" not in study:
-        raise WorkflowError(
-            f"{config['convergence_study']} (config key convergence_study) sets no outdir: the "
-            "study's tables must not land in the sweep's; give it an outdir of its own"
-        )
-    root = REPO / study["outdir"]
-    datasets = study.get("datasets", config["datasets"])
-    return [ancient(str(root / dataset / f"{table}.csv")) for dataset in datasets]
+    """The convergence study's tables (metrics or history) that the paper reads (config key
+    convergence_study; klgap.sweep.study). Committed files: ancient()."""
+    try:
+        return [ancient(str(path)) for path in study.study_tables(REPO, config, table)]
+    except study.UserError as error:
+        raise WorkflowError(str(error)) from None
 
 
 def paper_sources():

@@ -22,7 +22,7 @@ from pathlib import Path
 from klgap import atomic
 from klgap.errors import UserError
 from klgap.paper.markdown.readme import (findings_markdown, findings_text, load_summaries,
-                                         replace_block)
+                                         replace_block, study_sentence)
 from klgap.paper.markdown.performance import performance_markdown
 from klgap.paper.markdown.sweep_records import shards_sentence
 from klgap.paper.markdown.text import FINDINGS_END, FINDINGS_START
@@ -52,8 +52,9 @@ def main(args: argparse.Namespace) -> None:
         text = performance_markdown(args.results)
     elif args.markdown:
         text = findings_markdown(load_summaries(args.results))
-        if sentence := shards_sentence(args.results):
-            text += f"\n{sentence}\n"
+        for sentence in (study_sentence(args.results), shards_sentence(args.results)):
+            if sentence:
+                text += f"\n{sentence}\n"
     else:
         text = findings_text(load_summaries(args.results))
     if args.readme is not None:

@@ -8,7 +8,9 @@ import yaml
 
 from klgap.errors import UserError
 from klgap.paper import findings
-from klgap.sweep import layout, tables
+from klgap.paper.markdown.sweep_records import shard_records, shards_total
+from klgap.paper.tex import study as study_tex
+from klgap.sweep import layout, study, tables
 from klgap.paper.markdown.text import (CEILING_MARK, FINDINGS_END, FINDINGS_START,
                                        join_lines, number)
 
@@ -100,6 +102,51 @@ def findings_markdown(summary: pd.DataFrame) -> str:
         "meet they can cross by their Monte Carlo errors (metrics.csv has each one's _se).",
     ]
     return join_lines(lines)
+
+
+def study_sentence(results: Path) -> str:
+    """The convergence study (config key ``convergence_study`` of ``<results>/config.yaml``) in
+    one sentence for the README: how far the likelihoods and the rate's split move when the
+    sweep's models train longer (``klgap.paper.tex.study.paired_cells``); empty without a study.
+
+    Args:
+      results: the paper's output root, in the repository (its parent).
+    """
+    config = yaml.safe_load((results / "config.yaml").read_text())
+    repo = results.parent
+    study_metrics = study.study_tables(repo, config, "metrics")
+    if not study_metrics:
+        return ""
+    datasets = [path.parent.name for path in study_metrics]
+    metrics = tables.load_tables([results / d / "metrics.csv" for d in datasets], "metrics")
+    history, study_history = study_tex.compared_histories(
+        tables.load_tables([results / d / "history.csv" for d in datasets], "history"),
+        tables.load_tables(study.study_tables(repo, config, "history"), "history"))
+    cells = study_tex.paired_cells(metrics, tables.load_tables(study_metrics, "metrics"))
+    seeds = cells[("elbo", "paired")]
+
+    def largest(metric):
+        return number(cells[(metric, "change")].abs().max())
+
+    names = ", ".join(layout.DATASET_NAMES.get(d, d) for d in datasets)
+    latent_dims = " and ".join(str(d) for d in sorted(set(cells.index.get_level_values(1))))
+    weights = sorted(set(cells.index.get_level_values(2)))
+    study_root = study_metrics[0].parent.parent
+    records = shard_records(study_root)
+    total = shards_total(records)
+    took = ("" if total is None else f", {total[0]} runs in {len(records)} shards, "
+            f"{number(total[1] / 60, 0)} minutes one after another")
+    paired = int(seeds[seeds > 0].min())
+    return (f"Trained {study_tex.last_epochs(study_history)} epochs instead of "
+            f"{study_tex.last_epochs(history)} (the convergence study in "
+            f"{study_root.relative_to(repo)}/: the {names} β-VAE at d_z {latent_dims}, β "
+            f"{weights[0]:g} to {weights[-1]:g}, the sweep's runs trained on, compared on the "
+            f"same {paired} seed{'s' if paired != 1 else ''}{took}), the test ELBO gains "
+            f"up to {largest('elbo')} nats and the AIS log-likelihood up to "
+            f"{largest('ais_ll')}, while the information moves by at most "
+            f"{largest('mutual_info')}, the in-sample aggregate KL by at most "
+            f"{largest('aggregate_kl')} and the fitted bound by at most "
+            f"{largest('fitted_aggregate_kl_lower')}.")
 
 
 def findings_text(summary: pd.DataFrame) -> str:
