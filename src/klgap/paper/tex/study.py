@@ -20,11 +20,11 @@ STUDY_METRICS = {
     "aggregate_kl": r"in-sample",
     "fitted_aggregate_kl_lower": r"fitted $\ge$",
 }
-# The history's columns that are curves (compared run by run); the rest identify the run or time it.
+# The columns that identify a run in the histories and metrics tables.
 RUN_KEYS = ["dataset", "objective", "classes", "latent_dim", "weight", "seed"]
 
 
-def test_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+def runs_on_test_split(metrics: pd.DataFrame) -> pd.DataFrame:
     """The beta-VAE's per-run test rows on every class, indexed by cell and seed."""
     rows = only_vae(whole_dataset(metrics))
     return rows[rows["split"] == "test"].set_index(findings.CELL + ["seed"])
@@ -50,7 +50,7 @@ def paired_cells(metrics: pd.DataFrame, study_metrics: pd.DataFrame) -> pd.DataF
       ``study_pm``, half the 95% interval of ``study`` over its seeds; ``paired``, how many seeds
       both ran.
     """
-    sweep, study = test_rows(metrics), test_rows(study_metrics)
+    sweep, study = runs_on_test_split(metrics), runs_on_test_split(study_metrics)
     cells = {}
     for cell, runs in study.groupby(level=findings.CELL):
         row = {}
@@ -184,7 +184,7 @@ def study_values(metrics: pd.DataFrame, history: pd.DataFrame, study_metrics: pd
     """
     history, study_history = compared_histories(history, study_history)
     cells = paired_cells(metrics, study_metrics)
-    runs = test_rows(study_metrics).groupby(level=findings.CELL).size()
+    runs = runs_on_test_split(study_metrics).groupby(level=findings.CELL).size()
     paired = cells[("elbo", "paired")]
     matching, compared = matching_runs(history, study_history)
     values = {
