@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from klgap.sweep import study as sweep_study
 from klgap.sweep import tables as aggregate
 from klgap.paper import tex as report
+from klgap.paper.tex import study as tex_study
 from test_workflow import FIGURES, REPO, TABLES, snakemake
 
 RESULTS = REPO / "results"
@@ -47,10 +49,18 @@ def committed_numbers() -> str:
                                     "history")
     samples = aggregate.load_tables([RESULTS / d / "latent_samples.csv"
                                      for d in config["datasets"]], "latent_samples")
+    # The convergence study's values (config key convergence_study), as `klgap tex` adds them.
+    study_values = {}
+    if study_metrics := sweep_study.study_tables(REPO, config, "metrics"):
+        metrics = aggregate.load_tables([RESULTS / d / "metrics.csv" for d in config["datasets"]],
+                                        "metrics")
+        study_values = tex_study.study_values(
+            metrics, history, aggregate.load_tables(study_metrics, "metrics"),
+            aggregate.load_tables(sweep_study.study_tables(REPO, config, "history"), "history"))
     return report.numbers_tex(summary, history, config,
                               json.loads((RESULTS / "provenance.json").read_text()),
                               pd.read_csv(RESULTS / "benchmarks.csv"), "0" * 40, "config.yaml",
-                              "hash", samples)
+                              "hash", samples, more_values=study_values)
 
 
 def test_every_value_the_text_names_is_generated():

@@ -156,7 +156,7 @@ def test_table_has_a_row_per_cell_with_both_epochs(sweep_and_study):
     assert rows[3].split(" & ")[:3] == ["20", "0.5", "n/a"]  # the sweep lacks the cell
     first = next(iter(study.STUDY_METRICS))
     before, after, _ = paired(sweep_records, study_records, 10, 0.5, first)
-    assert cells[2:4] == [f"{np.mean(before):.2f}", f"{np.mean(after):.2f}"]
+    assert cells[2:4] == [f"${np.mean(before):.2f}$", f"${np.mean(after):.2f}$"]
 
 
 def test_curve_changes_from_the_sweeps_last_epoch(sweep_and_study):

@@ -132,6 +132,12 @@ def curve_changes(study_history: pd.DataFrame, epoch: int) -> pd.DataFrame:
     return runs.apply(change).groupby(level=findings.CELL).mean()
 
 
+def math_number(value: float) -> str:
+    """A number for a table cell, in math mode (a minus sign, not a hyphen); ``n/a`` for NaN."""
+    text = number(value)
+    return text if text == "n/a" else f"${text}$"
+
+
 def study_table_tex(metrics: pd.DataFrame, history: pd.DataFrame, study_metrics: pd.DataFrame,
                     study_history: pd.DataFrame) -> str:
     """Writes the study's table: per cell, each test metric after the sweep's and the study's
@@ -153,7 +159,7 @@ def study_table_tex(metrics: pd.DataFrame, history: pd.DataFrame, study_metrics:
     lines = [r"\begin{tabular}{ll" + "rr" * len(STUDY_METRICS) + "}", r"\toprule",
              " & ".join(header) + r" \\", rules, " & ".join(epochs) + r" \\", r"\midrule"]
     for (dataset, latent_dim, weight), row in cells.iterrows():
-        shown = [number(row[(metric, side)]) for metric in STUDY_METRICS
+        shown = [math_number(row[(metric, side)]) for metric in STUDY_METRICS
                  for side in ("sweep", "study")]
         lines.append(" & ".join([str(latent_dim), layout.format_weight(weight), *shown]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
