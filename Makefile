@@ -87,11 +87,11 @@ CONFIG_KEY = $(shell $(BIN)/python -c 'import yaml; value = yaml.safe_load(open(
 RUN_SWEEP = $(if $(call CONFIG_KEY,$(1),shards),$(foreach shard,$(call CONFIG_KEY,$(1),shards),$(call SHARD_FILE,$(shard)) && $(SNAKEMAKE) --cores all --configfile $(1) .snakemake/shard-$(shard).yaml $(ARGS) &&) \
 	$(SNAKEMAKE) --cores all --configfile $(1) --forcerun $(COMBINE_RULES) $(ARGS),\
 	$(SNAKEMAKE) --cores all --configfile $(1) --forcerun $(SWEEP_RULES) $(ARGS))
-# The convergence study whose tables the paper reads (config key convergence_study) runs first.
+# The convergence study (config/convergence.yaml) is a sweep of its own:
+# make sweep SWEEP_CONFIG=config/convergence.yaml.
 sweep: setup
 	@$(UNLOCK_STALE)
-	$(if $(call CONFIG_KEY,$(SWEEP_CONFIG),convergence_study),$(call RUN_SWEEP,$(call CONFIG_KEY,$(SWEEP_CONFIG),convergence_study)) &&) \
-		$(call RUN_SWEEP,$(SWEEP_CONFIG))
+	$(call RUN_SWEEP,$(SWEEP_CONFIG))
 
 # One shard of the paper's sweep (make shard-<name>, a name of config key shards): its runs,
 # tables, configuration snapshot and provenance (with the machine it ran on) under
