@@ -79,19 +79,14 @@ SHARD_FILE = mkdir -p .snakemake && printf 'shard: %s\n' $(1) > .snakemake/shard
 # SWEEP_CONFIG: a configuration file applied over config/config.yaml (another sweep's, with or
 # without shards).
 SWEEP_CONFIG ?= config/config.yaml
-# A configuration file's key, read with Python: a mapping's keys, or the value (empty if null or
-# absent).
-CONFIG_KEY = $(shell $(BIN)/python -c 'import yaml; value = yaml.safe_load(open("$(1)")).get("$(2)"); print(" ".join(value) if isinstance(value, dict) else value or "")')
-# One sweep (a configuration file): its shards one after another, then their combination; or,
-# without shards, every run at once.
-RUN_SWEEP = $(if $(call CONFIG_KEY,$(1),shards),$(foreach shard,$(call CONFIG_KEY,$(1),shards),$(call SHARD_FILE,$(shard)) && $(SNAKEMAKE) --cores all --configfile $(1) .snakemake/shard-$(shard).yaml $(ARGS) &&) \
-	$(SNAKEMAKE) --cores all --configfile $(1) --forcerun $(COMBINE_RULES) $(ARGS),\
-	$(SNAKEMAKE) --cores all --configfile $(1) --forcerun $(SWEEP_RULES) $(ARGS))
+SHARDS = $(shell $(BIN)/python -c 'import yaml; print(*(yaml.safe_load(open("$(SWEEP_CONFIG)")).get("shards") or {}))')
 # The convergence study (config/convergence.yaml) is a sweep of its own:
 # make sweep SWEEP_CONFIG=config/convergence.yaml.
 sweep: setup
 	@$(UNLOCK_STALE)
-	$(call RUN_SWEEP,$(SWEEP_CONFIG))
+	$(if $(SHARDS),$(foreach shard,$(SHARDS),$(call SHARD_FILE,$(shard)) && $(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) .snakemake/shard-$(shard).yaml $(ARGS) &&) \
+		$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) --forcerun $(COMBINE_RULES) $(ARGS),\
+		$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) --forcerun $(SWEEP_RULES) $(ARGS))
 
 # One shard of the paper's sweep (make shard-<name>, a name of config key shards): its runs,
 # tables, configuration snapshot and provenance (with the machine it ran on) under
