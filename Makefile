@@ -71,7 +71,10 @@ paper: setup
 # whose tables are not committed yet (make shard-<name> each), then combines them into the
 # paper; a shard is the unit that resumes across days and machines (commit it when it finishes).
 SWEEP_RULES := aggregate histories latent_samples sample_grids config_snapshot provenance
-# With shards, the rules that combine the committed shards' tables and records.
+# With shards, the rules that combine the committed shards' tables and records. The
+# configuration snapshot is brought up to date first, in a call of its own: Snakemake (9.27) drops
+# a forced job whose only inputs from jobs that must run are ancient() files that exist, so a
+# snapshot re-written in the same call would leave combine_provenance out.
 COMBINE_RULES := combine_metrics combine_table combine_provenance
 # The shard is named in a configuration file of its own (.snakemake/shard-<name>.yaml), not with
 # --config, which ARGS may give too (Snakemake keeps the last --config only).
@@ -85,6 +88,7 @@ SHARDS = $(shell $(BIN)/python -c 'import yaml; print(*(yaml.safe_load(open("$(S
 sweep: setup
 	@$(UNLOCK_STALE)
 	$(if $(SHARDS),$(foreach shard,$(SHARDS),$(call SHARD_FILE,$(shard)) && $(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) .snakemake/shard-$(shard).yaml $(ARGS) &&) \
+		$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) $(ARGS) -- config_snapshot && \
 		$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) --forcerun $(COMBINE_RULES) $(ARGS),\
 		$(SNAKEMAKE) --cores all --configfile $(SWEEP_CONFIG) --forcerun $(SWEEP_RULES) $(ARGS))
 

@@ -89,6 +89,26 @@ def test_partial_mode_lists_only_existing_files(tmp_path):
         len(layout.sweep(config, dataset))
 
 
+def test_a_partial_shard_without_a_finished_run_is_empty_and_only_then(tmp_path):
+    config = {**validated("config.yaml"), "outdir": str(tmp_path), "shard": "mnist-vae-s0",
+              "partial": True}
+    assert collected_files.partial_shard_is_empty(config)
+    # Outside a shard, or without partial, the runs are trained: never empty.
+    assert not collected_files.partial_shard_is_empty({**config, "shard": None})
+    assert not collected_files.partial_shard_is_empty({**config, "partial": False})
+    # One finished run of the shard is something to collect; another shard's run is not.
+    runs = layout.sweep(config)
+    others = [run for run in layout.sweep({**config, "shard": None}) if run not in runs]
+    other = layout.run_dir(tmp_path, others[0]) / "metrics.json"
+    other.parent.mkdir(parents=True)
+    other.write_text("[]")
+    assert collected_files.partial_shard_is_empty(config)
+    own = layout.run_dir(tmp_path, runs[-1]) / "metrics.json"
+    own.parent.mkdir(parents=True)
+    own.write_text("[]")
+    assert not collected_files.partial_shard_is_empty(config)
+
+
 def test_what_the_workflow_imports_stays_light():
     # workflow/rules/common.smk imports these at DAG-build time: no TensorFlow, matplotlib or
     # pandas (a fresh interpreter, since the test session has imported them already).

@@ -13,6 +13,8 @@ from klgap.config import checks
 from klgap.errors import UserError
 from klgap.sweep import layout, shards
 
+from test_workflow import job_counts
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RUNS = layout.grid(["digits", "mnist"], [2, 10], [0.5, 1.0], [0, 1, 2])
@@ -179,3 +181,16 @@ def test_a_partial_combination_leaves_out_a_dataset_none_of_whose_shards_has_run
     assert planned.returncode == 0, (planned.stdout + planned.stderr)[-3000:]
     assert "combine-shards --dataset digits" in planned.stdout
     assert "--dataset mnist" not in planned.stdout
+
+
+def test_a_partial_shard_none_of_whose_runs_has_finished_writes_nothing(tmp_path):
+    # partial trains no run: the shard's tables would be empty and pass for a finished shard.
+    outdir = tmp_path / "results"
+    config = tmp_path / "partial.yaml"
+    config.write_text(yaml.safe_dump({**SHARDED, "outdir": str(outdir), "partial": True}))
+    planned = snakemake(config, "-n", "--config", "shard=seed0")
+    assert planned.returncode == 0, (planned.stdout + planned.stderr)[-3000:]
+    assert "shard seed0: none of its runs has finished" in planned.stderr
+    assert set(job_counts(planned.stdout)) == {"all"}, planned.stdout
+    without = snakemake(config, "-n", "--config", "shard=seed0", "partial=false")
+    assert "aggregate" in without.stdout and "run " in without.stdout

@@ -294,8 +294,17 @@ def shard_provenance():
 
 
 def default_targets():
-    """What `snakemake` makes by default: a shard's tables and provenance, or (with a paper,
-    config key paper_dir) the paper too."""
+    """What `snakemake` makes by default: a shard's tables and provenance (nothing for a shard in
+    partial mode none of whose runs has finished), or (with a paper, config key paper_dir) the
+    paper too."""
+    if collected_files.partial_shard_is_empty(config):
+        print(
+            f"shard {config['shard']}: none of its runs has finished and partial: true trains "
+            "none, so nothing is written (its empty tables would pass for a finished shard); "
+            "run the shard without partial.",
+            file=sys.stderr,
+        )
+        return []
     targets = [out("config.yaml"), out("provenance.json"), *aggregated_tables()]
     if config["shard"] or not config["paper_dir"]:
         return targets

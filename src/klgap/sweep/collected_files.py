@@ -33,6 +33,24 @@ def run_files(config: dict, dataset: str, name: str) -> list[str]:
     return paths
 
 
+def partial_shard_is_empty(config: dict) -> bool:
+    """Whether a shard in ``partial`` mode would collect nothing: none of its runs has finished.
+
+    ``partial`` trains no run, so such a shard's tables would be empty and yet look finished to
+    the combination of the shards.
+
+    Args:
+      config: the validated configuration, ``outdir`` already the shard's root.
+
+    Returns:
+      True for a shard (config key ``shard``) in ``partial`` mode without a run's metrics.
+    """
+    if not (config["shard"] and config["partial"]):
+        return False
+    return not any((layout.run_dir(config["outdir"], run) / "metrics.json").exists()
+                   for run in layout.sweep(config))
+
+
 def first_seed_files(config: dict, candidates: list[Path]) -> list[str]:
     """The first of one cell's files over its seeds (in ``partial`` mode the first that exists)."""
     if config["partial"]:
