@@ -181,7 +181,11 @@ def study_values(metrics: pd.DataFrame, history: pd.DataFrame, study_metrics: pd
       (``matching_runs``); per metric and cell (``<metric>/<dataset>/z<d>/<weight>``) the
       statistics of ``paired_cells``: ``study/<cell>/sweep``, ``study/<cell>/study``,
       ``study/pm/<cell>`` (study_pm), ``study/change/<cell>`` and ``study/change_pm/<cell>``;
-      ``study/max_change/<metric>`` (the largest |change| over the cells the sweep has),
+      ``study/cells`` (the cells the sweep has), ``study/max_change/<metric>`` and
+      ``study/min_change/<metric>`` (the largest and smallest |change| over them),
+      ``study/beyond_interval/<metric>`` (how many of them change by more than the half-width of
+      the change's 95% interval, i.e. whose interval leaves out zero), ``study/falling/<metric>``
+      (how many of them fall),
       ``study/curve_change/<curve>/<dataset>/z<d>/<weight>`` and
       ``study/max_curve_change/<curve>`` (the same of the study's own test curves, from the
       sweep's last epoch to the study's, ``curve_changes``; every cell), and
@@ -202,8 +206,15 @@ def study_values(metrics: pd.DataFrame, history: pd.DataFrame, study_metrics: pd
         "study/matching_runs": str(matching),
         "study/compared_runs": str(compared),
     }
+    compared_cells = cells[paired > 0]
+    values["study/cells"] = str(len(compared_cells))
     for metric in STUDY_METRICS:
-        values[f"study/max_change/{metric}"] = number(cells[(metric, "change")].abs().max())
+        change = compared_cells[(metric, "change")]
+        values[f"study/max_change/{metric}"] = number(change.abs().max())
+        values[f"study/min_change/{metric}"] = number(change.abs().min())
+        values[f"study/beyond_interval/{metric}"] = str(
+            int((change.abs() > compared_cells[(metric, "change_pm")]).sum()))
+        values[f"study/falling/{metric}"] = str(int((change < 0).sum()))
         for (dataset, latent_dim, weight), row in cells.iterrows():
             cell = f"{metric}/{dataset}/z{latent_dim}/{layout.format_weight(weight)}"
             values[f"study/{cell}/sweep"] = number(row[(metric, "sweep")])
