@@ -51,6 +51,11 @@ RECORDS = {
     "sweep_reproduction.csv": ("bench/compare_sweeps.py", "2026-12-02, AMD EPYC without "
                                "AVX-512", "the previous sweep's re-run: its tables against the "
                                "committed ones"),
+    "shard_reproduction_fashion_vae_s0.csv": ("bench/compare_sweeps.py --committed "
+                                              "results/shards/fashion-vae-s0", "2026-12-06, "
+                                              "AMD EPYC with AVX-512", "shard fashion-vae-s0 of "
+                                              "the paper's sweep, re-run from scratch: its "
+                                              "tables against the committed shard's"),
     "fitted_density.csv": ("bench/bench_fitted_density.py", "2026-12-04",
                            "the lower bound on KL(q(z) ‖ p) from densities fitted to training "
                            "codes (`klgap.estimators.fitted_density_kl`): time per family, and "
@@ -62,6 +67,8 @@ RECORDS = {
                    "single runs before and after one process per run, and pilots of each "
                    "objective, from the runs' own records"),
 }
+# The shard of the paper's sweep that was re-run from scratch (bench/compare_sweeps.py).
+RERUN_SHARD = "fashion-vae-s0"
 # Columns of the floor comparison: (file, record in brackets, heading).
 FLOOR_COLUMNS = [
     ("floor_shard_mnist_vae_s1.csv", "sweep", "paper's sweep, shard mnist-vae-s1"),
@@ -318,6 +325,7 @@ def performance_markdown(results: Path) -> str:
         *floor_table(bench),
         "",
     ]
+    out += shard_rerun_section(results)
     reproduction = bench / "sweep_reproduction.csv"
     if reproduction.is_file():
         out += ["### The re-run reproduced the tables",
@@ -392,6 +400,37 @@ def performance_markdown(results: Path) -> str:
         out += [f"## `results/bench/{name}`", "", *rows, ""]
     out += ["## What keeps the sweep above its target", "", *gap_paragraph(bench)]
     return join_lines(out)
+
+
+def shard_rerun_section(results: Path) -> list[str]:
+    """The re-run of one shard of the paper's sweep from scratch against its committed record.
+
+    Args:
+      results: the output root with ``bench/`` and ``shards/``.
+
+    Returns:
+      Markdown lines; none before the re-run's comparison is committed.
+    """
+    bench = results / "bench"
+    report = bench / f"shard_reproduction_{RERUN_SHARD.replace('-', '_')}.csv"
+    rerun = bench / f"shard_rerun_{RERUN_SHARD.replace('-', '_')}" / "provenance.json"
+    if not report.is_file():
+        return []
+    return ["### A shard of the paper's sweep, re-run from scratch",
+            "",
+            f"Shard `{RERUN_SHARD}` was run again from scratch (data, classifier, feature network "
+            "and every run) into a scratch output root, in a clean worktree of a later commit "
+            "whose training and evaluation code are those the shard ran, and its tables were "
+            "compared with the committed shard's cell by cell, timings left out "
+            f"(`bench/compare_sweeps.py --committed results/shards/{RERUN_SHARD}`). The re-run's "
+            f"record is `{rerun.relative_to(results.parent)}`.",
+            "",
+            *sweep_records_table([("committed shard",
+                                   results / "shards" / RERUN_SHARD / "provenance.json"),
+                                  ("re-run from scratch", rerun)]),
+            "",
+            *generic_table(read_bench(report)),
+            ""]
 
 
 def gap_paragraph(bench: Path) -> list[str]:
