@@ -8,7 +8,7 @@ import pytest
 from klgap import atomic, cli
 from klgap.data import datasets as data
 from klgap.errors import UserError
-from klgap.evaluation import evaluate, feature_reference, field_metrics
+from klgap.evaluation import evaluate, feature_reference, field_metrics, sample_quality
 
 QUALITY = ("fid", "kid", "kid_se", "precision", "recall")
 KINDS = ("prior", "expost", "fitted", "recon")
@@ -40,6 +40,8 @@ def test_feature_network_file_records_accuracy_seed_epochs_and_the_floor(feature
     assert record["dataset"] == "digits" and record["seed"] == 0 and record["epochs"] == 3
     assert 0.5 < record["test_accuracy"] <= 1.0  # ten classes; 3 epochs is well above chance
     assert reference.test_features.shape == (360, 128)
+    np.testing.assert_array_equal(reference.test_radii_sq,  # shared by every set scored
+                                  sample_quality.neighbour_radii_sq(reference.test_features))
     assert record["reference_samples"] == 360  # as many training images as test images
     assert record["reference_fid"] >= 0 and 0 <= record["reference_precision"] <= 1
     assert 0 <= record["reference_recall"] <= 1 and record["reference_kid_se"] > 0
@@ -131,6 +133,8 @@ def test_a_run_on_some_classes_is_scored_against_its_own_test_images(features_np
     ones = data.select_classes(arrays, [1])["x_test"]
     restricted = feature_reference.restricted(reference, ones)
     assert restricted.test_features.shape == (len(ones), reference.test_features.shape[1])
+    np.testing.assert_array_equal(restricted.test_radii_sq,
+                                  sample_quality.neighbour_radii_sq(restricted.test_features))
     np.testing.assert_allclose(restricted.test_features,  # batches differ: rounding may too
                                reference.test_features[arrays["y_test"] == 1], rtol=1e-4,
                                atol=1e-5)

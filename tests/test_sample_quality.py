@@ -206,6 +206,18 @@ def test_precision_recall_do_not_depend_on_the_block_size(monkeypatch):
     assert sample_quality.precision_recall(real, fake) == whole
 
 
+def test_precomputed_real_radii_give_the_same_numbers_and_a_foreign_length_is_refused():
+    rng = np.random.default_rng(17)
+    real = rng.standard_normal((300, 5)).astype(np.float32) + 3.0  # float32 as the features
+    radii = sample_quality.neighbour_radii_sq(real)
+    for scale in (0.7, 1.0, 1.4):  # several fake sets against one real set
+        fake = scale * rng.standard_normal((250, 5)) + 3.0
+        assert (sample_quality.precision_recall(real, fake, real_radii_sq=radii)
+                == sample_quality.precision_recall(real, fake))
+    with pytest.raises(UserError, match="neighbour_radii_sq"):
+        sample_quality.precision_recall(real, real, real_radii_sq=radii[:-1])
+
+
 def test_precision_recall_of_identical_sets_are_one_and_of_disjoint_supports_zero():
     rng = np.random.default_rng(14)
     real = rng.standard_normal((500, 8))

@@ -116,8 +116,7 @@ def fit_flow(mu: np.ndarray, sigma: np.ndarray, z_validation: np.ndarray, seed_s
     step = tf.Variable(0.0, dtype=tf.float32, trainable=False)
     moments = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v))) for v in variables]
 
-    @tf.function(reduce_retracing=True)
-    def train_step(x):
+    def train_step(x):  # x (B, D) float32
         with tf.GradientTape() as tape:
             loss = -tf.reduce_mean(flow.log_prob(x))
         gradients = tape.gradient(loss, variables)
@@ -128,6 +127,15 @@ def fit_flow(mu: np.ndarray, sigma: np.ndarray, z_validation: np.ndarray, seed_s
                 beta2_power=0.999 ** step, lr=rate, beta1=0.9, beta2=0.999, epsilon=1e-7,
                 grad=gradient)
         return loss
+
+    batch = min(batch_size, len(mu))
+
+    @tf.function
+    def train_epoch(codes, order):  # codes (N, D) float32, order (N,) int64
+        # One call per epoch: the batches loop inside the graph, so the per-step cost is the
+        # graph's, not a Python call's; whole batches only (one shape).
+        for first in tf.range(0, tf.size(order, tf.int64) - batch + 1, batch):
+            train_step(tf.gather(codes, order[first:first + batch]))
 
     @tf.function(reduce_retracing=True)
     def log_prob(x):
@@ -143,16 +151,14 @@ def fit_flow(mu: np.ndarray, sigma: np.ndarray, z_validation: np.ndarray, seed_s
         value = float(np.mean(log_density(z_validation)))
         return value if math.isfinite(value) else -math.inf
 
-    batch = min(batch_size, len(mu))
     best = validation_log_likelihood()
     best_weights = [v.numpy() for v in variables]
     best_epoch, epochs_run, stale, decays = 0, 0, 0, 0
     for epoch in range(1, max_epochs + 1):
         codes = mu + sigma * rng.standard_normal(mu.shape)  # (N, D) fresh codes each epoch
         codes = ((codes - center) / scale).astype(np.float32)
-        order = rng.permutation(len(codes))
-        for start in range(0, len(order) - batch + 1, batch):  # whole batches: one trace
-            train_step(tf.constant(codes[order[start:start + batch]]))
+        order = rng.permutation(len(codes))  # (N,)
+        train_epoch(tf.constant(codes), tf.constant(order, tf.int64))
         epochs_run = epoch
         value = validation_log_likelihood()
         if value > best:

@@ -48,15 +48,26 @@ class FeatureReference(NamedTuple):
     """A dataset's feature network, its test images' features and its record.
 
     ``test_features`` are the features of the grey-level test images, against which every
-    run's decoded images are scored: computed where the network is loaded (``load_reference``).
+    run's decoded images are scored, and ``test_radii_sq`` the squared radii of their
+    precision/recall balls (``sample_quality.neighbour_radii_sq``, shared by every set scored):
+    computed where the network is loaded (``load_reference``).
     """
 
     network: feature_network.FeatureNetwork
     test_features: np.ndarray  # (N_test, F) float32
     record: dict  # training record, dataset and the reference_* floor
+    test_radii_sq: np.ndarray  # (N_test,) float64
 
 
-def quality_scores(real_features: np.ndarray, fake_features: np.ndarray, seed) -> dict:
+def with_test_features(network: feature_network.FeatureNetwork, test_features: np.ndarray,
+                       record: dict) -> FeatureReference:
+    """A reference with these test features, (N_test, F), and their precision/recall radii."""
+    return FeatureReference(network, test_features, record,
+                            sample_quality.neighbour_radii_sq(test_features))
+
+
+def quality_scores(real_features: np.ndarray, fake_features: np.ndarray, seed,
+                   real_radii_sq: np.ndarray | None = None) -> dict:
     """FID, unbiased KID with its standard error, improved precision and recall.
 
     KID uses disjoint subsets of m = min(1000, N // ``KID_MIN_SUBSETS``) rows (N the smaller
@@ -66,6 +77,7 @@ def quality_scores(real_features: np.ndarray, fake_features: np.ndarray, seed) -
       real_features: features of the test images, (N_r, F).
       fake_features: features of the images scored, (N_f, F).
       seed: seed of KID's subsets (int or sequence of ints).
+      real_radii_sq: the real set's ``sample_quality.neighbour_radii_sq`` (None: computed).
 
     Returns:
       ``fid``, ``kid``, ``kid_se``, ``precision``, ``recall`` (``QUALITY_KEYS``), floats.
@@ -75,7 +87,8 @@ def quality_scores(real_features: np.ndarray, fake_features: np.ndarray, seed) -
     kid = sample_quality.kernel_inception_distance(fake_features, real_features,
                                                    subset_size=subset_size, seed=seed,
                                                    num_subsets=smaller // subset_size)
-    pr = sample_quality.precision_recall(real_features, fake_features)
+    pr = sample_quality.precision_recall(real_features, fake_features,
+                                         real_radii_sq=real_radii_sq)
     return {"fid": sample_quality.frechet_distance(fake_features, real_features),
             "kid": kid["kid"], "kid_se": kid["kid_se"], "precision": pr["precision"],
             "recall": pr["recall"]}
@@ -122,11 +135,13 @@ def build_reference(arrays: dict, *, seed: int = SEED, epochs: int | None = None
     size = min(REFERENCE_SAMPLES, len(arrays["x_test"]))  # as many as test images
     rows = rng.permutation(len(arrays["x_train"]))[:size]
     train_features = feature_network.features(network, arrays["x_train"][rows])  # (M, F)
-    floor = quality_scores(test_features, train_features, seed=[seed, REFERENCE_STREAM, 1])
+    reference = with_test_features(network, test_features, record)
+    floor = quality_scores(test_features, train_features, seed=[seed, REFERENCE_STREAM, 1],
+                           real_radii_sq=reference.test_radii_sq)
     record = {**record, "dataset": dataset, "required_accuracy": required,
               "reference_samples": len(rows),
               **{f"reference_{key}": value for key, value in floor.items()}}
-    return FeatureReference(network, test_features, record), record
+    return reference._replace(record=record), record
 
 
 def save(reference: FeatureReference, path) -> None:
@@ -188,7 +203,7 @@ def load_reference(path, x_test: np.ndarray, dataset: str | None = None,
     """
     check_file(path, dataset, data_dim)
     network, record = feature_network.load(path)
-    return FeatureReference(network, feature_network.features(network, x_test), record)
+    return with_test_features(network, feature_network.features(network, x_test), record)
 
 
 def restricted(reference: FeatureReference, x_test: np.ndarray) -> FeatureReference:
@@ -200,8 +215,8 @@ def restricted(reference: FeatureReference, x_test: np.ndarray) -> FeatureRefere
       x_test: the grey-level test images of the run's classes, (N_c, P).
     """
     record = {**reference.record, **{f"reference_{key}": math.nan for key in QUALITY_KEYS}}
-    return reference._replace(test_features=feature_network.features(reference.network, x_test),
-                              record=record)
+    return with_test_features(reference.network,
+                              feature_network.features(reference.network, x_test), record)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -55,7 +55,8 @@ def sample_quality_metrics(reference: feature_reference.FeatureReference, images
         x = x[:len(reference.test_features)]  # equal sizes
         features = feature_network.features(reference.network, x)  # (M, F)
         scores = feature_reference.quality_scores(reference.test_features, features,
-                                                  seed=[seed, QUALITY_STREAM, index])
+                                                  seed=[seed, QUALITY_STREAM, index],
+                                                  real_radii_sq=reference.test_radii_sq)
         record.update({f"{kind}_{key}": value for key, value in scores.items()})
     return record
 

@@ -140,7 +140,8 @@ def polynomial_mmd2_unbiased(features_a: np.ndarray, features_b: np.ndarray) -> 
 
 
 def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, *,
-                     k: int = PRECISION_RECALL_K) -> dict:
+                     k: int = PRECISION_RECALL_K, real_radii_sq: np.ndarray | None = None
+                     ) -> dict:
     """Improved precision and recall (Kynkaanniemi et al. 2019).
 
     The real manifold is the union of balls around each real feature vector with radius its
@@ -154,12 +155,15 @@ def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, *,
       real_features: (N_r, F), N_r > k.
       fake_features: (N_f, F), N_f > k.
       k: the neighbour that sets each radius (k = 3 in the paper).
+      real_radii_sq: ``neighbour_radii_sq(real_features, k)``, if already computed (several
+        fake sets scored against one real set); None: computed here. The same numbers either way.
 
     Returns:
       ``precision`` and ``recall``, in [0, 1].
 
     Raises:
-      UserError: bad arrays (as ``frechet_distance``), k < 1, or a set of k rows or fewer.
+      UserError: bad arrays (as ``frechet_distance``), k < 1, a set of k rows or fewer, or
+        ``real_radii_sq`` of another length than the real set.
     """
     if int(k) != k or k < 1:
         raise UserError(f"k must be a positive integer, got {k!r}.")
@@ -167,7 +171,12 @@ def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, *,
                                                       min_rows=k + 1, names=("real", "fake"))
     centre = real_features.mean(axis=0)  # distances are unchanged; rounding is smaller
     real_features, fake_features = real_features - centre, fake_features - centre
-    real_radii_sq = kth_neighbour_distance_sq(real_features, k)  # (N_r,)
+    if real_radii_sq is None:
+        real_radii_sq = kth_neighbour_distance_sq(real_features, k)  # (N_r,)
+    elif np.shape(real_radii_sq) != (len(real_features),):
+        raise UserError(f"real_radii_sq has shape {np.shape(real_radii_sq)}, not "
+                        f"({len(real_features)},): compute it with neighbour_radii_sq from "
+                        f"these real features.")
     fake_radii_sq = kth_neighbour_distance_sq(fake_features, k)  # (N_f,)
     fake_is_precise = np.empty(len(fake_features), dtype=bool)  # (N_f,)
     real_is_recalled = np.zeros(len(real_features), dtype=bool)  # (N_r,)
@@ -176,6 +185,21 @@ def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, *,
         real_is_recalled |= np.any(distances_sq <= fake_radii_sq[rows, None], axis=0)
     return {"precision": float(np.mean(fake_is_precise)),
             "recall": float(np.mean(real_is_recalled))}
+
+
+def neighbour_radii_sq(real_features: np.ndarray, k: int = PRECISION_RECALL_K) -> np.ndarray:
+    """The squared radii of the real manifold's balls, as ``precision_recall`` computes them.
+
+    Args:
+      real_features: (N_r, F), N_r > k.
+      k: the neighbour that sets each radius.
+
+    Returns:
+      (N_r,) float64, for ``precision_recall``'s ``real_radii_sq``.
+    """
+    real_features, _ = check_feature_pair(real_features, real_features, min_rows=k + 1,
+                                          names=("real", "real"))
+    return kth_neighbour_distance_sq(real_features - real_features.mean(axis=0), k)
 
 
 def kth_neighbour_distance_sq(points: np.ndarray, k: int) -> np.ndarray:
