@@ -36,7 +36,7 @@ import benchlib  # noqa: E402
 
 from klgap import atomic  # noqa: E402
 from klgap.errors import UserError  # noqa: E402
-from klgap.evaluation import ais, evaluate, field_metrics  # noqa: E402
+from klgap.evaluation import ais, evaluate, field_metrics, likelihood  # noqa: E402
 
 # (T, C, L), the longest last (the reference of the differences). Wu et al. (2017) use several
 # thousand intermediate distributions for VAEs; the evaluation's default is field_metrics'.
@@ -93,7 +93,7 @@ def measure(vae, x: np.ndarray, settings, *, iw_samples: int, seed: int) -> dict
     """
     ais.ais_log_likelihood(vae, x[:2], num_steps=2, num_chains=2)  # import and trace once
     with benchlib.Meter() as meter:
-        iw_ll = evaluate.importance_weighted(vae, x, iw_samples, seed)[0].astype(np.float64)
+        iw_ll = likelihood.importance_weighted(vae, x, iw_samples, seed)[0].astype(np.float64)
     iw_cpu = meter.cpu_seconds / len(x)
     measured = []
     for setting in settings:

@@ -8,8 +8,7 @@ import pytest
 from klgap import atomic
 from klgap.evaluation import classifier
 from klgap.estimators import decomposition as estimators
-from klgap.evaluation import evaluate
-from klgap.evaluation import generation
+from klgap.evaluation import evaluate, generation, generation_metrics, likelihood
 from klgap.errors import UserError
 
 CLASSES = 10
@@ -101,7 +100,7 @@ def test_k1_iw_bound_is_the_elbo(trained_run, digits_npz):
     vae = model.VAE.build(run["data_dim"], 2, [32], seed=0)
     model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))
     x = atomic.load_npz(digits_npz)["x_test_binary"].astype(np.float32)
-    iw_ll, distortion, rate, _, _ = evaluate.importance_weighted(vae, x, 1, seed=9)
+    iw_ll, distortion, rate, _, _ = likelihood.importance_weighted(vae, x, 1, seed=9)
     # with K = 1, log w = log p(x|z) + [log p(z) - log q(z|x)]: the bracket is a one-sample
     # estimate of -KL, so the difference to -(distortion + rate) has mean zero
     difference = iw_ll + distortion + rate  # (N,)
@@ -119,12 +118,12 @@ def test_iw_values_do_not_depend_on_how_many_samples_are_decoded_together(
     model.set_weights(vae, atomic.load_npz(rundir / "model.npz"))
     x = atomic.load_npz(digits_npz)["x_test_binary"][:120].astype(np.float32)
     # K = 13 with chunks of 5: two full chunks and a remainder of 3
-    chunked = evaluate.importance_weighted(vae, x, 13, seed=4, batch_size=50)
-    monkeypatch.setattr(evaluate, "IW_CHUNK", 13)
-    together = evaluate.importance_weighted(vae, x, 13, seed=4, batch_size=50)
+    chunked = likelihood.importance_weighted(vae, x, 13, seed=4, batch_size=50)
+    monkeypatch.setattr(likelihood, "IW_CHUNK", 13)
+    together = likelihood.importance_weighted(vae, x, 13, seed=4, batch_size=50)
     for a, b in zip(chunked, together):  # bitwise on one machine (docs/reproducibility.md)
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
-    assert not np.allclose(chunked[0], evaluate.importance_weighted(vae, x, 13, seed=5)[0])
+    assert not np.allclose(chunked[0], likelihood.importance_weighted(vae, x, 13, seed=5)[0])
 
 
 def test_untrained_run_is_refused(digits_npz, tmp_path):
@@ -184,14 +183,14 @@ def training_codes(num: int = 3000, dim: int = 2, seed: int = 0):
 def test_a_decoder_that_ignores_z_scores_log_one_over_its_class_frequency():
     frequencies = np.array([0.05, 0.15] + [0.1] * 8)
     mu, sigma = training_codes()
-    record, grids = evaluate.generation_metrics(
+    record, grids = generation_metrics.generation_metrics(
         lambda z: np.tile(np.eye(CLASSES)[1], (len(z), 1)), mu, sigma,
         one_hot_classifier(frequencies), seed=3)
     for kind in ("prior", "expost"):
         assert record[f"{kind}_label_kl"] == pytest.approx(np.log(1 / 0.15), rel=1e-12)
         assert record[f"{kind}_label_kl_se"] < 1e-12  # every sample has the same label
         assert record[f"{kind}_top_prob"] == pytest.approx(1.0, abs=1e-6)
-        assert grids[kind].shape == (evaluate.GRID_SAMPLES, CLASSES)
+        assert grids[kind].shape == (generation_metrics.GRID_SAMPLES, CLASSES)
         assert grids[kind].dtype == np.uint8
         np.testing.assert_array_equal(grids[kind][:, 1], 255)
     np.testing.assert_array_equal(grids["image_shape"], [1, CLASSES])
@@ -209,8 +208,8 @@ def class_of_code(z: np.ndarray, frequencies: np.ndarray) -> np.ndarray:
 def test_prior_samples_with_the_datas_class_balance_score_zero():
     frequencies = np.array([0.05, 0.15] + [0.1] * 8)
     mu, sigma = training_codes()
-    record, _ = evaluate.generation_metrics(lambda z: class_of_code(z, frequencies), mu, sigma,
-                                            one_hot_classifier(frequencies), seed=4)
+    record, _ = generation_metrics.generation_metrics(
+        lambda z: class_of_code(z, frequencies), mu, sigma, one_hot_classifier(frequencies), seed=4)
     # the plug-in KL of 10,000 labels drawn from f has mean (C - 1) / (2M) = 0.00045
     assert 0 <= record["prior_label_kl"] < 0.002
     assert record["prior_label_kl_se"] < 0.001
@@ -234,8 +233,8 @@ def test_the_expost_density_follows_the_codes_where_the_prior_does_not():
         classes = np.where(distance.min(axis=1) < 1.0, distance.argmin(axis=1), 2)
         return np.eye(CLASSES)[classes]
 
-    record, _ = evaluate.generation_metrics(decode, mu, sigma, one_hot_classifier(frequencies),
-                                            num_components=2, seed=6)
+    record, _ = generation_metrics.generation_metrics(
+        decode, mu, sigma, one_hot_classifier(frequencies), num_components=2, seed=6)
     assert record["expost_label_kl"] < 0.01
     assert record["prior_label_kl"] > 1.0  # most prior samples decode to the unseen class
     assert record["prior_holes_fraction"] > 0.5  # the prior's mass between the clusters
@@ -243,8 +242,8 @@ def test_the_expost_density_follows_the_codes_where_the_prior_does_not():
 
 def test_prior_holes_are_the_estimators_with_the_training_mixture():
     mu, sigma = training_codes(dim=3)
-    record, _ = evaluate.generation_metrics(lambda z: np.zeros((len(z), 4)), mu, sigma, None,
-                                            hole_samples=2000, seed=7)
+    record, _ = generation_metrics.generation_metrics(
+        lambda z: np.zeros((len(z), 4)), mu, sigma, None, hole_samples=2000, seed=7)
     holes = estimators.prior_holes(mu, sigma, num_samples=2000, seed=7)
     assert record["prior_holes_kl"] == holes["prior_kl"]
     assert record["prior_holes_kl_se"] == holes["prior_kl_se"]
@@ -267,7 +266,8 @@ def test_generation_metrics_of_the_trained_run(trained_run, classifier_npz):
         assert 0 < test[f"{kind}_top_prob_se"] < 0.01
     assert 0 <= test["prior_holes_fraction"] <= 1
     samples = atomic.load_npz(rundir / "samples.npz")
-    assert samples["prior"].shape == samples["expost"].shape == (evaluate.GRID_SAMPLES, 64)
+    grid_shape = (generation_metrics.GRID_SAMPLES, 64)
+    assert samples["prior"].shape == samples["expost"].shape == grid_shape
     assert samples["prior"].dtype == np.uint8
     np.testing.assert_array_equal(samples["image_shape"], [8, 8])
 

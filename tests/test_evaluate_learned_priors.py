@@ -9,7 +9,7 @@ import pytest
 from scipy import special, stats
 
 from klgap.data import datasets as data
-from klgap.evaluation import evaluate
+from klgap.evaluation import evaluate, generation_metrics, model_prior
 from klgap.training import train
 
 UNDEFINED_FOR_WAE = ("elbo", "rate", "rate_tf", "mutual_info", "aggregate_kl", "label_info",
@@ -56,7 +56,7 @@ def test_vamp_log_prior_is_the_mixture_of_the_pseudo_inputs_posteriors(vamp_run)
     z = np.random.default_rng(3).normal(size=(50, 2)) * 1.5  # (M, D)
     per_component = stats.norm.logpdf(z[:, None, :], loc[None], scale[None]).sum(axis=2)
     expected = special.logsumexp(per_component, axis=1) - math.log(len(loc))
-    np.testing.assert_allclose(evaluate.numpy_log_prior(vae)(z), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model_prior.numpy_log_prior(vae)(z), expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.slow  # the VampPrior's fixture trains and evaluates (~25 s)
@@ -81,10 +81,10 @@ def test_class_prior_log_density_and_per_class_kl(classprior_run, digits_npz):
     loc, scale = vae.prior.loc.numpy(), np.exp(vae.prior.log_scale.numpy())  # (C, D)
     for label in (0, 7):
         expected = stats.norm.logpdf(z, loc[label], scale[label]).sum(axis=1)
-        np.testing.assert_allclose(evaluate.numpy_log_prior(vae, label)(z), expected, rtol=1e-5)
+        np.testing.assert_allclose(model_prior.numpy_log_prior(vae, label)(z), expected, rtol=1e-5)
     marginal = special.logsumexp(stats.norm.logpdf(z[:, None], loc[None], scale[None]).sum(
         axis=2), axis=1) - math.log(len(loc))
-    np.testing.assert_allclose(evaluate.numpy_log_prior(vae)(z), marginal, rtol=1e-5)
+    np.testing.assert_allclose(model_prior.numpy_log_prior(vae)(z), marginal, rtol=1e-5)
     test = records["test"]
     labels = data.load(str(digits_npz))["y_test"]
     for label in range(10):
@@ -98,9 +98,9 @@ def test_the_standard_prior_sampler_keeps_the_old_draws():
     class Standard:
         prior_kind, latent_dim = "standard", 3
 
-    draws = evaluate.prior_sampler(Standard())(7, [2024, evaluate.GENERATION_STREAM, 0])
-    expected = np.random.default_rng([2024, evaluate.GENERATION_STREAM, 0]).standard_normal(
-        (7, 3))
+    stream = [2024, generation_metrics.GENERATION_STREAM, 0]
+    draws = model_prior.prior_sampler(Standard())(7, stream)
+    expected = np.random.default_rng(stream).standard_normal((7, 3))
     np.testing.assert_array_equal(draws, expected)
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from klgap.config import schema as config_schema
 from klgap.estimators import fitted_density, flow_density
-from klgap.evaluation import ais, evaluate, feature_network, fitted_bound
+from klgap.evaluation import ais, feature_network, fitted_bound, generation_metrics
 from klgap.sweep import floor as flops
 from klgap.errors import UserError
 
@@ -56,13 +56,13 @@ def test_evaluation_parts_by_hand():
     # the test split: 2 examples x (encoder 48 + K=3 decoder passes of 36); the whole training
     # split: 5 x (48 + 36); the decoded prior and ex-post samples: 2 x M decoder passes
     assert parts["networks"] == (2 * (48 + 3 * 36) + 5 * (48 + 36)
-                                 + 2 * evaluate.GENERATION_SAMPLES * 36)
+                                 + 2 * generation_metrics.GENERATION_SAMPLES * 36)
     # a set of N examples with S scored z: (S samples + S redrawn) x N components x (2D + 2 = 6)
     # x 2; the test split (N = S = 2), the whole training split (N = S = 5) and the training
     # subset of the test split's size (N = S = 2; no nested size is below 5)
     assert parts["decomposition"] == 2 * (4 * 2 * 6) + 2 * 10 * 5 * 6 + 2 * (4 * 2 * 6)
     assert parts["heldout"] == 2 * 2 * 5 * 6  # the test samples against the training split's
-    assert parts["prior_holes"] == 2 * evaluate.HOLE_SAMPLES * 5 * 6
+    assert parts["prior_holes"] == 2 * generation_metrics.HOLE_SAMPLES * 5 * 6
     assert parts["minibatch"] == 0  # batch sizes >= the sets' size (2) are skipped
     assert parts["fitted"] == flops.fitted_bound_flops(TINY)
     assert parts["quality"] == flops.quality_flops(TINY)
@@ -126,7 +126,7 @@ def test_quality_flops_by_hand():
     # on 10 subsets of 2 rows (20 // KID_MIN_SUBSETS = 2), three 2 x 2 tables of 128-vectors
     # each; precision/recall's three 20 x 20 distance tables
     scores = 2 * 40 * 128 ** 2 + 6 * 128 ** 3 + 10 * 3 * 2 * 4 * 128 + 3 * 2 * 400 * 128
-    assert flops.quality_flops(shape) == ((evaluate.QUALITY_SAMPLES + 20) * decoder
+    assert flops.quality_flops(shape) == ((generation_metrics.QUALITY_SAMPLES + 20) * decoder
                                           + (20 + 4 * 20) * cnn + 4 * scores)
 
 

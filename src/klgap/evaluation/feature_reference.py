@@ -38,7 +38,8 @@ REQUIRED_ACCURACY = {"mnist": 0.99, "fashion_mnist": 0.90}
 # Epochs of training; the 1,437 small digits need more passes than MNIST's 60,000 images.
 EPOCHS_BY_DATASET = {"digits": 15}
 SEED = 0  # of the network's training
-REFERENCE_SAMPLES = 10_000  # training images of the floor at most (evaluate.QUALITY_SAMPLES)
+# Training images of the floor at most (``generation_metrics.QUALITY_SAMPLES``).
+REFERENCE_SAMPLES = 10_000
 REFERENCE_STREAM = 21  # seed stream of the floor's training subset and KID subsets
 KID_MIN_SUBSETS = 10  # KID's disjoint subsets: at least this many, of at most 1,000 rows
 QUALITY_KEYS = ("fid", "kid", "kid_se", "precision", "recall")

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from klgap.evaluation import ais, feature_network, feature_reference
+from klgap.evaluation import ais, feature_network, feature_reference, likelihood
 
 # AIS settings chosen by measurement (issue 29): T steps, C chains and L leapfrog steps, the most
 # that fits the evaluation's budget; bench/bench_ais.py measures their bias against a ten times
@@ -77,7 +77,7 @@ def ais_subset(num_test: int, num_examples: int, seed: int) -> np.ndarray:
 
 def ais_metrics(vae, x_test_binary: np.ndarray, *, num_examples: int = AIS_EXAMPLES,
                 num_steps: int = AIS_STEPS, num_chains: int = AIS_CHAINS, iw_samples: int,
-                seed: int, standard_prior: bool = True, importance_weighted=None) -> dict:
+                seed: int, standard_prior: bool = True) -> dict:
     """AIS estimate of the mean log p(x) on a fixed test subset, with its errors.
 
     Args:
@@ -90,7 +90,6 @@ def ais_metrics(vae, x_test_binary: np.ndarray, *, num_examples: int = AIS_EXAMP
       seed: the evaluation seed (the subset's and the chains' streams derive from it).
       standard_prior: whether the model's prior is N(0, I); AIS anneals from it, so a learned
         prior gets NaN for every value (its AIS is not implemented), the settings still recorded.
-      importance_weighted: ``evaluate.importance_weighted`` (passed in to avoid a cycle).
 
     Returns:
       ``ais_ll`` (mean over the subset of the per-example AIS estimates: a stochastic lower
@@ -110,7 +109,8 @@ def ais_metrics(vae, x_test_binary: np.ndarray, *, num_examples: int = AIS_EXAMP
     settings["ais_examples"] = len(rows)
     if not standard_prior:
         return {**record, **settings}
-    record["ais_iw_ll"] = float(np.mean(importance_weighted(vae, x, iw_samples, seed)[0]))
+    record["ais_iw_ll"] = float(np.mean(likelihood.importance_weighted(vae, x, iw_samples,
+                                                                       seed)[0]))
     result = ais.ais_log_likelihood(vae, x, num_steps=num_steps, num_chains=num_chains,
                                     seed=seed)
     per_example = result["log_likelihood"]  # (n,)

@@ -30,7 +30,7 @@ from klgap.estimators.mixture_numerics import standard_error
 
 FAMILIES = fitted_density.FAMILIES  # of the overall bound: mixture, gmm, flow
 CLASS_FAMILIES = ("mixture", "gmm")  # of the per-class bounds (no flow: too slow for ten fits)
-FITTED_STREAM = 18  # after evaluate.GENERATION_STREAM
+FITTED_STREAM = 18  # after generation_metrics.GENERATION_STREAM
 MIN_CLASS_FIT = 10  # training posteriors a class needs for its own fitted bound
 MIN_CLASS_EVAL = 2  # test posteriors a class needs for a standard error
 

@@ -62,7 +62,7 @@ from klgap.config import schema as config_schema
 from klgap.errors import UserError
 from klgap.estimators import fitted_density, flow_density, mixture_numerics
 from klgap.evaluation import (ais, evaluate, feature_network, feature_reference, field_metrics,
-                              fitted_bound, sample_quality)
+                              fitted_bound, generation_metrics, sample_quality)
 from klgap.sweep import layout
 from klgap.training import objectives
 
@@ -350,9 +350,9 @@ def quality_flops(shape: RunShape) -> int:
     reconstructions; each cut to the test split's size) its features and scores.
     """
     _, decoder = layer_shapes(shape.data_dim, shape.latent_dim, shape.hidden)
-    decoded = (evaluate.QUALITY_SAMPLES + shape.num_test) * forward_flops(decoder)
-    generated = min(evaluate.QUALITY_SAMPLES, evaluate.GENERATION_SAMPLES)
-    kinds = [generated, generated, evaluate.QUALITY_SAMPLES, shape.num_test]
+    decoded = (generation_metrics.QUALITY_SAMPLES + shape.num_test) * forward_flops(decoder)
+    generated = min(generation_metrics.QUALITY_SAMPLES, generation_metrics.GENERATION_SAMPLES)
+    kinds = [generated, generated, generation_metrics.QUALITY_SAMPLES, shape.num_test]
     scored = [min(size, shape.num_test) for size in kinds]
     features = (shape.num_test + sum(scored)) * feature_network_flops(shape.data_dim)
     return decoded + features + sum(quality_score_flops(shape.num_test, size) for size in scored)
@@ -394,7 +394,8 @@ def evaluation_parts(shape: RunShape) -> dict[str, int]:
     encoder, decoder = layer_shapes(shape.data_dim, shape.latent_dim, shape.hidden)
     test = shape.num_test * (forward_flops(encoder) + shape.iw_samples * forward_flops(decoder))
     whole_train = shape.num_train * (forward_flops(encoder) + forward_flops(decoder))
-    generated = 2 * evaluate.GENERATION_SAMPLES * forward_flops(decoder)  # prior and ex-post
+    # the prior and the ex-post samples
+    generated = 2 * generation_metrics.GENERATION_SAMPLES * forward_flops(decoder)
     nested = {size for size in (*evaluate.NESTED_SIZES, shape.num_test) if size < shape.num_train}
     decompositions = (
         decomposition_flops(shape.num_test, shape.latent_dim)  # test
@@ -406,7 +407,8 @@ def evaluation_parts(shape: RunShape) -> dict[str, int]:
         "networks": test + whole_train + generated,
         "decomposition": decompositions,
         "heldout": mixture_flops(shape.num_test, shape.num_train, shape.latent_dim),
-        "prior_holes": mixture_flops(evaluate.HOLE_SAMPLES, shape.num_train, shape.latent_dim),
+        "prior_holes": mixture_flops(generation_metrics.HOLE_SAMPLES, shape.num_train,
+                                     shape.latent_dim),
         "minibatch": minibatch_flops(shape.num_test, shape.latent_dim, shape.minibatch_sizes),
         "fitted": fitted_bound_flops(shape) if shape.scored_fields else 0,
         "quality": quality_flops(shape) if shape.scored_fields else 0,

@@ -3,8 +3,8 @@
 For every (objective, latent_dim, weight) cell among the expected runs, the first of its seeds
 (in the order of ``--runs``: seed 0 in the workflow) whose evaluation wrote ``samples.npz`` gives
 its 16 decoded prior samples and 16 decoded ex-post samples (uint8 grey levels round(255 E[x|z]),
-``klgap.evaluation.evaluate.generation_metrics``). Cells without such a run are left out, with a
-warning.
+``klgap.evaluation.generation_metrics.generation_metrics``). Cells without such a run are left
+out, with a warning.
 
 ``sample_grids.csv`` columns: ``dataset, objective, latent_dim, weight, seed, kind`` (``prior`` or
 ``expost``), ``sample`` (0..15), ``height, width``, ``pixels``: one image, its row-major uint8

@@ -9,7 +9,8 @@ from klgap.data import datasets as data
 from klgap.estimators import decomposition as estimators
 from klgap.estimators import fitted_density, flow_density
 from klgap.estimators.mixture_numerics import mws_floor
-from klgap.evaluation import ais, evaluate, feature_network, sample_quality
+from klgap.evaluation import (ais, evaluate, feature_network, generation_metrics,
+                              sample_quality)
 from klgap.paper import findings
 from klgap.paper.tex.formatting import escape, integer, listing, number, short_commit
 from klgap.sweep import layout
@@ -49,15 +50,15 @@ def configuration_values(config: dict) -> dict[str, str]:
         # The evaluation's fixed settings (klgap.evaluation.evaluate,
         # klgap.estimators.decomposition).
         "hole_ratio": f"{estimators.HOLE_RATIO:g}",
-        "generation_samples": integer(evaluate.GENERATION_SAMPLES),
-        "hole_samples": integer(evaluate.HOLE_SAMPLES),
-        "expost_components": str(evaluate.EXPOST_COMPONENTS),
-        "expost_fit_codes": integer(evaluate.EXPOST_FIT_CODES),
+        "generation_samples": integer(generation_metrics.GENERATION_SAMPLES),
+        "hole_samples": integer(generation_metrics.HOLE_SAMPLES),
+        "expost_components": str(generation_metrics.EXPOST_COMPONENTS),
+        "expost_fit_codes": integer(generation_metrics.EXPOST_FIT_CODES),
         "full_split_samples": integer(evaluate.FULL_SPLIT_SAMPLES),
         "nested_samples": integer(evaluate.NESTED_SAMPLES),
         "nested_sizes": listing(integer(n) for n in evaluate.NESTED_SIZES),
         # Sample quality, the fitted bound and AIS (klgap.evaluation, klgap.estimators).
-        "quality_samples": integer(evaluate.QUALITY_SAMPLES),
+        "quality_samples": integer(generation_metrics.QUALITY_SAMPLES),
         "precision_recall_k": str(sample_quality.PRECISION_RECALL_K),
         "feature_channels": listing(feature_network.CHANNELS),
         "feature_dim": str(feature_network.FEATURE_DIM),
