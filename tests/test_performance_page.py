@@ -108,3 +108,41 @@ def test_the_ais_record_is_one_row_per_setting(tmp_path):
     assert "| IW K=1000 | −100.83 nats | — |" in text
     assert "- T=300 C=4 L=10, T=3000 C=4 L=10: 50 images, model: m" in text
     assert "`results/bench/ais.csv` | `bench/bench_ais.py` |" in text
+
+
+def bench_rows(commit: str, seconds: dict) -> pd.DataFrame:
+    rows = []
+    for figure, value in seconds.items():
+        note = f"klgap at {commit}; mnist vae d_z 10 beta 1 seed 1, 60 epochs"
+        rows.append({"figure": figure, "value": str(value), "unit": "s", "target": "",
+                     "status": "", "note": note if not rows else "", "load_1min": "0.10",
+                     "machine": "AMD EPYC, 2 cores"})
+    return pd.DataFrame(rows)
+
+
+def test_before_and_after_pair_each_part_and_the_fitted_shares_sum_to_one(tmp_path):
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    before = {"whole evaluation [cpu]": 150.0, "whole evaluation [wall]": 140.0,
+              "  of which, the record's fitted_seconds [wall]": 50.0,
+              "fitted bound: family gmm, each class's posteriors [cpu]": 24.0,
+              "fitted bound: family gmm, each class's posteriors [wall]": 25.0}
+    after = {**before, "whole evaluation [cpu]": 120.0,
+             "fitted bound: family gmm, each class's posteriors [cpu]": 12.0,
+             "fitted bound: family flow, all posteriors [cpu]": 36.0,
+             "fitted bound: family flow, all posteriors [wall]": 37.0}
+    for name, commit, seconds in zip(performance.BEFORE_AFTER, ("aaaa111", "bbbb222"),
+                                     (before, after)):
+        bench_rows(commit, seconds).to_csv(bench / name, index=False)
+    text = performance.performance_markdown(tmp_path)
+    assert "| part | CPU s at aaaa111 | CPU s at bbbb222 |" in text
+    assert "| whole evaluation | 150.0 | 120.0 | 140.0 | 140.0 | 0.800 |" in text
+    assert "| of which, the record's fitted_seconds | — | — | 50.0 | 50.0 | 1.00 |" in text
+    assert "(mnist vae d_z 10 beta 1 seed 1, 60 epochs)" in " ".join(text.split())
+    assert "| fitted bound: family flow, all posteriors | — | 36.0 | — | 37.0 | — |" in text
+    clause = performance.fitted_parts_clause(bench)
+    assert "flow (all posteriors) 75 %, gmm (each class's posteriors) 25 %" in clause
+    for name in performance.BEFORE_AFTER:
+        (bench / name).unlink()
+    assert "Before and after" not in performance.performance_markdown(tmp_path)
+    assert performance.fitted_parts_clause(bench) == ""
