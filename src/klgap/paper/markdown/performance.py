@@ -56,6 +56,10 @@ RECORDS = {
                                            "2026-12-06, AMD EPYC with AVX-512",
                                            "shard mnist-vae-s1 re-run from scratch at a later "
                                            "commit, its own record, against the floor"),
+    "floor_shard_rerun_fashion_vae_s1.csv": ("bench/bench_floor.py --sweep <re-run's shard>",
+                                             "2026-12-06, AMD EPYC with AVX-512",
+                                             "shard fashion-vae-s1 re-run from scratch at a later "
+                                             "commit, its own record, against the floor"),
     "sweep_reproduction.csv": ("bench/compare_sweeps.py", "2026-12-02, AMD EPYC without "
                                "AVX-512", "the previous sweep's re-run: its tables against the "
                                "committed ones"),
@@ -69,6 +73,11 @@ RECORDS = {
                                             "with AVX-512", "shard mnist-vae-s1 of the paper's "
                                             "sweep, re-run from scratch at a later commit: its "
                                             "tables against the committed shard's"),
+    "shard_reproduction_fashion_vae_s1.csv": ("bench/compare_sweeps.py --committed "
+                                              "results/shards/fashion-vae-s1", "2026-12-06, AMD "
+                                              "EPYC with AVX-512", "shard fashion-vae-s1 of the "
+                                              "paper's sweep, re-run from scratch at a later "
+                                              "commit: its tables against the committed shard's"),
     "fitted_density.csv": ("bench/bench_fitted_density.py", "2026-12-04",
                            "the lower bound on KL(q(z) ‖ p) from densities fitted to training "
                            "codes (`klgap.estimators.fitted_density_kl`): time per family, and "
@@ -89,14 +98,17 @@ RECORDS = {
 }
 # Shards of the paper's sweep re-run from scratch (bench/compare_sweeps.py), and why: the records
 # are results/bench/shard_rerun_<name>/ and shard_reproduction_<name>.csv (name with "_").
+TIMED_RERUN = ("to time the evaluation of a later commit that leaves every number as it was (the "
+               "test images' precision/recall radii computed once per run, the flow's batches "
+               "looped inside one graph per epoch), in a clean worktree on a machine that did "
+               "nothing else; its ratios to the floor are the column `shard {shard} re-run` of "
+               "the floor table above")
 RERUN_SHARDS = {
     "fashion-vae-s0": "to see whether a shard repeats bitwise, in a clean worktree of a later "
                       "commit whose training and evaluation code are those the shard ran",
-    "mnist-vae-s1": "to time the evaluation of a later commit that leaves every number as it was "
-                    "(the test images' precision/recall radii computed once per run, the flow's "
-                    "batches looped inside one graph per epoch), in a clean worktree on a machine "
-                    "that did nothing else; its ratios to the floor are the column `shard "
-                    "mnist-vae-s1 re-run` of the floor table above",
+    "mnist-vae-s1": TIMED_RERUN.format(shard="mnist-vae-s1"),
+    "fashion-vae-s1": TIMED_RERUN.format(shard="fashion-vae-s1") + " (with the committed "
+                      "feature network, as the committed shard had)",
 }
 # One trained model's evaluation timed at two commits on one machine and day
 # (bench/bench_evaluation.py --name ...): before, then after.
@@ -106,6 +118,7 @@ FLOOR_COLUMNS = [
     ("floor_sharded_sweep.csv", "sweep", "paper's sweep, all its shards"),
     ("floor_shard_mnist_vae_s1.csv", "sweep", "paper's sweep, shard mnist-vae-s1"),
     ("floor_shard_rerun_mnist_vae_s1.csv", "sweep", "shard mnist-vae-s1 re-run"),
+    ("floor_shard_rerun_fashion_vae_s1.csv", "sweep", "shard fashion-vae-s1 re-run"),
     ("floor_committed_sweep.csv", "sweep", "previous sweep, its record"),
     ("floor_paper_sweep.csv", "sweep", "previous sweep, re-run from scratch"),
     ("floor_mnist_pair.csv", "sweep", "two MNIST runs side by side"),
@@ -506,6 +519,12 @@ def before_after_section(bench: Path) -> list[str]:
                      + " | ".join("—" if cell is None else number(cell, 1) for cell in cells)
                      + f" | {'—' if ratio is None else significant(ratio)} |")
     model = notes[0].split("; ", 1)[1]
+    repeats = [re.search(r"the fastest of \d+ runs \(([^)]*)\)", " ".join(table["note"]))
+               for table in tables]
+    repeated = ("" if None in repeats else " The whole evaluation ran several times at each "
+                "commit and the fastest run is shown (wall seconds "
+                + "; ".join(f"{commit}: {match.group(1)}" for commit, match in
+                            zip(commits, repeats)) + ").")
     machines = sorted({table["machine"].iloc[0] for table in tables})
     loads = pd.to_numeric(pd.concat([table["load_1min"] for table in tables]), errors="coerce")
     return ["### Before and after: one model's evaluation, one machine, one day",
@@ -518,7 +537,7 @@ def before_after_section(bench: Path) -> list[str]:
             "the run job's; the parts below it are timed again one by one (the test split's "
             "importance samples and decompositions, the training split's, the generated samples "
             "and prior holes, and the fitted bound's density families for all posteriors and for "
-            "each class's).",
+            "each class's)." + repeated,
             "",
             *lines,
             ""]
