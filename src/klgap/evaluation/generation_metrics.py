@@ -19,8 +19,8 @@ from klgap.evaluation.classifier import StoredClassifier
 
 # Generation and prior holes. Their draws come from their own streams, [seed, GENERATION_STREAM,
 # k] (seed: the evaluation's, ``evaluate.EVAL_SEED``), so the evaluation's other metrics do not
-# move; M = 10,000 keeps the Monte Carlo
-# errors of the label metrics near 0.003 and of the hole fraction below 0.005.
+# move; M = 10,000 keeps the Monte Carlo errors of the label metrics near 0.003 and of the hole
+# fraction below 0.005.
 GENERATION_SAMPLES = 10_000  # decoded and labelled codes, from the prior and from the ex-post
 HOLE_SAMPLES = 10_000  # prior samples of ``estimators.prior_holes``
 EXPOST_COMPONENTS = 10  # of the ex-post Gaussian mixture (full covariances)
