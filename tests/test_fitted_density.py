@@ -114,6 +114,29 @@ def test_two_cluster_population_against_monte_carlo_with_the_exact_density():
     assert result["gmm_components"] >= 2
 
 
+def test_the_component_search_stops_past_the_peak_and_keeps_the_peak_model():
+    # Four separated clusters in 3 dimensions: the validation likelihood rises to about four
+    # components and falls beyond.
+    rng = np.random.default_rng(31)
+    centres = 3.0 * rng.standard_normal((4, 3))
+    mu = centres[rng.integers(0, 4, 4000)] + 0.4 * rng.standard_normal((4000, 3))
+    sigma = np.full(mu.shape, 0.1)
+    result = fitted_density_kl(mu[:3000], sigma[:3000], mu[3000:], sigma[3000:], seed=12,
+                               families=("gmm",))
+    curve, best = result["gmm_validation_curve"], result["gmm_components"]
+    tried = list(curve)
+    after = tried[tried.index(best) + 1:]
+    assert len(after) == fitted_density.GMM_PATIENCE  # the search stops that many past the peak
+    assert all(curve[k] < curve[best] for k in after)
+    assert tried == list(fitted_density.GMM_COMPONENTS[:len(tried)])
+    # A count's fit does not depend on which others were tried: searching it alone gives the
+    # same density, so stopping sooner changes nothing while the curve has one peak.
+    alone = fitted_density_kl(mu[:3000], sigma[:3000], mu[3000:], sigma[3000:], seed=12,
+                              families=("gmm",), gmm_components=(best,))
+    assert alone["gmm_aggregate_kl_lower"] == result["gmm_aggregate_kl_lower"]
+    assert alone["gmm_validation_log_likelihood"] == result["gmm_validation_log_likelihood"]
+
+
 def test_collapsed_posteriors_give_a_bound_at_zero():
     rng = np.random.default_rng(8)
     mu_fit, mu_eval = np.zeros((3000, 3)), np.zeros((2000, 3))

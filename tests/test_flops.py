@@ -43,6 +43,14 @@ def test_training_flops_of_a_two_layer_net_by_hand():
     assert flops.training_flops(TINY) == 2 * (3 * forward * 5 + forward * 2)
 
 
+def test_training_flops_add_the_vamp_pseudo_inputs_at_every_step():
+    # 5 examples in batches of 2: 3 steps an epoch, each passing K = 7 pseudo-inputs through the
+    # encoder (48 FLOPs forward) forward and backward, and the test pass once an epoch
+    vamp = dataclasses.replace(TINY, objective="vamp", num_pseudo_inputs=7)
+    extra = flops.training_flops(vamp) - flops.training_flops(TINY)
+    assert extra == 2 * 7 * 48 * (3 * 3 + 1)
+
+
 def test_forward_flops_match_a_brute_force_count():
     encoder, decoder = flops.layer_shapes(784, 10, [256, 128])
     matmul = CountingMatmul()
@@ -77,11 +85,13 @@ def test_fitted_flops_by_hand():
     # codes and the chosen one on all 4 validation codes, against the 16; the 4 eval codes
     # against all 20
     assert parts["mixture"] == 3 * 2 * 4 * 16 * 6 + 2 * 4 * 16 * 6 + 2 * 4 * 20 * 6
-    # Gaussian mixtures of 1, 2, 4 components on the 16 codes: an E step is 2 x 16 x K x 2^2,
-    # an M step that plus the means 2 x 16 x K x 2; initial M, two (E, M), final E; each scores
-    # the 4 validation codes (2 x 4 x K x 4); the one-component mixture scores the eval codes
+    # Gaussian mixtures of 1 and 2 components (the search stops after GMM_PATIENCE = 1 that does
+    # not improve) on the 16 codes: an E step is 2 x 16 x K x 2^2, an M step that plus the means
+    # 2 x 16 x K x 2; initial M, two (E, M), final E; each scores the 4 validation codes
+    # (2 x 4 x K x 4); the one-component mixture scores the eval codes
+    assert fitted_density.GMM_PATIENCE == 1
     e_step, m_step = 128, 128 + 64  # per component
-    assert parts["gmm"] == (7 * (m_step + 2 * (e_step + m_step) + e_step + 32) + 2 * 4 * 4)
+    assert parts["gmm"] == (3 * (m_step + 2 * (e_step + m_step) + e_step + 32) + 2 * 4 * 4)
     # the flow: per coupling a 1 -> H -> H -> 2 network; 6 epochs (an early stop that never
     # improves: 2 stale epochs before each of 2 decays and before the stop) of 16 codes in one
     # batch, 3 x forward; the 4 validation codes before and after each epoch; the 4 eval codes
@@ -190,9 +200,18 @@ def test_config_runs_and_sweep_sum(tmp_path):
     # AIS settings absent from the configuration (an older sweep's) are the schema's defaults
     assert (digits.objective, digits.ais_steps) == ("vae", config_schema.default("ais_steps"))
     assert sum(train for train, _ in digits.class_sizes) == 1437
-    vamp = flops.config_runs({**config, "objective": "vamp", "ais_examples": 0})
+    vamp = flops.config_runs({**config, "objective": "vamp", "ais_examples": 0,
+                              "num_pseudo_inputs": 50})
     assert {shape.objective for _, shape in vamp} == {"vamp"}
     assert {shape.ais_examples for _, shape in vamp} == {0}
+    assert {shape.num_pseudo_inputs for _, shape in vamp} == {50}
+    assert {shape.num_pseudo_inputs for _, shape in runs} == {0}
+    # a run on some classes is counted on their examples only (KNOWN_SIZES: even classes)
+    ones = flops.config_runs({**config, "datasets": ["fashion_mnist"], "latent_dims": [10],
+                              "experiments": [{"classes": [1, 3]}]})
+    [selected] = [shape for run, shape in ones if run.classes == (1, 3)]
+    assert (selected.num_train, selected.num_test) == (12000, 2000)
+    assert selected.class_sizes == ((6000, 1000), (6000, 1000))
     total = flops.sweep_flops(runs)
     assert total["train"] == sum(flops.training_flops(shape) for _, shape in runs)
     # the figure: 3.24 MFLOP per training example of the 784-256-256-10 model

@@ -75,9 +75,12 @@ MAX_VALIDATION = 5000
 MIXTURE_BANDWIDTHS = (0.0,) + tuple(2.0 ** -k for k in range(8))
 # Validation codes on which the bandwidths are compared (the chosen one is then scored on all).
 MIXTURE_SEARCH_CODES = 1024
-# Components tried for the Gaussian mixture, in order; the search stops after two that do not
-# improve the validation likelihood.
+# Components tried for the Gaussian mixture, in order; the search stops after GMM_PATIENCE counts
+# in a row that do not improve the validation likelihood. Each count's fit is seeded alike, so a
+# search that stops sooner chooses the same model whenever the validation likelihood rises to one
+# peak and falls after it; the fits past the peak are the largest and slowest.
 GMM_COMPONENTS = (1, 2, 4, 8, 16, 32, 64)
+GMM_PATIENCE = 1
 # Codes (one per fit-part example, a seeded subsample beyond this) that the Gaussian mixture sees.
 GMM_MAX_CODES = 20_000
 # Added to the covariances' diagonals, in units of the codes' per-dimension variance (the codes
@@ -384,7 +387,7 @@ def _fit_gmm(mu_part, sigma_part, z_val, components, max_codes, seed):
             models[k] = model
             curve[k] = _finite_mean(model.score_samples((z_val - center) / scale) + log_jacobian)
             since_best = 0 if _argmax(curve) == k else since_best + 1
-            if since_best >= 2:
+            if since_best >= GMM_PATIENCE:
                 break
     if not curve:
         raise UserError(f"no number of Gaussian-mixture components in {components} fits "

@@ -7,6 +7,9 @@ logsumexp, Adam) is not counted, so the floor is a lower bound on the work of a 
 * Training, per epoch: every training example once through encoder and decoder, forward and
   backward (the backward pass is two products per layer, so 3 x forward), plus the per-epoch
   test pass (encoder and decoder forward once per test example; ``klgap.training.engine``).
+  With the VampPrior, every step also passes the K pseudo-inputs through the encoder, forward
+  and backward (3 x the encoder's forward per pseudo-input and step), and the test pass once
+  (the B x K table of log q(z_i|u_k) is not counted).
 * Evaluation (``klgap.evaluation.evaluate``): the K-sample importance-weighted bound on the test
   split and on the train subset of the same size (encoder once, decoder K times per example),
   one sample per example on the whole training split; the in-sample KL decomposition of each
@@ -23,13 +26,14 @@ logsumexp, Adam) is not counted, so the floor is a lower bound on the work of a 
   least: the widened mixture's bandwidth search stops after three bandwidths (0 the best, the
   next two worse), each a table of ``MIXTURE_SEARCH_CODES`` validation codes against the fit
   part's components, then all validation codes against the fit part and the eval codes against
-  all N; the Gaussian mixture tries the first three component counts and keeps one, each fit two
-  EM iterations (scikit-learn's first cannot converge) between the initial M step and the final
-  E step (per component, (n x D) @ (D x D) in the E step and (D x n) @ (n x D) in the M step, on
-  the fit codes; k-means' initialisation is not counted); the flow trains the epochs of an early
-  stop that never improves, ``PATIENCE`` x (``MAX_DECAYS`` + 1), 3 x forward per trained code,
-  and scores the validation codes before and after every epoch and the eval codes once.
-  Drawing from the chosen density and a learned prior's log p(z) are not counted.
+  all N; the Gaussian mixture tries the first ``GMM_PATIENCE`` + 1 component counts and keeps
+  one, each fit two EM iterations (scikit-learn's first cannot converge) between the initial M
+  step and the final E step (per component, (n x D) @ (D x D) in the E step and (D x n) @
+  (n x D) in the M step, on the fit codes; k-means' initialisation is not counted); the flow
+  trains the epochs of an early stop that never improves, ``PATIENCE`` x (``MAX_DECAYS`` + 1),
+  3 x forward per trained code, and scores the validation codes before and after every epoch
+  and the eval codes once. Drawing from the chosen density and a learned prior's log p(z) are
+  not counted.
 * Sample quality (``klgap.evaluation.field_metrics``): the fitted density's and the
   reconstructions' decoding, the feature CNN (``feature_network.build_network``: its convolutions
   as (pixels x 9 C_in) @ (9 C_in x C_out) and its dense feature layer) on the test images and
@@ -42,8 +46,8 @@ logsumexp, Adam) is not counted, so the floor is a lower bound on the work of a 
 
 The run list comes from a configuration (``config/*.yaml``); dataset sizes (and class sizes)
 from a prepared data file (``<outdir>/data/<dataset>.npz``) if there is one, else from
-``KNOWN_SIZES`` (classes of even size there). A run on some classes (``classes``) is counted as
-a run on the whole dataset.
+``KNOWN_SIZES`` (classes of even size there). A run on some classes (``classes``) is counted on
+those classes' examples.
 
 ``klgap machine --out machine.json`` measures the rate (the workflow's ``machine`` rule, at the
 start of a sweep); ``klgap provenance`` copies it into ``provenance.json``.
@@ -100,8 +104,8 @@ KNOWN_SIZES = {
     "mnist": known_size(60000, 10000, 784, 10),
 }
 LARGE_SQUARE = 2048  # side of the square product whose rate is measured
-# ``fitted_density``'s searches (bandwidths, Gaussian-mixture components) stop after this many
-# tries in a row that do not improve on the best, so each makes at least one more.
+# ``fitted_density``'s bandwidth search stops after this many tries in a row that do not improve
+# on the best, so it makes at least one more (its Gaussian-mixture search: ``GMM_PATIENCE``).
 SEARCH_STOP = 2
 # scikit-learn's EM cannot converge at its first iteration (the change from -inf is infinite).
 GMM_MIN_ITERATIONS = 2
@@ -129,6 +133,7 @@ class RunShape:
       ais_examples, ais_steps, ais_chains: AIS's test examples, steps T and counted chains.
       class_sizes: (training, test) examples of each class (per-class fitted bounds); empty: none
         counted.
+      num_pseudo_inputs: K of a VampPrior, whose encoder pass every step adds; 0: no VampPrior.
       scored_fields: the evaluation had the fitted bound, the sample quality and AIS (False for
         a sweep evaluated before they existed: its configuration snapshot has no ais_examples).
     """
@@ -148,6 +153,7 @@ class RunShape:
     ais_chains: int = field_metrics.AIS_CHAINS
     class_sizes: tuple[tuple[int, int], ...] = ()
     scored_fields: bool = True
+    num_pseudo_inputs: int = 0
 
 
 def layer_shapes(data_dim: int, latent_dim: int, hidden) -> tuple[list, list]:
@@ -172,7 +178,8 @@ def forward_flops(shapes) -> int:
 
 
 def training_flops(shape: RunShape) -> int:
-    """FLOPs of training one run: 3 x forward per training example and epoch, plus the test pass.
+    """FLOPs of training one run: 3 x forward per training example and epoch, plus the test pass;
+    with a VampPrior, its pseudo-inputs through the encoder at every step and test pass.
 
     Args:
       shape: the run.
@@ -182,7 +189,10 @@ def training_flops(shape: RunShape) -> int:
     """
     encoder, decoder = layer_shapes(shape.data_dim, shape.latent_dim, shape.hidden)
     forward = forward_flops(encoder) + forward_flops(decoder)
-    return shape.epochs * (3 * forward * shape.num_train + forward * shape.num_test)
+    steps = -(-shape.num_train // shape.batch_size)  # per epoch, the last batch partial
+    pseudo_inputs = shape.num_pseudo_inputs * forward_flops(encoder) * (3 * steps + 1)
+    return shape.epochs * (3 * forward * shape.num_train + forward * shape.num_test
+                           + pseudo_inputs)
 
 
 def mixture_flops(num_samples: int, num_components: int, latent_dim: int) -> int:
@@ -252,8 +262,9 @@ def fitted_flops(num_fit: int, num_eval: int, latent_dim: int,
                  families=fitted_density.FAMILIES) -> dict[str, int]:
     """FLOPs of one ``fitted_density_kl`` (one eval code per example), by family, at its least.
 
-    Run-time choices are taken at their cheapest (module doc): three bandwidths, the first three
-    Gaussian-mixture component counts with the first kept, ``flow_min_epochs`` epochs.
+    Run-time choices are taken at their cheapest (module doc): three bandwidths, the first
+    ``GMM_PATIENCE`` + 1 Gaussian-mixture component counts with the first kept,
+    ``flow_min_epochs`` epochs.
 
     Args:
       num_fit: fit posteriors N (split into the fit part and ``validation_size(N)``).
@@ -275,7 +286,8 @@ def fitted_flops(num_fit: int, num_eval: int, latent_dim: int,
                             + mixture_flops(num_eval, num_fit, latent_dim))
     if "gmm" in families:
         codes = min(num_part, fitted_density.GMM_MAX_CODES)
-        tried = [k for k in fitted_density.GMM_COMPONENTS if k <= codes // 2][:SEARCH_STOP + 1]
+        tried = [k for k in fitted_density.GMM_COMPONENTS
+                 if k <= codes // 2][:fitted_density.GMM_PATIENCE + 1]
         parts["gmm"] = sum(gmm_fit_flops(codes, k, latent_dim)
                            + 2 * num_validation * k * latent_dim ** 2 for k in tried)
         parts["gmm"] += 2 * num_eval * (tried[0] if tried else 0) * latent_dim ** 2
@@ -474,14 +486,24 @@ def config_runs(config: dict, data_dir: str | Path | None = None) -> list[tuple]
     runs = []
     for run in layout.sweep(config):
         size = dataset_size(run.dataset, data_dir)
+        class_sizes = size.class_sizes
+        num_train, num_test = size.num_train, size.num_test
+        if run.classes is not None and class_sizes:  # the run's own classes only
+            class_sizes = tuple(class_sizes[label] for label in run.classes)
+            num_train = sum(train for train, _ in class_sizes)
+            num_test = sum(test for _, test in class_sizes)
         epochs = config["epochs"]
+        vamp = objectives.get(run.objective).prior == "vamp"
         runs.append((run, RunShape(
             data_dim=size.data_dim, latent_dim=int(run.latent_dim),
-            hidden=tuple(config["hidden"]), num_train=size.num_train, num_test=size.num_test,
+            hidden=tuple(config["hidden"]), num_train=num_train, num_test=num_test,
             epochs=int(epochs[run.dataset] if isinstance(epochs, dict) else epochs),
             batch_size=int(config["batch_size"]), iw_samples=int(config["iw_samples"]),
             minibatch_sizes=tuple(config["minibatch_sizes"]), objective=run.objective,
-            class_sizes=size.class_sizes, scored_fields="ais_examples" in config,
+            class_sizes=class_sizes, scored_fields="ais_examples" in config,
+            num_pseudo_inputs=(int(config.get("num_pseudo_inputs",
+                                              config_schema.default("num_pseudo_inputs")))
+                               if vamp else 0),
             **{key: int(config.get(key, config_schema.default(key)))
                for key in ("ais_examples", "ais_steps", "ais_chains")})))
     return runs
