@@ -1,5 +1,5 @@
-"""Benchmark of klgap.estimators.decomposition: speed, memory and agreement, printed and saved
-as CSV.
+"""Benchmark of klgap.estimators' decompositions (in-sample, minibatch): speed, memory and
+agreement, printed and saved as CSV.
 
 Figures (one printed line each, one CSV row each, in results/bench/estimators.csv, with the
 conventions of bench/benchlib.py):
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
-from klgap.estimators import decomposition as estimators
+from klgap import estimators
 from klgap.estimators import mixture_numerics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

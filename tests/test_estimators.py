@@ -1,5 +1,5 @@
-"""Tests of klgap.estimators.decomposition against closed forms and an independent brute-force
-SciPy reference."""
+"""Tests of klgap.estimators' decompositions (in-sample, minibatch) against closed forms and an
+independent brute-force SciPy reference."""
 
 import math
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from klgap.estimators import decomposition as estimators
+from klgap import estimators
 from klgap.estimators import marginals, mixture_numerics
 from klgap.errors import UserError
 

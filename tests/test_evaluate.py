@@ -7,7 +7,7 @@ import pytest
 
 from klgap import atomic
 from klgap.evaluation import classifier
-from klgap.estimators import decomposition as estimators
+from klgap import estimators
 from klgap.evaluation import evaluate, generation, generation_metrics, likelihood
 from klgap.errors import UserError
 

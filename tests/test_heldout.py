@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from klgap.estimators import decomposition as estimators
+from klgap import estimators
 from klgap.estimators import mixture_numerics
 from klgap.errors import UserError
 

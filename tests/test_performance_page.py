@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 
-from klgap.paper.markdown import performance, sweep_records
+from klgap.paper.markdown import performance, speed_records, sweep_records
 
 
 def machine(host: str, rate: float) -> dict:
@@ -133,7 +133,7 @@ def test_before_and_after_pair_each_part_and_the_fitted_shares_sum_to_one(tmp_pa
              "fitted bound: family gmm, each class's posteriors [cpu]": 12.0,
              "fitted bound: family flow, all posteriors [cpu]": 36.0,
              "fitted bound: family flow, all posteriors [wall]": 37.0}
-    for name, commit, seconds in zip(performance.BEFORE_AFTER, ("aaaa111", "bbbb222"),
+    for name, commit, seconds in zip(speed_records.BEFORE_AFTER, ("aaaa111", "bbbb222"),
                                      (before, after)):
         bench_rows(commit, seconds).to_csv(bench / name, index=False)
     text = performance.performance_markdown(tmp_path)
@@ -144,9 +144,9 @@ def test_before_and_after_pair_each_part_and_the_fitted_shares_sum_to_one(tmp_pa
     assert ("fastest run is shown (wall seconds aaaa111: 141.0, 140.0 s; bbbb222: 141.0, 140.0 s)"
             in " ".join(text.split()))
     assert "| fitted bound: family flow, all posteriors | — | 36.0 | — | 37.0 | — |" in text
-    clause = performance.fitted_parts_clause(bench)
+    clause = speed_records.fitted_parts_clause(bench)
     assert "flow (all posteriors) 75 %, gmm (each class's posteriors) 25 %" in clause
-    for name in performance.BEFORE_AFTER:
+    for name in speed_records.BEFORE_AFTER:
         (bench / name).unlink()
     assert "Before and after" not in performance.performance_markdown(tmp_path)
-    assert performance.fitted_parts_clause(bench) == ""
+    assert speed_records.fitted_parts_clause(bench) == ""

@@ -1,7 +1,8 @@
 """Estimators of the KL decomposition of a diagonal-Gaussian encoder against its prior.
 
 The prior p is N(0, I) unless a ``log_prior`` is given (every estimator takes one: a callable
-mapping codes z, (M, D) float64, to log p(z), (M,); ``prior_holes`` also a ``sample_prior``),
+mapping codes z, (M, D) float64, to log p(z), (M,); ``holes.prior_holes`` also a
+``sample_prior``),
 e.g. a model's learned prior (``klgap.models.vae``). With a learned prior the per-example rate
 KL(q(z|x_n) || p) may have no closed form (the VampPrior's): pass it as ``rate`` (N,) where it
 is known or estimated elsewhere, or leave it out and the estimators use the single-sample Monte
@@ -41,7 +42,8 @@ total_correlation as the remainder gave the smaller summed standard errors.)
 
 The numerics (the tiled N x M table, input checks, sampling and threads) are in
 ``klgap.estimators.mixture_numerics``, the adaptive grid of the per-dimension marginals in
-``klgap.estimators.marginals``; this file is the public API.
+``klgap.estimators.marginals``; the minibatch estimators in ``klgap.estimators.minibatch``, the
+prior's holes in ``klgap.estimators.holes``.
 """
 
 from __future__ import annotations
@@ -55,17 +57,13 @@ from scipy import special
 from klgap.errors import UserError
 from klgap.estimators.mixture_numerics import minibatch_log_weights  # noqa: F401 (public API)
 from klgap.estimators.mixture_numerics import (
-    PRIOR_STREAM, SHUFFLE_STREAM, DiagonalGaussianMixture, as_float_matrix, batches, check_int,
-    check_labels, check_posteriors, check_threads, log_standard_normal,
-    minibatch_log_q, monte_carlo_se, redraw_posteriors, sample_posteriors, sample_terms,
+    DiagonalGaussianMixture, as_float_matrix, check_int, check_labels, check_posteriors,
+    check_threads, monte_carlo_se, redraw_posteriors, sample_posteriors, sample_terms,
     standard_error, worker_pool)
 
-MINIBATCH_METHODS = ("mws", "mss")
 # A latent unit is active if its posterior mean varies across examples by more than this
 # (variance; Burda et al. 2016).
 ACTIVE_UNIT_THRESHOLD = 0.01
-# A prior sample lies in a "hole" of the aggregate posterior where q(z) < HOLE_RATIO * p(z).
-HOLE_RATIO = 0.01
 # kl_decomposition's estimate is "at the ceiling" when mutual_info >= log N - CEILING_MARGIN
 # (nats): I_q <= log N, so the aggregate KL = rate - mutual_info then measures N, not the model.
 CEILING_MARGIN = 0.1
@@ -364,140 +362,6 @@ def heldout_kl_decomposition(mu_fit, sigma_fit, mu_eval, sigma_eval, labels_fit=
         result["class_kl_lower_se"][int(value)] = standard_error(kl_per_example[in_class]
                                                                   - terms)
     return result
-
-
-def prior_holes(mu, sigma, *, num_samples: int = 10_000, seed: int = 0,
-                ratio: float = HOLE_RATIO, num_threads: int | None = None, log_prior=None,
-                sample_prior=None) -> dict:
-    """How much of the prior the aggregate posterior leaves empty.
-
-    With z_i ~ p (N(0, I), or the given prior) and q_N(z) = (1/N) sum_n q(z|x_n):
-
-        prior_kl      = mean_i [log p(z_i) - log q_N(z_i)]
-        hole_fraction = mean_i [q_N(z_i) / p(z_i) < ratio]
-
-    ``prior_kl`` estimates KL(p || q_N), what sampling from the prior costs a model whose codes
-    follow q_N (Rosca et al. 2018's "holes"). For posteriors drawn from a population with
-    aggregate posterior q, E log q_N(z) <= log q(z) at every z (Jensen), so its expectation is at
-    least the population's KL(p || q): an upper bound. For the same reason ``hole_fraction``
-    leans high: an upper estimate of the population's fraction, exact as N grows.
-
-    Args:
-      mu: posterior means, (N, D) (e.g. of the training split).
-      sigma: posterior standard deviations, (N, D), > 0.
-      num_samples: prior samples M.
-      seed: seed of the prior samples.
-      ratio: a prior sample is in a hole where q_N(z) < ratio * p(z).
-      num_threads: worker threads; None: the CPUs available to this process.
-      log_prior: log p(z), a callable from (M, D) float64 to (M,); None: N(0, I). Give it
-        with ``sample_prior``.
-      sample_prior: draws from p, a callable (num_samples, seed) -> (M, D), seed a list of
-        ints (here [seed, PRIOR_STREAM]); None: N(0, I) draws from
-        ``numpy.random.default_rng(seed)`` (``standard_normal_sampler``).
-
-    Returns:
-      A dict of floats: ``prior_kl`` (nats) and ``prior_kl_se`` (its Monte Carlo error: the
-      samples are independent), ``hole_fraction`` and ``hole_fraction_se`` (binomial),
-      ``hole_ratio`` and ``log_n``.
-
-    Raises:
-      UserError: for bad posteriors, num_samples < 2, a negative seed, a ratio outside (0, 1],
-        or one of log_prior and sample_prior without the other.
-    """
-    mu, sigma = check_posteriors(mu, sigma)
-    if (log_prior is None) != (sample_prior is None):
-        raise UserError("prior_holes needs log_prior and sample_prior together (or neither, "
-                        "for N(0, I)); pass both.")
-    num_samples = check_int("num_samples", num_samples, 2, 10 ** 9, "pass at least 2 samples")
-    seed = check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
-    if not (isinstance(ratio, (int, float, np.floating)) and 0 < ratio <= 1):
-        raise UserError(f"ratio must be in (0, 1], got {ratio!r}.")
-    num_threads = check_threads(num_threads)
-    if sample_prior is None:
-        sample_prior = standard_normal_sampler(mu.shape[1])
-    z = as_float_matrix("prior samples", sample_prior(num_samples, [seed, PRIOR_STREAM]))
-    if z.shape != (num_samples, mu.shape[1]):
-        raise UserError(f"sample_prior returned shape {z.shape}, not ({num_samples}, "
-                        f"{mu.shape[1]}); it must draw (num_samples, D) codes.")
-    mixture = DiagonalGaussianMixture(mu, sigma, np.zeros(len(mu), dtype=np.int64), 1)
-    with worker_pool(num_threads) as pool_map:
-        log_q = mixture.log_class_sums_anywhere(z, pool_map)[:, 0] - math.log(len(mu))  # (M,)
-    log_p = (log_standard_normal(z).sum(axis=1) if log_prior is None
-             else log_prior_at(log_prior, z))  # (M,)
-    log_ratio = log_q - log_p  # (M,) log q_N(z) / p(z)
-    in_hole = log_ratio < math.log(ratio)  # (M,)
-    fraction = float(np.mean(in_hole))
-    return {"prior_kl": float(-np.mean(log_ratio)), "prior_kl_se": standard_error(log_ratio),
-            "hole_fraction": fraction,
-            "hole_fraction_se": math.sqrt(fraction * (1.0 - fraction) / num_samples),
-            "hole_ratio": float(ratio), "log_n": math.log(len(mu))}
-
-
-def minibatch_kl_decomposition(mu, sigma, *, batch_size: int, method: str, seed: int = 0,
-                               log_prior=None, rate=None) -> dict:
-    """Minibatch estimates of the decomposition (Chen et al. 2018), averaged over batches.
-
-    The examples are shuffled with the seed and cut into non-overlapping batches that cover the
-    data (a last batch of one example joins the one before). Each example gets one z, and
-    log q(z_i) (and each marginal log q(z_ij)) is estimated from the batch alone:
-
-      "mws" (minibatch weighted sampling): logsumexp_j log q(z_i|x_j) - log(N M), which
-        overestimates mutual_info by about log M (far-apart posteriors) up to log N (heavily
-        overlapping ones);
-      "mss" (minibatch stratified sampling): logsumexp_j [log q(z_i|x_j) + log w_ij] with
-        w_ii = 1/N for the sample's own component (the diagonal) and
-        w_ij = (N - 1) / (N (M - 1)) for the other M - 1 components of the batch.
-
-    The keys are formed as in ``kl_decomposition`` (aggregate_kl = rate - mutual_info,
-    total_correlation = aggregate_kl - dimwise_kl), so they differ from it only through the
-    estimates of log q. With the same seed the samples z are those of ``kl_decomposition``.
-
-    Args:
-      mu: posterior means, (N, D).
-      sigma: posterior standard deviations, (N, D), all > 0.
-      batch_size: examples per batch M, 2 <= M <= N.
-      method: "mws" or "mss".
-      seed: seed of the samples and of the shuffle.
-      log_prior: log p(z), a callable from (M, D) float64 to (M,); None: N(0, I). With it,
-        total_correlation and dimwise_kl are NaN.
-      rate: each example's KL(q(z|x_n) || p), (N,); None: the closed form for N(0, I), or
-        with a ``log_prior`` the single-sample estimate at the same z.
-
-    Returns:
-      A dict of floats (nats): mutual_info, aggregate_kl, total_correlation, dimwise_kl.
-
-    Raises:
-      UserError: for bad posteriors, batch_size outside [2, N] or an unknown method.
-    """
-    mu, sigma = check_posteriors(mu, sigma)
-    num_examples = len(mu)
-    batch_size = check_int("batch_size", batch_size, 2, num_examples,
-                            "choose a batch size between 2 and the number of examples")
-    if method not in MINIBATCH_METHODS:
-        raise UserError(f"unknown minibatch method {method!r}; use 'mws' or 'mss'.")
-    seed = check_int("seed", seed, 0, 2 ** 63 - 1, "pass a non-negative integer seed")
-
-    kl_per_example = known_rate(mu, sigma, log_prior, rate)  # (N,) or None
-    _, z, log_q_own_per_dim = sample_posteriors(mu, sigma, None, seed)
-    if kl_per_example is None:  # the single-sample rate at the same z
-        kl_per_example = log_q_own_per_dim.sum(axis=1) - log_prior_at(log_prior, z)  # (N,)
-    rate = float(np.mean(kl_per_example))
-    order = np.random.default_rng([seed, SHUFFLE_STREAM]).permutation(num_examples)
-    info_terms = np.empty(num_examples)
-    dimwise_terms = np.empty(num_examples)
-    for batch in batches(order, batch_size):
-        log_q_z, log_q_marginals = minibatch_log_q(z[batch], mu[batch], sigma[batch],
-                                                    num_examples, method)
-        info_terms[batch] = log_q_own_per_dim[batch].sum(axis=1) - log_q_z
-        dimwise_terms[batch] = np.sum(log_q_marginals - log_standard_normal(z[batch]), axis=1)
-    mutual_info = float(np.mean(info_terms))
-    dimwise_kl = float(np.mean(dimwise_terms)) if log_prior is None else math.nan
-    return {
-        "mutual_info": mutual_info,
-        "aggregate_kl": rate - mutual_info,
-        "total_correlation": rate - mutual_info - dimwise_kl,
-        "dimwise_kl": dimwise_kl,
-    }
 
 
 def active_units(mu, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from klgap.estimators.decomposition import HOLE_RATIO
+from klgap.estimators.holes import HOLE_RATIO
 from klgap.paper.figures.panels import (empty_figure, equal_elbo_lines, label_weights,
                                         legend_below, log_n_handle, log_n_line, note_missing,
                                         paired, panels, plot_pairs, require, shown_latent_dim)

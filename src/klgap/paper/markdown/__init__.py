@@ -1,6 +1,7 @@
 """Markdown generated from the committed records (``klgap findings``): the README's findings
-block (``readme``) and ``docs/performance.md`` (``performance``), with shared formatting
-(``text``)."""
+block (``readme``) and ``docs/performance.md`` (``performance``, with its tables of benchmark
+records, ``bench_tables``, of sweeps' provenance, ``sweep_records``, and its speed records,
+``speed_records``), with shared formatting (``text``)."""
 
 from klgap.paper.markdown.bench_tables import bench_value  # noqa: F401
 from klgap.paper.markdown.performance import performance_markdown  # noqa: F401
