@@ -145,7 +145,9 @@ def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate
     record = json.loads((outdir / "provenance.json").read_text())
     jobs = pd.read_csv(outdir / "benchmarks.csv")
     jobs = jobs[jobs["rule"].isin(NUMERICAL_RULES)]
-    runs = flops.config_runs(config, benchlib.ROOT / "results" / "data")
+    # Dataset and class sizes from the prepared data: the sweep's own, else the checkout's.
+    data_dir = outdir / "data" if (outdir / "data").is_dir() else benchlib.ROOT / "results" / "data"
+    runs = flops.config_runs(config, data_dir)
     by_rule = flops.sweep_flops(runs)
     total_flops = sum(by_rule.values())
     floor_seconds = total_flops / (rate * 1e9)  # on one core
@@ -162,6 +164,8 @@ def analyse(report: benchlib.Report, label: str, outdir: Path, rate: float, rate
             for part in by_rule) or "train_together" in counts
             else " (not one of each part per run: the ratios are off)"))
     add("floor_tflop", total_flops / 1e12, "TFLOP", note=note)
+    add("floor_share (train)", by_rule["train"] / total_flops, "",
+        note="training's share of the floor (the rest: evaluation)")
     add("matmul_rate", rate, "GFLOP/s", note=rate_note)
     add(f"floor_wall ({cores} cores)", floor_seconds / cores, "s")
     ratio = span / (floor_seconds / cores)

@@ -150,3 +150,44 @@ def test_before_and_after_pair_each_part_and_the_fitted_shares_sum_to_one(tmp_pa
         (bench / name).unlink()
     assert "Before and after" not in performance.performance_markdown(tmp_path)
     assert speed_records.fitted_parts_clause(bench) == ""
+
+
+def history(weights, seconds: float, test_elbo: dict, epochs: int = 2) -> pd.DataFrame:
+    return pd.DataFrame([{"dataset": "mnist", "objective": "vae", "classes": "all",
+                          "latent_dim": 10, "weight": weight, "seed": 1, "epoch": epoch,
+                          "test_elbo": test_elbo[weight] - (epochs - epoch), "seconds": seconds}
+                         for weight in weights for epoch in range(1, epochs + 1)])
+
+
+def test_the_batch_pilot_is_paired_with_the_sweeps_runs_of_its_cells(tmp_path):
+    pilot, reference = (tmp_path / part for part in speed_records.BATCH_PILOT)
+    for directory, batch in ((pilot, 256), (reference, 128)):
+        (directory / "mnist").mkdir(parents=True)
+        (directory / "config.yaml").write_text(
+            f"batch_size: {batch}\ndatasets: [mnist]\nlatent_dims: [10]\nseeds: [1]\n")
+    assert speed_records.batch_pilot_clause(tmp_path) == ""  # no histories yet
+    history([0.1, 1.0], 2.0, {0.1: -90.0, 1.0: -100.5}).to_csv(pilot / "mnist" / "history.csv")
+    # the sweep has more cells than the pilot; only the pilot's are compared
+    history([0.1, 1.0, 8.0], 4.0, {0.1: -89.0, 1.0: -100.0, 8.0: -150.0}).to_csv(
+        reference / "mnist" / "history.csv")
+    clause = speed_records.batch_pilot_clause(tmp_path)
+    assert "A pilot at batch 256" in clause and "mnist, d_z 10, β 0.1, 1, seed 1" in clause
+    assert "took 0.500–0.500× the time per epoch of the sweep's batch-128 runs" in clause
+    assert "after 2 epochs differed from theirs by −1.00, −0.50 nats" in clause
+
+
+def test_the_gap_paragraph_gives_the_evaluations_headroom_at_trainings_pace(tmp_path):
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    figures = {"measured_over_floor (span)": 2.3, "measured_over_floor (train, own time)": 1.8,
+               "measured_over_floor (evaluate, own time)": 2.4, "idle_core_share (span)": 0.05,
+               "floor_share (train)": 0.7}
+    pd.DataFrame([{"figure": f"{name} [sweep]", "value": value, "unit": "x", "target": "",
+                   "status": "", "note": "", "load_1min": 0.1, "machine": "AMD EPYC, 2 cores"}
+                  for name, value in figures.items()]).to_csv(
+        bench / "floor_shard_rerun_mnist_vae_s1.csv", index=False)
+    [text] = speed_records.gap_paragraph(tmp_path)
+    text = " ".join(text.split())
+    assert "shard mnist-vae-s1 spanned 2.30× its floor, training 1.80× (70 % of the floor)" in text
+    # (2 - 0.7 x 1.8) / (1 - 0.7) = 2.47
+    assert "a span of 2× would leave the evaluations at most 2.47× theirs" in text

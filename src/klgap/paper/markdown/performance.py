@@ -51,7 +51,7 @@ RECORDS = {
                                 "the paper's sweep, the combined record of its shards, against the "
                                 "floor at the shards' own matmul rates"),
     "floor_shard_mnist_vae_s1.csv": ("bench/bench_floor.py --sweep "
-                                     "results/shards/mnist-vae-s1", "2026-12-05, AMD EPYC with "
+                                     "results/shards/mnist-vae-s1", "2026-12-06, AMD EPYC with "
                                      "AVX-512", "shard mnist-vae-s1 of the paper's sweep, its own "
                                      "record, against the floor, with the evaluation by part"),
     "floor_shard_rerun_mnist_vae_s1.csv": ("bench/bench_floor.py --sweep <re-run's shard>",
@@ -62,6 +62,11 @@ RECORDS = {
                                              "2026-12-06, AMD EPYC with AVX-512",
                                              "shard fashion-vae-s1 re-run from scratch at a later "
                                              "commit, its own record, against the floor"),
+    "floor_shard_rerun_mnist_alternatives_s1.csv": ("bench/bench_floor.py --sweep <re-run's "
+                                                    "shard>", "2026-12-06, AMD EPYC with "
+                                                    "AVX-512", "shard mnist-alternatives-s1 "
+                                                    "re-run from scratch at a later commit, its "
+                                                    "own record, against the floor"),
     "sweep_reproduction.csv": ("bench/compare_sweeps.py", "2026-12-02, AMD EPYC without "
                                "AVX-512", "the previous sweep's re-run: its tables against the "
                                "committed ones"),
@@ -80,6 +85,13 @@ RECORDS = {
                                               "EPYC with AVX-512", "shard fashion-vae-s1 of the "
                                               "paper's sweep, re-run from scratch at a later "
                                               "commit: its tables against the committed shard's"),
+    "shard_reproduction_mnist_alternatives_s1.csv": ("bench/compare_sweeps.py --committed "
+                                                     "results/shards/mnist-alternatives-s1",
+                                                     "2026-12-06, AMD EPYC with AVX-512",
+                                                     "shard mnist-alternatives-s1 of the paper's "
+                                                     "sweep, re-run from scratch at a later "
+                                                     "commit: its tables against the committed "
+                                                     "shard's"),
     "fitted_density.csv": ("bench/bench_fitted_density.py", "2026-12-04",
                            "the lower bound on KL(q(z) ‖ p) from densities fitted to training "
                            "codes (`klgap.estimators.fitted_density_kl`): time per family, and "
@@ -104,6 +116,8 @@ FLOOR_COLUMNS = [
     ("floor_shard_mnist_vae_s1.csv", "sweep", "paper's sweep, shard mnist-vae-s1"),
     ("floor_shard_rerun_mnist_vae_s1.csv", "sweep", "shard mnist-vae-s1 re-run"),
     ("floor_shard_rerun_fashion_vae_s1.csv", "sweep", "shard fashion-vae-s1 re-run"),
+    ("floor_shard_rerun_mnist_alternatives_s1.csv", "sweep",
+     "shard mnist-alternatives-s1 re-run"),
     ("floor_committed_sweep.csv", "sweep", "previous sweep, its record"),
     ("floor_paper_sweep.csv", "sweep", "previous sweep, re-run from scratch"),
     ("floor_mnist_pair.csv", "sweep", "two MNIST runs side by side"),
@@ -344,7 +358,9 @@ def performance_markdown(results: Path) -> str:
         "",
         "`klgap.sweep.floor` counts the matrix-product FLOPs of a configuration from its "
         "architecture, epochs, evaluation sizes and importance samples (training: 3 × the forward "
-        "products per example and epoch, plus the per-epoch test pass; evaluation: the encoder and "
+        "products per example and epoch, plus the per-epoch test pass, and with the VampPrior "
+        "its pseudo-inputs' encoder pass at every step; a run on some classes on their examples "
+        "only; evaluation: the encoder and "
         "decoder passes and every N × M table of the decompositions, the held-out bracket, the "
         "prior holes and the minibatch estimators). Elementwise work is not counted, so the floor "
         "is a lower bound: every product priced at the one-thread rate of a large square product, "
@@ -433,5 +449,5 @@ def performance_markdown(results: Path) -> str:
         table = read_bench(bench / name)
         rows = generic_table(table) if list(table.columns) == BENCH_COLUMNS else plain_table(table)
         out += [f"## `results/bench/{name}`", "", *rows, ""]
-    out += ["## What keeps the sweep above its target", "", *gap_paragraph(bench)]
+    out += ["## What keeps the sweep above its target", "", *gap_paragraph(results)]
     return join_lines(out)

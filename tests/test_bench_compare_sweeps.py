@@ -1,0 +1,48 @@
+"""bench/compare_sweeps.py: cells that differ between two output roots, timings left out, and a
+table that one side lacks."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+import compare_sweeps  # noqa: E402
+
+
+def output_root(root: Path, metrics: pd.DataFrame, history: pd.DataFrame | None) -> Path:
+    (root / "mnist").mkdir(parents=True)
+    (root / "config.yaml").write_text("datasets: [mnist, fashion_mnist]\n")
+    metrics.to_csv(root / "mnist" / "metrics.csv", index=False)
+    if history is not None:
+        history.to_csv(root / "mnist" / "history.csv", index=False)
+    return root
+
+
+def test_counts_differing_cells_but_not_timings_nor_equal_nans(tmp_path):
+    rng = np.random.default_rng(5)
+    metrics = pd.DataFrame({"elbo": rng.normal(size=4), "fid": [1.0, np.nan, 2.0, 3.0],
+                            "evaluation_seconds": rng.uniform(size=4)})
+    history = pd.DataFrame({"epoch": [1, 2], "test_elbo": [-3.0, -2.0], "seconds": [1.0, 2.0]})
+    committed = output_root(tmp_path / "committed", metrics, history)
+    changed = metrics.copy()
+    changed["evaluation_seconds"] += 1.0  # a timing: left out
+    changed.loc[2, "elbo"] += 1e-12  # one model cell: counted, exactly
+    rerun = output_root(tmp_path / "rerun", changed, history.assign(seconds=[5.0, 6.0]))
+    assert compare_sweeps.compare(rerun, committed) == [
+        ("mnist/metrics", 1, "4 rows x 3 columns"), ("mnist/history", 0, "2 rows x 3 columns")]
+
+
+def test_a_table_one_side_lacks_fails_and_one_neither_has_is_skipped(tmp_path):
+    metrics = pd.DataFrame({"elbo": [1.0, 2.0]})
+    committed = output_root(tmp_path / "committed", metrics, pd.DataFrame({"epoch": [1]}))
+    rerun = output_root(tmp_path / "rerun", metrics, None)
+    [same, missing] = compare_sweeps.compare(rerun, committed)
+    assert same == ("mnist/metrics", 0, "2 rows x 1 columns")
+    assert missing[:2] == ("mnist/history", None) and "history.csv is missing" in missing[2]
+    out = tmp_path / "report.csv"
+    compare_sweeps.main(["--rerun", str(rerun), "--committed", str(committed), "--out", str(out)])
+    report = pd.read_csv(out)
+    assert list(report["status"]) == ["PASS", "FAIL"]
