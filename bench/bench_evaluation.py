@@ -36,7 +36,7 @@ import benchlib  # noqa: E402
 
 from klgap import atomic  # noqa: E402
 from klgap.data import datasets as data
-from klgap.estimators import decomposition as estimators
+from klgap import estimators
 from klgap.estimators import fitted_density
 from klgap.evaluation import evaluate, fitted_bound
 

@@ -10,7 +10,7 @@ from scipy import special, stats
 
 from klgap.errors import UserError
 from klgap import estimators
-from klgap.estimators import decomposition, mixture_numerics
+from klgap.estimators import mixture_numerics
 
 PRIOR_MEAN, PRIOR_SCALE = np.array([0.7, -0.4]), np.array([1.5, 0.6])  # (D,) each
 MIXTURE_MEANS = np.array([[-1.0, 0.5], [1.2, -0.3]])  # (2, D)
@@ -153,7 +153,7 @@ def test_prior_holes_with_a_learned_prior_match_brute_force():
     assert result["hole_fraction"] == np.mean(log_ratio < math.log(estimators.HOLE_RATIO))
     default = estimators.prior_holes(mu, sigma, num_samples=500, seed=8)
     explicit = estimators.prior_holes(
-        mu, sigma, num_samples=500, seed=8, sample_prior=decomposition.standard_normal_sampler(2),
+        mu, sigma, num_samples=500, seed=8, sample_prior=estimators.standard_normal_sampler(2),
         log_prior=lambda z: stats.norm.logpdf(z).sum(axis=1))
     assert explicit["prior_kl"] == pytest.approx(default["prior_kl"], rel=1e-12)
 

@@ -14,6 +14,7 @@ from klgap.estimators.decomposition import (  # noqa: F401 (public API)
     kl_decomposition,
     minibatch_log_weights,
     moment_matched_kl,
+    standard_normal_sampler,
 )
 from klgap.estimators.minibatch import (  # noqa: F401 (public API)
     MINIBATCH_METHODS,

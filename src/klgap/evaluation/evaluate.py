@@ -46,7 +46,7 @@ import numpy as np
 from klgap import atomic
 from klgap.config import schema as config_schema
 from klgap.data import datasets as data
-from klgap.estimators import decomposition as estimators
+from klgap import estimators
 from klgap.evaluation import (feature_reference, field_metrics, fitted_bound,
                               generation_metrics, likelihood, model_prior)
 from klgap.evaluation.classifier import load_classifier

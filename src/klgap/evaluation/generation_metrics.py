@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from klgap.estimators import decomposition as estimators
+from klgap import estimators
 from klgap.evaluation import field_metrics, generation, model_prior
 from klgap.evaluation.classifier import StoredClassifier
 

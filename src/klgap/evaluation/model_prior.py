@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from klgap.estimators import decomposition as estimators
+from klgap import estimators
 
 # Codes whose log p(z) a learned prior evaluates at once (``numpy_log_prior``): the VampPrior's
 # (M, K, D) table of components stays near 20 MB for K = 500, D = 10.

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 
 from klgap.data import datasets as data
-from klgap.estimators import decomposition as estimators
+from klgap import estimators
 from klgap.estimators import fitted_density, flow_density
 from klgap.estimators.mixture_numerics import mws_floor
 from klgap.evaluation import (ais, evaluate, feature_network, generation_metrics,
