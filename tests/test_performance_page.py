@@ -174,6 +174,12 @@ def test_the_batch_pilot_is_paired_with_the_sweeps_runs_of_its_cells(tmp_path):
     assert "A pilot at batch 256" in clause and "mnist, d_z 10, β 0.1, 1, seed 1" in clause
     assert "took 0.500–0.500× the time per epoch of the sweep's batch-128 runs" in clause
     assert "after 2 epochs differed from theirs by −1.00, −0.50 nats" in clause
+    assert "seeds of those cells" not in clause  # no combined table: no spread
+    (tmp_path / "mnist").mkdir()
+    pd.concat([history([0.1, 1.0], 4.0, {0.1: -89.0 - seed, 1.0: -100.0 + seed / 2}).assign(
+        seed=seed) for seed in range(3)]).to_csv(tmp_path / "mnist" / "history.csv")
+    clause = speed_records.batch_pilot_clause(tmp_path)
+    assert clause.endswith("(the sweep's 3 seeds of those cells span 2.00, 1.00 nats)")
 
 
 def test_the_gap_paragraph_gives_the_evaluations_headroom_at_trainings_pace(tmp_path):
@@ -191,3 +197,15 @@ def test_the_gap_paragraph_gives_the_evaluations_headroom_at_trainings_pace(tmp_
     assert "shard mnist-vae-s1 spanned 2.30× its floor, training 1.80× (70 % of the floor)" in text
     # (2 - 0.7 x 1.8) / (1 - 0.7) = 2.47
     assert "a span of 2× would leave the evaluations at most 2.47× theirs" in text
+
+
+def test_the_family_choices_are_counted_over_the_test_records(tmp_path):
+    assert speed_records.family_choice_clause(tmp_path) == ""
+    for dataset, families in (("mnist", ["gmm", "mixture", "gmm"]), ("fashion_mnist", ["prior"])):
+        (tmp_path / dataset).mkdir()
+        pd.DataFrame({"split": ["test"] * len(families) + ["train"],
+                      "fitted_family": families + ["flow"]}).to_csv(
+            tmp_path / dataset / "metrics.csv", index=False)
+    assert speed_records.family_choice_clause(tmp_path) == (
+        "In the paper's sweep the family chosen on validation codes was the Gaussian mixture in "
+        "2, the widened mixture in 1, the prior in 1 of its 4 runs, the flow in none")

@@ -11,6 +11,7 @@ from klgap.errors import UserError
 from klgap.paper.markdown.bench_tables import (cell_text, generic_table, read_bench,
                                                split_figure)
 from klgap.paper.markdown.sweep_records import sweep_records_table
+from klgap.estimators.fitted_density import FAMILIES
 from klgap.paper.markdown.text import number, significant
 
 # Shards of the paper's sweep re-run from scratch (bench/compare_sweeps.py), and why: the records
@@ -201,6 +202,16 @@ def batch_pilot_clause(results: Path) -> str:
     table = pd.DataFrame(rows).sort_values("weight")
     weights = ", ".join(f"{weight:g}" for weight in table["weight"])
     changes = ", ".join(number(value, 2) for value in table["elbo"])
+    spread = ""
+    combined = results / "mnist" / "history.csv"  # every seed of the sweep's cells
+    if combined.is_file():
+        seeds = pd.read_csv(combined).merge(
+            pilot[cell[:-1] + ["epoch"]].drop_duplicates(), on=cell[:-1] + ["epoch"])
+        last = seeds[seeds["epoch"] == table["epochs"].iloc[0]].groupby("weight")["test_elbo"]
+        ranges = (last.max() - last.min()).reindex(table["weight"])
+        if ranges.notna().all() and last.size().min() > 1:
+            spread = (f" (the sweep's {last.size().min()} seeds of those cells span "
+                      + ", ".join(number(value, 2) for value in ranges) + " nats)")
     setting = (f"{', '.join(config['datasets'])}, d_z "
                f"{', '.join(str(size) for size in config['latent_dims'])}, β {weights}, seed "
                f"{', '.join(str(seed) for seed in config['seeds'])}")
@@ -209,7 +220,30 @@ def batch_pilot_clause(results: Path) -> str:
             f"{significant(table['time'].min())}–{significant(table['time'].max())}× the time "
             f"per epoch of the sweep's batch-{reference_batch} runs of the same cells "
             f"(`{BATCH_PILOT[1]}/`, run on another day), and its test ELBO after "
-            f"{table['epochs'].iloc[0]} epochs differed from theirs by {changes} nats at those β")
+            f"{table['epochs'].iloc[0]} epochs differed from theirs by {changes} nats at those β"
+            + spread)
+
+
+def family_choice_clause(results: Path) -> str:
+    """How often each density family was the fitted bound's choice in the sweep's test records
+    (``<dataset>/metrics.csv``); empty without them."""
+    counts: dict[str, int] = {}
+    for path in sorted(results.glob("*/metrics.csv")):
+        table = pd.read_csv(path, usecols=lambda column: column in ("split", "fitted_family"))
+        if "fitted_family" not in table:
+            continue
+        for family, count in table.loc[table["split"] == "test", "fitted_family"].value_counts(
+                ).items():
+            counts[family] = counts.get(family, 0) + int(count)
+    if not counts:
+        return ""
+    names = {"mixture": "the widened mixture", "gmm": "the Gaussian mixture", "flow": "the flow",
+             "prior": "the prior"}
+    chosen = ", ".join(f"{names.get(family, family)} in {count}" for family, count in
+                       sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    never = [names[family] for family in FAMILIES if family not in counts]
+    return (f"In the paper's sweep the family chosen on validation codes was {chosen} of its "
+            f"{sum(counts.values())} runs" + (f", {' and '.join(never)} in none" if never else ""))
 
 
 def gap_paragraph(results: Path) -> list[str]:
@@ -246,9 +280,16 @@ def gap_paragraph(results: Path) -> list[str]:
                 f"{significant(headroom)}× theirs")
         sentences.append("Re-run on a quiet machine, " + "; ".join(clauses) + " (that only with "
                          "no core idle and no time outside the numerical work).")
+        shard, ratios = reruns[-1]
+        fitted = ratios.get("measured_over_floor (evaluate: fitted, own time)")
+        if fitted is not None:
+            sentences.append(f"The evaluations' largest excess is the fitted bound, "
+                             f"{significant(fitted)}× its floor in shard {shard}"
+                             + fitted_parts_clause(bench) + ".")
     if not sentences:
         sentences.append("The ratios above show where the time goes.")
     pilot = batch_pilot_clause(results)
+    families = family_choice_clause(results)
     return [
         " ".join(sentences) + " The floor prices every product at the rate of a large square "
         "product, which the model's products do not reach: the narrow layers (256 × 20, 10 × 256 "
@@ -258,6 +299,6 @@ def gap_paragraph(results: Path) -> list[str]:
         "Gaussian mixtures stops at the first count past the peak, `GMM_PATIENCE`; longer runs "
         "start first). What would close the rest changes what the sweep computes, so every "
         "committed shard would have to run again: float32 mixture tables, fewer importance "
-        "samples, cheaper density families for the fitted bound, or a larger batch"
-        + (f". {pilot}." if pilot else "."),
+        "samples, cheaper density families for the fitted bound, or a larger batch."
+        + "".join(f" {clause}." for clause in (families, pilot) if clause)
     ]
