@@ -12,7 +12,8 @@ densities r fitted to the fit posteriors (e.g. of the training split). The candi
   "mixture": the mixture of the fit posteriors with each component widened,
      sigma' = sqrt(sigma^2 + (h s_d)^2), s_d the standard deviation of the fit-part means in
      dimension d and h the relative bandwidth (h = 0 is ``heldout_kl_decomposition``'s mixture);
-  "gmm": a full-covariance Gaussian mixture (scikit-learn) fitted to codes of the fit posteriors;
+  "gmm": a full-covariance Gaussian mixture fitted by EM to codes of the fit posteriors
+     (``klgap.estimators.gaussian_mixture``: scikit-learn's algorithm, to rounding);
   "flow": a RealNVP normalizing flow (``klgap.estimators.flow_density``; needs D >= 2);
   "prior": r = p, the bound 0 (KL >= 0 holds anyway); always a candidate.
 
@@ -42,13 +43,13 @@ Monte Carlo draw of z together (given the fit posteriors and the fitted r).
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Callable, NamedTuple
 
 import numpy as np
 
 from klgap.errors import UserError
 from klgap.estimators.decomposition import gaussian_kl_to_standard_normal, log_prior_at
+from klgap.estimators.gaussian_mixture import fit_gaussian_mixture
 from klgap.estimators.mixture_numerics import (
     _EXP_FLOOR,  # the floor of exp's arguments
     LOG_2PI,
@@ -109,8 +110,8 @@ def fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, *, seed: int = 0,
       families: the families to fit, a subset of ("mixture", "gmm", "flow"); "prior" (the bound
         0) is always a candidate too.
       num_threads: worker threads of the mixture's numerics; None: the CPUs available to this
-        process. The Gaussian mixture runs on one thread (scikit-learn's OpenMP/BLAS threads on
-        its small matrices cost more than they give, many times more on a busy machine); the
+        process. The Gaussian mixture runs on one thread (OpenMP/BLAS threads on its small
+        matrices cost more than they give, many times more on a busy machine); the
         flow uses TensorFlow's thread pools (``klgap.models.device.configure`` sets them).
       validation_fraction: share of the fit posteriors held out for validation (at most
         ``MAX_VALIDATION`` examples).
@@ -365,9 +366,6 @@ def _log_mixture_density(mu, sigma, z, pool_map) -> np.ndarray:
 
 def _fit_gmm(mu_part, sigma_part, z_val, components, max_codes, seed):
     """A full-covariance Gaussian mixture on standardized codes of the fit part."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
-
     rng = np.random.default_rng([seed, FIT_CODE_STREAM])
     rows = np.arange(len(mu_part))
     if len(rows) > max_codes:
@@ -377,16 +375,14 @@ def _fit_gmm(mu_part, sigma_part, z_val, components, max_codes, seed):
     log_jacobian = -float(np.sum(np.log(scale)))
     random_state = int(np.random.default_rng([seed, GMM_STREAM]).integers(2 ** 31 - 1))
     curve, models, since_best = {}, {}, 0
-    with _one_thread(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the validation likelihood judges
+    with _one_thread():  # an unconverged fit is judged, like any, by its validation likelihood
         for k in components:
             if k > len(codes) // 2 or k in curve:
                 continue
-            model = GaussianMixture(k, covariance_type="full", reg_covar=GMM_REG_COVAR,
-                                    max_iter=GMM_MAX_ITER, random_state=random_state)
-            model.fit((codes - center) / scale)
+            model = fit_gaussian_mixture((codes - center) / scale, k, reg_covar=GMM_REG_COVAR,
+                                         max_iter=GMM_MAX_ITER, random_state=random_state)
             models[k] = model
-            curve[k] = _finite_mean(model.score_samples((z_val - center) / scale) + log_jacobian)
+            curve[k] = _finite_mean(model.log_density((z_val - center) / scale) + log_jacobian)
             since_best = 0 if _argmax(curve) == k else since_best + 1
             if since_best >= GMM_PATIENCE:
                 break
@@ -397,14 +393,14 @@ def _fit_gmm(mu_part, sigma_part, z_val, components, max_codes, seed):
 
     def log_density(z, _pool=None):
         with _one_thread():
-            return models[best].score_samples((z - center) / scale) + log_jacobian
+            return models[best].log_density((z - center) / scale) + log_jacobian
 
     def sample(num_samples: int, rng) -> np.ndarray:  # a component by weight, then its Gaussian
         model = models[best]
-        rows = rng.choice(len(model.weights_), size=num_samples, p=model.weights_)  # (M,)
+        rows = rng.choice(len(model.weights), size=num_samples, p=model.weights)  # (M,)
         noise = rng.standard_normal((num_samples, len(center)))  # (M, D)
-        factors = np.linalg.cholesky(model.covariances_)  # (K, D, D), lower
-        standardized = model.means_[rows] + np.einsum("mij,mj->mi", factors[rows], noise)
+        factors = np.linalg.cholesky(model.covariances)  # (K, D, D), lower
+        standardized = model.means[rows] + np.einsum("mij,mj->mi", factors[rows], noise)
         return center + scale * standardized  # (M, D)
 
     info = {"gmm_components": int(best), "gmm_validation_curve": curve, "sampler": sample}
