@@ -6,7 +6,8 @@ of the committed configuration that has tables there and every aggregated table 
 has (one side without it fails), cell by cell and exactly (NaN equals NaN), leaving out what
 measures time rather than the models: the columns and summary metrics in ``TIMING``. Figures
 (``results/bench/<name>.csv``): the number of differing cells per table, target 0 (bitwise
-reproduction; expected only on the same CPU features and versions).
+reproduction; expected only on the same CPU features and versions), and the largest absolute
+difference between numeric cells (how far from bitwise a re-run at a later commit is).
 
 Usage: PYTHONPATH=src .venv/bin/python bench/compare_sweeps.py --rerun DIR [--committed DIR]
        [--name NAME]
@@ -16,6 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -49,7 +51,30 @@ def differing_cells(rerun: pd.DataFrame, committed: pd.DataFrame) -> int | None:
     return int((~same).to_numpy().sum())
 
 
-def compare(rerun_root: Path, committed_root: Path) -> list[tuple[str, int | None, str]]:
+def largest_difference(rerun: pd.DataFrame, committed: pd.DataFrame) -> float:
+    """The largest |rerun - committed| over the numeric cells of two tables of the same shape,
+    timings left out (0 when they agree; NaN against a number counts as infinite).
+
+    Args:
+      rerun, committed: the same table from two sweeps, as ``differing_cells`` accepts them.
+
+    Returns:
+      The largest absolute difference, or NaN if the tables differ in shape or columns.
+    """
+    if "metric" in rerun.columns:
+        rerun = rerun[~rerun["metric"].isin(TIMING)].reset_index(drop=True)
+        committed = committed[~committed["metric"].isin(TIMING)].reset_index(drop=True)
+    if rerun.shape != committed.shape or list(rerun.columns) != list(committed.columns):
+        return float("nan")
+    columns = [c for c in rerun.select_dtypes("number").columns
+               if c not in TIMING and pd.api.types.is_numeric_dtype(committed[c])]
+    left, right = (table[columns].to_numpy(np.float64) for table in (rerun, committed))
+    both_nan = np.isnan(left) & np.isnan(right)
+    gaps = np.where(both_nan, 0.0, np.abs(left - right))  # NaN where only one side is NaN
+    return float(np.max(np.nan_to_num(gaps, nan=np.inf), initial=0.0))
+
+
+def compare(rerun_root: Path, committed_root: Path) -> list[tuple[str, int | None, float, str]]:
     """Compares every table of two output roots (module doc).
 
     Args:
@@ -57,8 +82,8 @@ def compare(rerun_root: Path, committed_root: Path) -> list[tuple[str, int | Non
       committed_root: the committed output root (its ``config.yaml`` names the datasets).
 
     Returns:
-      (``<dataset>/<table>``, differing cells or None if shapes, columns or presence differ, a
-      note) for each table that either root has.
+      (``<dataset>/<table>``, differing cells or None if shapes, columns or presence differ, the
+      largest numeric difference (NaN then), a note) for each table that either root has.
     """
     config = yaml.safe_load((committed_root / "config.yaml").read_text())
     results = []
@@ -69,11 +94,12 @@ def compare(rerun_root: Path, committed_root: Path) -> list[tuple[str, int | Non
                 continue  # a table this grid does not make (latent samples: no d_z = 2 run)
             missing = [path for path in paths if not path.is_file()]
             if missing:
-                results.append((f"{dataset}/{table}", None, f"{missing[0]} is missing"))
+                results.append((f"{dataset}/{table}", None, float("nan"),
+                                f"{missing[0]} is missing"))
                 continue
             rerun, committed = (pd.read_csv(path) for path in paths)
             count = differing_cells(rerun, committed)
-            results.append((f"{dataset}/{table}", count,
+            results.append((f"{dataset}/{table}", count, largest_difference(rerun, committed),
                             f"{len(committed)} rows x {committed.shape[1]} columns"
                             + ("; shape or columns differ" if count is None else "")))
     return results
@@ -90,12 +116,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     report = benchlib.Report(args.name, args.out)
     total = 0
-    for table, count, note in compare(args.rerun, args.committed):
+    largest = 0.0
+    for table, count, difference, note in compare(args.rerun, args.committed):
         report.add(f"differing_cells [{table}]", float("nan") if count is None else count,
                    "cells", "== 0", count == 0, note)
+        report.add(f"largest_difference [{table}]", difference, "", note="largest absolute "
+                   "difference between numeric cells (inf: a number against NaN)")
         total += 1 if count is None else count
+        largest = max(largest, difference) if difference == difference else largest
     report.write(f"{total} differing cells (timings left out; a table whose shape, columns or "
-                 f"presence differ counts once) between {args.rerun} and the committed tables")
+                 f"presence differ counts once), the largest numeric difference {largest:.3g}, "
+                 f"between {args.rerun} and the committed tables")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,20 @@ def test_counts_differing_cells_but_not_timings_nor_equal_nans(tmp_path):
     changed["evaluation_seconds"] += 1.0  # a timing: left out
     changed.loc[2, "elbo"] += 1e-12  # one model cell: counted, exactly
     rerun = output_root(tmp_path / "rerun", changed, history.assign(seconds=[5.0, 6.0]))
-    assert compare_sweeps.compare(rerun, committed) == [
-        ("mnist/metrics", 1, "4 rows x 3 columns"), ("mnist/history", 0, "2 rows x 3 columns")]
+    [metrics_row, history_row] = compare_sweeps.compare(rerun, committed)
+    assert metrics_row[::3] == ("mnist/metrics", "4 rows x 3 columns") and metrics_row[1] == 1
+    assert np.isclose(metrics_row[2], 1e-12, rtol=1e-3)  # the largest difference, not timings'
+    assert history_row == ("mnist/history", 0, 0.0, "2 rows x 3 columns")
+
+
+def test_the_largest_difference_counts_a_number_against_nan_as_infinite():
+    committed = pd.DataFrame({"fid": [1.0, np.nan, 2.0], "device": ["CPU"] * 3})
+    assert compare_sweeps.largest_difference(committed.copy(), committed) == 0.0
+    assert compare_sweeps.largest_difference(committed.assign(fid=[1.5, np.nan, 2.0]),
+                                             committed) == 0.5
+    assert compare_sweeps.largest_difference(committed.assign(fid=[1.0, 3.0, 2.0]),
+                                             committed) == np.inf
+    assert np.isnan(compare_sweeps.largest_difference(committed[["fid"]], committed))
 
 
 def test_a_table_one_side_lacks_fails_and_one_neither_has_is_skipped(tmp_path):
@@ -40,9 +52,9 @@ def test_a_table_one_side_lacks_fails_and_one_neither_has_is_skipped(tmp_path):
     committed = output_root(tmp_path / "committed", metrics, pd.DataFrame({"epoch": [1]}))
     rerun = output_root(tmp_path / "rerun", metrics, None)
     [same, missing] = compare_sweeps.compare(rerun, committed)
-    assert same == ("mnist/metrics", 0, "2 rows x 1 columns")
-    assert missing[:2] == ("mnist/history", None) and "history.csv is missing" in missing[2]
+    assert same == ("mnist/metrics", 0, 0.0, "2 rows x 1 columns")
+    assert missing[:2] == ("mnist/history", None) and "history.csv is missing" in missing[3]
     out = tmp_path / "report.csv"
     compare_sweeps.main(["--rerun", str(rerun), "--committed", str(committed), "--out", str(out)])
     report = pd.read_csv(out)
-    assert list(report["status"]) == ["PASS", "FAIL"]
+    assert list(report["status"].fillna("")) == ["PASS", "", "FAIL", ""]

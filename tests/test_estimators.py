@@ -529,3 +529,32 @@ def test_mws_overstates_the_information_by_at_least_its_floor_and_by_it_for_far_
     if spread > 10:
         assert mws - exact == pytest.approx(floor, abs=1e-6)
     assert (floor < math.log(batch_size)) == (min(sizes) < batch_size)
+
+
+def test_the_explicit_class_sums_are_the_plain_expression_bit_for_bit():
+    # Sharp posteriors (the path the decomposition takes for them), more samples than a row tile,
+    # and a class without components.
+    rng = np.random.default_rng(41)
+    num, dims, samples = 700, 4, mixture_numerics._ROW_TILE + 45
+    mu = rng.standard_normal((num, dims))  # (N, D)
+    sigma = 10.0 ** rng.uniform(-4, -2, size=(num, dims))  # (N, D)
+    labels = rng.choice([0, 1, 3, 4], size=num)  # class 2 empty
+    mixture = mixture_numerics.DiagonalGaussianMixture(mu, sigma, labels, 5)
+    z = mu[:samples] + sigma[:samples] * rng.standard_normal((samples, dims))  # (M, D)
+    got = mixture.log_class_sums_explicit(z, lambda f, items: list(map(f, items)))  # (M, C)
+    plain = np.zeros((samples, num))  # the expression the in-place loop replaces, (M, N)
+    for d in range(dims):
+        standardized = (z[:, d:d + 1] - mixture.mu[:, d]) / mixture.sigma[:, d]
+        plain -= 0.5 * np.square(standardized) + np.log(mixture.sigma[:, d])
+    plain -= 0.5 * math.log(2 * math.pi) * dims
+    bounds = mixture.class_bounds
+    with np.errstate(divide="ignore"):
+        expected = np.stack([special.logsumexp(plain[:, lo:hi], axis=1)
+                             for lo, hi in zip(bounds[:-1], bounds[1:])], axis=1)
+    assert np.array_equal(got, expected)
+    assert np.all(got[:, 2] == -np.inf)
+    reference = stats.norm.logpdf(z[:, None, :], mu[None], sigma[None]).sum(axis=2)  # (M, N)
+    for label in (0, 1, 3, 4):
+        np.testing.assert_allclose(got[:, label],
+                                   special.logsumexp(reference[:, labels == label], axis=1),
+                                   rtol=1e-12)

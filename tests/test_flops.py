@@ -86,12 +86,12 @@ def test_fitted_flops_by_hand():
     # against all 20
     assert parts["mixture"] == 3 * 2 * 4 * 16 * 6 + 2 * 4 * 16 * 6 + 2 * 4 * 20 * 6
     # Gaussian mixtures of 1, 2, 4 components (the search stops after GMM_PATIENCE = 2 that do
-    # not improve) on the 16 codes: an E step is 2 x 16 x K x 2^2, an M step that plus the means
-    # 2 x 16 x K x 2; initial M, two (E, M), final E; each scores the 4 validation codes
-    # (2 x 4 x K x 4); the one-component mixture scores the eval codes
+    # not improve) on the 16 codes, with F = 3 + 2 + 1 = 6 features (x1^2, x1 x2, x2^2, x1, x2,
+    # 1): an E or M step is 2 x 16 x K x 6; initial M, two (E, M); each scores the 4 validation
+    # codes (2 x 4 x K x 6); the one-component mixture scores the eval codes
     assert fitted_density.GMM_PATIENCE == 2
-    e_step, m_step = 128, 128 + 64  # per component
-    assert parts["gmm"] == (7 * (m_step + 2 * (e_step + m_step) + e_step + 32) + 2 * 4 * 4)
+    step = 2 * 16 * 6  # per component
+    assert parts["gmm"] == 7 * (5 * step + 2 * 4 * 6) + 2 * 4 * 1 * 6
     # the flow: per coupling a 1 -> H -> H -> 2 network; 6 epochs (an early stop that never
     # improves: 2 stale epochs before each of 2 decays and before the stop) of 16 codes in one
     # batch, 3 x forward; the 4 validation codes before and after each epoch; the 4 eval codes

@@ -8,9 +8,10 @@ is computed. scikit-learn loops over the K components with a (N, D) x (D, D) pro
 every log-density of a step is one product of the codes' second-order features
 phi(x) = [x_i x_j for i <= j, x, 1], (N, F) with F = D (D + 1) / 2 + D + 1, with an (F, K) matrix of
 the components' natural parameters, and the M-step's sufficient statistics are the product of the
-responsibilities' transpose with the same features. The expanded quadratic form is exact in
-float64 to rounding for standardized codes (covariances at least ``reg_covar``), so the fit
-agrees with scikit-learn's to rounding (``tests/test_gaussian_mixture.py``).
+responsibilities' transpose with the same features. The expanded quadratic form loses digits to
+cancellation far from a component (covariances are at least ``reg_covar``), which float64
+affords: the fit agrees with scikit-learn's to rounding, log-densities far out to a relative
+1e-10 (``tests/test_gaussian_mixture.py``).
 """
 
 import math
@@ -156,13 +157,14 @@ def _features(x) -> np.ndarray:
     return np.concatenate([x[:, upper[0]] * x[:, upper[1]], x, np.ones((len(x), 1))], axis=1)
 
 
-def _num_features(num_dims: int) -> int:
+def num_features(num_dims: int) -> int:
+    """F, the length of phi(x) for D = num_dims."""
     return num_dims * (num_dims + 1) // 2 + num_dims + 1
 
 
 def _row_blocks(num_rows: int, num_dims: int) -> list:
     """Slices of rows whose features fit FEATURE_BLOCK_BYTES."""
-    rows = max(1, FEATURE_BLOCK_BYTES // (8 * _num_features(num_dims)))
+    rows = max(1, FEATURE_BLOCK_BYTES // (8 * num_features(num_dims)))
     return [slice(start, start + rows) for start in range(0, num_rows, rows)]
 
 
@@ -170,7 +172,7 @@ def _feature_blocks(codes):
     """A function giving [(row slice, features of those codes)]: the blocks are computed once
     when all fit FEATURE_CACHE_BYTES, else at every call."""
     slices = _row_blocks(*codes.shape)
-    if codes.size and len(codes) * 8 * _num_features(codes.shape[1]) <= FEATURE_CACHE_BYTES:
+    if codes.size and len(codes) * 8 * num_features(codes.shape[1]) <= FEATURE_CACHE_BYTES:
         blocks = [(rows, _features(codes[rows])) for rows in slices]
         return lambda: blocks
     return lambda: ((rows, _features(codes[rows])) for rows in slices)

@@ -372,18 +372,29 @@ class DiagonalGaussianMixture:
         return log_sums
 
     def log_class_sums_explicit(self, z: np.ndarray, pool_map: Callable) -> np.ndarray:
-        """The slow, safe path: explicit (z - mu)^2 and a max-shifted logsumexp per class."""
+        """The slow, safe path: explicit (z - mu)^2 and a max-shifted logsumexp per class.
+
+        One class's table at a time, its terms in one buffer (in place: the same operations in
+        the same order as the plain expression, so the same bits with less memory traffic).
+        """
+        log_sigma = np.log(self.sigma)  # (N, D)
 
         def tile_rows(start: int) -> np.ndarray:
             rows = z[start:start + _ROW_TILE]  # (R, D)
-            log_density = np.zeros((len(rows), len(self.mu)))  # (R, N)
-            for d in range(z.shape[1]):
-                standardized = (rows[:, d:d + 1] - self.mu[:, d]) / self.sigma[:, d]  # (R, N)
-                log_density -= 0.5 * np.square(standardized) + np.log(self.sigma[:, d])
-            log_density -= 0.5 * LOG_2PI * z.shape[1]
-            return np.stack([special.logsumexp(log_density[:, lo:hi], axis=1)
-                             for lo, hi in zip(self.class_bounds[:-1], self.class_bounds[1:])],
-                            axis=1)  # (R, C)
+            out = np.empty((len(rows), len(self.class_bounds) - 1))  # (R, C)
+            for k, (lo, hi) in enumerate(zip(self.class_bounds[:-1], self.class_bounds[1:])):
+                log_density = np.zeros((len(rows), hi - lo))  # (R, N_k)
+                term = np.empty_like(log_density)
+                for d in range(z.shape[1]):  # log_density -= ((z - mu) / s)^2 / 2 + log s
+                    np.subtract(rows[:, d:d + 1], self.mu[lo:hi, d], out=term)
+                    np.divide(term, self.sigma[lo:hi, d], out=term)
+                    np.square(term, out=term)
+                    np.multiply(term, 0.5, out=term)
+                    np.add(term, log_sigma[lo:hi, d], out=term)
+                    log_density -= term
+                log_density -= 0.5 * LOG_2PI * z.shape[1]
+                out[:, k] = special.logsumexp(log_density, axis=1)
+            return out
 
         return np.concatenate(pool_map(tile_rows, range(0, len(z), _ROW_TILE)))
 

@@ -27,9 +27,9 @@ logsumexp, Adam) is not counted, so the floor is a lower bound on the work of a 
   next two worse), each a table of ``MIXTURE_SEARCH_CODES`` validation codes against the fit
   part's components, then all validation codes against the fit part and the eval codes against
   all N; the Gaussian mixture tries the first ``GMM_PATIENCE`` + 1 component counts and keeps
-  one, each fit two EM iterations (scikit-learn's first cannot converge) between the initial M
-  step and the final E step (per component, (n x D) @ (D x D) in the E step and (D x n) @
-  (n x D) in the M step, on the fit codes; k-means' initialisation is not counted); the flow
+  one, each fit two EM iterations (the first cannot converge) after the initial M step (each
+  step one (n x F) @ (F x K) product of the fit codes' second-order features, F = D (D + 1) / 2 +
+  D + 1; k-means' initialisation is not counted); the flow
   trains the epochs of an early stop that never improves, ``PATIENCE`` x (``MAX_DECAYS`` + 1),
   3 x forward per trained code, and scores the validation codes before and after every epoch
   and the eval codes once. Drawing from the chosen density and a learned prior's log p(z) are
@@ -64,7 +64,7 @@ import numpy as np
 
 from klgap.config import schema as config_schema
 from klgap.errors import UserError
-from klgap.estimators import fitted_density, flow_density, mixture_numerics
+from klgap.estimators import fitted_density, flow_density, gaussian_mixture, mixture_numerics
 from klgap.evaluation import (ais, evaluate, feature_network, feature_reference, field_metrics,
                               fitted_bound, generation_metrics, sample_quality)
 from klgap.sweep import layout
@@ -107,7 +107,8 @@ LARGE_SQUARE = 2048  # side of the square product whose rate is measured
 # ``fitted_density``'s bandwidth search stops after this many tries in a row that do not improve
 # on the best, so it makes at least one more (its Gaussian-mixture search: ``GMM_PATIENCE``).
 SEARCH_STOP = 2
-# scikit-learn's EM cannot converge at its first iteration (the change from -inf is infinite).
+# The Gaussian mixture's EM cannot converge at its first iteration (the change from -inf is
+# infinite).
 GMM_MIN_ITERATIONS = 2
 # ``feature_network.build_network``'s convolution kernels (side) and max pooling (side).
 CONV_KERNEL = 3
@@ -227,7 +228,8 @@ def validation_size(num_fit: int) -> int:
 
 
 def gmm_fit_flops(num_codes: int, num_components: int, latent_dim: int) -> int:
-    """FLOPs of one scikit-learn full-covariance EM fit at its fewest iterations.
+    """FLOPs of one full-covariance EM fit (``estimators.gaussian_mixture``) at its fewest
+    iterations.
 
     Args:
       num_codes: n, codes fitted.
@@ -235,13 +237,17 @@ def gmm_fit_flops(num_codes: int, num_components: int, latent_dim: int) -> int:
       latent_dim: D.
 
     Returns:
-      The initial M step, ``GMM_MIN_ITERATIONS`` E and M steps and the final E step: an E step
-      is 2 n K D^2 (the codes times each component's precision factor), an M step 2 n K D^2 (the
-      covariances) + 2 n K D (the means).
+      The initial M step and ``GMM_MIN_ITERATIONS`` E and M steps, each a product of the n x F
+      second-order features with K columns (E: the log-densities; M: the sufficient
+      statistics), 2 n K F.
     """
-    e_step = 2 * num_codes * num_components * latent_dim ** 2
-    m_step = e_step + 2 * num_codes * num_components * latent_dim
-    return m_step + GMM_MIN_ITERATIONS * (e_step + m_step) + e_step
+    step = gmm_score_flops(num_codes, num_components, latent_dim)
+    return step + GMM_MIN_ITERATIONS * 2 * step
+
+
+def gmm_score_flops(num_points: int, num_components: int, latent_dim: int) -> int:
+    """FLOPs of a Gaussian mixture's log-densities at num_points points: 2 n K F."""
+    return 2 * num_points * num_components * gaussian_mixture.num_features(latent_dim)
 
 
 def flow_forward_flops(latent_dim: int) -> int:
@@ -289,8 +295,8 @@ def fitted_flops(num_fit: int, num_eval: int, latent_dim: int,
         tried = [k for k in fitted_density.GMM_COMPONENTS
                  if k <= codes // 2][:fitted_density.GMM_PATIENCE + 1]
         parts["gmm"] = sum(gmm_fit_flops(codes, k, latent_dim)
-                           + 2 * num_validation * k * latent_dim ** 2 for k in tried)
-        parts["gmm"] += 2 * num_eval * (tried[0] if tried else 0) * latent_dim ** 2
+                           + gmm_score_flops(num_validation, k, latent_dim) for k in tried)
+        parts["gmm"] += gmm_score_flops(num_eval, tried[0] if tried else 0, latent_dim)
     if "flow" in families:
         parts["flow"] = 0
         if latent_dim >= 2:  # the flow needs two dimensions
