@@ -146,6 +146,8 @@ def test_before_and_after_pair_each_part_and_the_fitted_shares_sum_to_one(tmp_pa
     assert "| fitted bound: family flow, all posteriors | — | 36.0 | — | 37.0 | — |" in text
     clause = speed_records.fitted_parts_clause(bench)
     assert "flow (all posteriors) 75 %, gmm (each class's posteriors) 25 %" in clause
+    assert clause.startswith(f" On the model of `{speed_records.BEFORE_AFTER[1]}` (klgap at "
+                             "bbbb222) its CPU time went")
     for name in speed_records.BEFORE_AFTER:
         (bench / name).unlink()
     assert "Before and after" not in performance.performance_markdown(tmp_path)
@@ -197,6 +199,13 @@ def test_the_gap_paragraph_gives_the_evaluations_headroom_at_trainings_pace(tmp_
     assert "shard mnist-vae-s1 spanned 2.30× its floor, training 1.80× (70 % of the floor)" in text
     # (2 - 0.7 x 1.8) / (1 - 0.7) = 2.47
     assert "a span of 2× would leave the evaluations at most 2.47× theirs" in text
+    # a shard re-run a second time is told apart by its record's tag
+    record = next(name for name, (shard, tag, _) in speed_records.RERUN_SHARDS.items() if tag)
+    shard, tag, _ = speed_records.RERUN_SHARDS[record]
+    pd.read_csv(bench / "floor_shard_rerun_mnist_vae_s1.csv").to_csv(
+        bench / f"floor_shard_rerun_{record.replace('-', '_')}.csv", index=False)
+    [text] = speed_records.gap_paragraph(tmp_path)
+    assert f"shard {shard} ({tag}) spanned 2.30× its floor" in " ".join(text.split())
 
 
 def test_the_family_choices_are_counted_over_the_test_records(tmp_path):

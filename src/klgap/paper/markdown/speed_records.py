@@ -14,37 +14,62 @@ from klgap.paper.markdown.sweep_records import sweep_records_table
 from klgap.estimators.fitted_density import FAMILIES
 from klgap.paper.markdown.text import number, significant
 
-# Shards of the paper's sweep re-run from scratch (bench/compare_sweeps.py), and why: the records
-# are results/bench/shard_rerun_<name>/ and shard_reproduction_<name>.csv (name with "_").
+# Re-runs of shards of the paper's sweep from scratch (bench/compare_sweeps.py): record name ->
+# (shard, what sets the re-run apart in headings, why). The records are
+# results/bench/shard_rerun_<name>/, shard_reproduction_<name>.csv and floor_shard_rerun_<name>.csv
+# (name with "_").
 TIMED_RERUN = ("to time the evaluation of a later commit that leaves every number as it was (the "
                "test images' precision/recall radii computed once per run, the flow's batches "
                "looped inside one graph per epoch), in a clean worktree on a machine that did "
                "nothing else; its ratios to the floor are the column `shard {shard} re-run` of "
                "the floor table above")
 RERUN_SHARDS = {
-    "fashion-vae-s0": "to see whether a shard repeats bitwise, in a clean worktree of a later "
-                      "commit whose training and evaluation code are those the shard ran",
-    "mnist-vae-s1": TIMED_RERUN.format(shard="mnist-vae-s1"),
-    "fashion-vae-s1": TIMED_RERUN.format(shard="fashion-vae-s1") + " (with the committed "
-                      "feature network, as the committed shard had)",
-    "mnist-alternatives-s1": ("to time a later commit whose fitted bound stops the Gaussian "
-                              "mixtures' component search at the first count past the peak "
-                              "(`GMM_PATIENCE`; the same models while the validation likelihood "
-                              "has one peak), and to see whether the alternative objectives' "
-                              "shard repeats bitwise, in a clean worktree on a machine that did "
-                              "nothing else, with the committed feature network; its ratios to "
-                              "the floor are the column `shard mnist-alternatives-s1 re-run` of "
-                              "the floor table above"),
-    "mnist-vae-s2": ("to check, at a commit after the split of the evaluation's estimators into "
-                     "modules, that every number repeats, in a clean worktree on a machine that "
-                     "did nothing else, with the committed feature network; that commit's "
-                     "Gaussian-mixture search stopped at the first count past the peak "
-                     "(`GMM_PATIENCE` 1), and the differing cells are two per-class fitted "
-                     "bounds of one run and their standard errors (in `metrics.csv` and in the "
-                     "summary), where the validation likelihood dipped before its peak: the "
-                     "search was set back to wait for two counts. Its ratios to the floor are "
-                     "the column `shard mnist-vae-s2 re-run` of the floor table above"),
+    "fashion-vae-s0": ("fashion-vae-s0", "", "to see whether a shard repeats bitwise, in a clean "
+                       "worktree of a later commit whose training and evaluation code are those "
+                       "the shard ran"),
+    "mnist-vae-s1": ("mnist-vae-s1", "", TIMED_RERUN.format(shard="mnist-vae-s1")),
+    "fashion-vae-s1": ("fashion-vae-s1", "", TIMED_RERUN.format(shard="fashion-vae-s1")
+                       + " (with the committed feature network, as the committed shard had)"),
+    "mnist-alternatives-s1": ("mnist-alternatives-s1", "", (
+        "to time a later commit whose fitted bound stops the Gaussian mixtures' component search "
+        "at the first count past the peak (`GMM_PATIENCE`; the same models while the validation "
+        "likelihood has one peak), and to see whether the alternative objectives' shard repeats "
+        "bitwise, in a clean worktree on a machine that did nothing else, with the committed "
+        "feature network; its ratios to the floor are the column `shard mnist-alternatives-s1 "
+        "re-run` of the floor table above")),
+    "mnist-vae-s2": ("mnist-vae-s2", "", (
+        "to check, at a commit after the split of the evaluation's estimators into modules, that "
+        "every number repeats, in a clean worktree on a machine that did nothing else, with the "
+        "committed feature network; that commit's Gaussian-mixture search stopped at the first "
+        "count past the peak (`GMM_PATIENCE` 1), and the differing cells are two per-class fitted "
+        "bounds of one run and their standard errors (in `metrics.csv` and in the summary), where "
+        "the validation likelihood dipped before its peak: the search was set back to wait for "
+        "two counts. Its ratios to the floor are the column `shard mnist-vae-s2 re-run` of the "
+        "floor table above")),
+    "mnist-alternatives-s1-batched-em": ("mnist-alternatives-s1", "batched EM", (
+        "to time the evaluation of a later commit whose Gaussian mixtures run scikit-learn's EM "
+        "with all components in one product per step (`klgap.estimators.gaussian_mixture`: the "
+        "same fits to rounding), `GMM_PATIENCE` 2 as the sweep had, in a clean worktree on a "
+        "machine that did nothing else, with the committed feature network; the differing cells "
+        "are the Gaussian mixtures' rounding, and the largest difference of each table is "
+        "listed. Its ratios to the floor are the column `shard mnist-alternatives-s1 re-run "
+        "(batched EM)` of the floor table above")),
+    "mnist-alternatives-s1-explicit-sums": ("mnist-alternatives-s1", "explicit sums in place", (
+        "to time the evaluation of a later commit that also computes the mixtures' explicit "
+        "sums (the safe path of sharp posteriors, such as the MMD models') one class at a time "
+        "in place, with the same bits, in a clean worktree on a machine that did nothing else, "
+        "with the committed feature network; the differing cells are the Gaussian mixtures' "
+        "rounding, as in the re-run with the batched EM. Its ratios to the floor are the column "
+        "`shard mnist-alternatives-s1 re-run (explicit sums in place)` of the floor table above")),
 }
+
+
+def rerun_label(record: str) -> str:
+    """"shard <name>", with what sets the re-run apart when its record's shard was re-run before."""
+    shard, tag, _ = RERUN_SHARDS[record]
+    return f"shard {shard}" + (f" ({tag})" if tag else "")
+
+
 # The batch pilot (config/pilots/batch.yaml) and the sweep's shard with the same cells and seed,
 # under the output root.
 BATCH_PILOT = ("pilots/batch", "shards/mnist-vae-s1")
@@ -63,13 +88,14 @@ def shard_rerun_section(results: Path) -> list[str]:
     """
     bench = results / "bench"
     out = []
-    for shard, why in RERUN_SHARDS.items():
-        name = shard.replace("-", "_")
+    for record, (shard, tag, why) in RERUN_SHARDS.items():
+        name = record.replace("-", "_")
         report = bench / f"shard_reproduction_{name}.csv"
         rerun = bench / f"shard_rerun_{name}" / "provenance.json"
         if not report.is_file():
             continue
-        out += [f"### Shard {shard} of the paper's sweep, re-run from scratch",
+        out += [f"### Shard {shard} of the paper's sweep, re-run from scratch"
+                + (f" ({tag})" if tag else ""),
                 "",
                 f"Shard `{shard}` was run again from scratch (data, classifier and every run, "
                 f"and the feature network unless said otherwise) into a scratch output root, "
@@ -145,13 +171,15 @@ def before_after_section(bench: Path) -> list[str]:
 
 
 def fitted_parts_clause(bench: Path) -> str:
-    """Where the fitted bound's time goes, from the after record of ``BEFORE_AFTER``: ``", whose
-    CPU time goes to ..."`` with each family's share, largest first; empty without the record."""
+    """Where the fitted bound's time went, from the after record of ``BEFORE_AFTER``: a sentence
+    with each family's share, largest first, and the record's commit; empty without it."""
     path = bench / BEFORE_AFTER[1]
     if not path.is_file():
         return ""
+    table = read_bench(path)
+    commit = re.match(r"klgap at (\S+);", str(table["note"].iloc[0]))
     seconds = {}
-    for _, row in read_bench(path).iterrows():
+    for _, row in table.iterrows():
         base, kind = split_figure(row["figure"])
         if kind == "cpu" and base.startswith("fitted bound: family "):
             family, posteriors = base.removeprefix("fitted bound: family ").split(", ", 1)
@@ -161,10 +189,12 @@ def fitted_parts_clause(bench: Path) -> str:
     total = sum(seconds.values())
     parts = [f"{name} {number(100 * value / total, 0)} %" for name, value in
              sorted(seconds.items(), key=lambda item: -item[1])]
-    return (f", whose CPU time on the model of `{BEFORE_AFTER[1]}` goes to its density families "
-            f"as follows: {', '.join(parts)} (scikit-learn's EM for the Gaussian mixtures, "
-            "TensorFlow Probability's many small operations per step for the flow; little of it "
-            "is counted products)")
+    return (f" On the model of `{BEFORE_AFTER[1]}`"
+            + (f" (klgap at {commit.group(1)})" if commit else "")
+            + f" its CPU time went to its density families as follows: {', '.join(parts)} "
+            "(scikit-learn's EM for the Gaussian mixtures at that commit, TensorFlow "
+            "Probability's many small operations per step for the flow; little of it is counted "
+            "products).")
 
 
 def floor_ratios(path: Path) -> dict[str, float]:
@@ -176,13 +206,13 @@ def floor_ratios(path: Path) -> dict[str, float]:
 
 
 def rerun_floor_records(bench: Path) -> list[tuple[str, dict[str, float]]]:
-    """(shard, its ``floor_ratios``) of each shard of ``RERUN_SHARDS`` re-run with a floor record,
-    in that order."""
+    """(``rerun_label``, its ``floor_ratios``) of each re-run of ``RERUN_SHARDS`` with a floor
+    record, in that order."""
     records = []
-    for shard in RERUN_SHARDS:
-        ratios = floor_ratios(bench / f"floor_shard_rerun_{shard.replace('-', '_')}.csv")
+    for record in RERUN_SHARDS:
+        ratios = floor_ratios(bench / f"floor_shard_rerun_{record.replace('-', '_')}.csv")
         if ratios:
-            records.append((shard, ratios))
+            records.append((rerun_label(record), ratios))
     return records
 
 
@@ -255,6 +285,25 @@ def family_choice_clause(results: Path) -> str:
             f"{sum(counts.values())} runs" + (f", {' and '.join(never)} in none" if never else ""))
 
 
+def rounding_clause(bench: Path, record: str = "mnist-alternatives-s1-batched-em") -> str:
+    """How far the re-run ``record`` of ``RERUN_SHARDS`` is from its committed shard: the
+    differing cells and the largest numeric difference (``compare_sweeps.py``); empty without
+    the record."""
+    path = bench / f"shard_reproduction_{record.replace('-', '_')}.csv"
+    if not path.is_file():
+        return ""
+    figures = [(split_figure(row["figure"]), float(row["value"]))
+               for _, row in read_bench(path).iterrows()]
+    cells = sum(value for (base, _), value in figures if base == "differing_cells")
+    largest = max((value for (base, _), value in figures if base == "largest_difference"),
+                  default=float("nan"))
+    return (f"The Gaussian mixtures' EM with all components in one product per step fits the "
+            f"same mixtures to rounding: re-run with it, {rerun_label(record)} differed from the "
+            f"committed shard in {int(cells)} cells of its tables (the runs' metrics and their "
+            f"summary), by at most {largest:.1e} "
+            f"(`{path.name}`)")
+
+
 def gap_paragraph(results: Path) -> list[str]:
     """Why the paper's sweep is above its targets: the whole sweep's ratios, those of the shards
     re-run on a quiet machine, the evaluations' headroom at training's pace, and the levers."""
@@ -273,15 +322,15 @@ def gap_paragraph(results: Path) -> list[str]:
     keys = ("measured_over_floor (span)", "measured_over_floor (train, own time)",
             "measured_over_floor (evaluate, own time)", "idle_core_share (span)",
             "floor_share (train)")
-    reruns = [(shard, ratios) for shard, ratios in rerun_floor_records(bench)
+    reruns = [(label, ratios) for label, ratios in rerun_floor_records(bench)
               if all(key in ratios for key in keys)]
     if reruns:
         clauses = []
-        for shard, ratios in reruns:
+        for label, ratios in reruns:
             share, train = ratios["floor_share (train)"], ratios[keys[1]]
             headroom = (2.0 - share * train) / (1.0 - share)  # evaluations' ratio at a 2x span
             clauses.append(
-                f"shard {shard} spanned {significant(ratios[keys[0]])}× its floor, training "
+                f"{label} spanned {significant(ratios[keys[0]])}× its floor, training "
                 f"{significant(train)}× ({number(100 * share, 0)} % of the floor), the "
                 f"evaluations {significant(ratios[keys[2]])}×, "
                 f"{significant(100 * ratios[keys[3]])} % of the cores idle, and at that pace of "
@@ -289,16 +338,17 @@ def gap_paragraph(results: Path) -> list[str]:
                 f"{significant(headroom)}× theirs")
         sentences.append("Re-run on a quiet machine, " + "; ".join(clauses) + " (that only with "
                          "no core idle and no time outside the numerical work).")
-        shard, ratios = reruns[-1]
+        label, ratios = reruns[-1]
         fitted = ratios.get("measured_over_floor (evaluate: fitted, own time)")
         if fitted is not None:
             sentences.append(f"The evaluations' largest excess is the fitted bound, "
-                             f"{significant(fitted)}× its floor in shard {shard}"
-                             + fitted_parts_clause(bench) + ".")
+                             f"{significant(fitted)}× its floor in {label}."
+                             + fitted_parts_clause(bench))
     if not sentences:
         sentences.append("The ratios above show where the time goes.")
     pilot = batch_pilot_clause(results)
     families = family_choice_clause(results)
+    rounding = rounding_clause(bench)
     return [
         " ".join(sentences) + " The floor prices every product at the rate of a large square "
         "product, which the model's products do not reach: the narrow layers (256 × 20, 10 × 256 "
@@ -312,5 +362,5 @@ def gap_paragraph(results: Path) -> list[str]:
         "the sweep computes, so every "
         "committed shard would have to run again: float32 mixture tables, fewer importance "
         "samples, cheaper density families for the fitted bound, or a larger batch."
-        + "".join(f" {clause}." for clause in (families, pilot) if clause)
+        + "".join(f" {clause}." for clause in (rounding, families, pilot) if clause)
     ]
