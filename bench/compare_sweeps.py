@@ -31,6 +31,17 @@ TABLES = ("metrics", "summary", "history", "latent_samples", "sample_grids")
 TIMING = {"seconds", *evaluate.TIMING_KEYS}
 
 
+def without_timings(rerun: pd.DataFrame, committed: pd.DataFrame):
+    """The two tables without the summary's timing rows, or (None, None) if they then differ in
+    shape or columns."""
+    if "metric" in rerun.columns:
+        rerun = rerun[~rerun["metric"].isin(TIMING)].reset_index(drop=True)
+        committed = committed[~committed["metric"].isin(TIMING)].reset_index(drop=True)
+    if rerun.shape != committed.shape or list(rerun.columns) != list(committed.columns):
+        return None, None
+    return rerun, committed
+
+
 def differing_cells(rerun: pd.DataFrame, committed: pd.DataFrame) -> int | None:
     """Counts the cells of two tables that differ, timings left out.
 
@@ -40,10 +51,8 @@ def differing_cells(rerun: pd.DataFrame, committed: pd.DataFrame) -> int | None:
     Returns:
       The number of differing cells, or None if the tables differ in shape or columns.
     """
-    if "metric" in rerun.columns:
-        rerun = rerun[~rerun["metric"].isin(TIMING)].reset_index(drop=True)
-        committed = committed[~committed["metric"].isin(TIMING)].reset_index(drop=True)
-    if rerun.shape != committed.shape or list(rerun.columns) != list(committed.columns):
+    rerun, committed = without_timings(rerun, committed)
+    if rerun is None:
         return None
     columns = [c for c in rerun.columns if c not in TIMING]
     same = (rerun[columns] == committed[columns]) | (rerun[columns].isna()
@@ -61,10 +70,8 @@ def largest_difference(rerun: pd.DataFrame, committed: pd.DataFrame) -> float:
     Returns:
       The largest absolute difference, or NaN if the tables differ in shape or columns.
     """
-    if "metric" in rerun.columns:
-        rerun = rerun[~rerun["metric"].isin(TIMING)].reset_index(drop=True)
-        committed = committed[~committed["metric"].isin(TIMING)].reset_index(drop=True)
-    if rerun.shape != committed.shape or list(rerun.columns) != list(committed.columns):
+    rerun, committed = without_timings(rerun, committed)
+    if rerun is None:
         return float("nan")
     columns = [c for c in rerun.select_dtypes("number").columns
                if c not in TIMING and pd.api.types.is_numeric_dtype(committed[c])]

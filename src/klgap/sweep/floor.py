@@ -228,19 +228,9 @@ def validation_size(num_fit: int) -> int:
 
 
 def gmm_fit_flops(num_codes: int, num_components: int, latent_dim: int) -> int:
-    """FLOPs of one full-covariance EM fit (``estimators.gaussian_mixture``) at its fewest
-    iterations.
-
-    Args:
-      num_codes: n, codes fitted.
-      num_components: K.
-      latent_dim: D.
-
-    Returns:
-      The initial M step and ``GMM_MIN_ITERATIONS`` E and M steps, each a product of the n x F
-      second-order features with K columns (E: the log-densities; M: the sufficient
-      statistics), 2 n K F.
-    """
+    """FLOPs of one EM fit (``estimators.gaussian_mixture``) of K components to n codes in D
+    dimensions at its fewest iterations: the initial M step and ``GMM_MIN_ITERATIONS`` E and M
+    steps, each a 2 n K F product with the codes' F second-order features."""
     step = gmm_score_flops(num_codes, num_components, latent_dim)
     return step + GMM_MIN_ITERATIONS * 2 * step
 
