@@ -7,7 +7,10 @@ has (one side without it fails), cell by cell and exactly (NaN equals NaN), leav
 measures time rather than the models: the columns and summary metrics in ``TIMING``. Figures
 (``results/bench/<name>.csv``): the number of differing cells per table, target 0 (bitwise
 reproduction; expected only on the same CPU features and versions), and the largest absolute
-difference between numeric cells (how far from bitwise a re-run at a later commit is).
+difference between numeric cells (how far from bitwise a re-run at a later commit is); and for
+the runs' headline metrics (``HEADLINE``, test split), the largest and the median absolute
+difference per metric (a re-run on other CPU features trains other models: how far apart their
+results are).
 
 Usage: PYTHONPATH=src .venv/bin/python bench/compare_sweeps.py --rerun DIR [--committed DIR]
        [--name NAME]
@@ -29,6 +32,10 @@ from klgap.evaluation import evaluate  # noqa: E402
 TABLES = ("metrics", "summary", "history", "latent_samples", "sample_grids")
 # Wall and CPU seconds: the history's per-epoch time and the evaluation's own time.
 TIMING = {"seconds", *evaluate.TIMING_KEYS}
+# The runs' metrics compared one by one on the test split: likelihoods, the decomposition, the
+# fitted bound and its prior's ELBO, active units and the prior samples' FID.
+HEADLINE = ("elbo", "iw_ll", "ais_ll", "rate", "mutual_info", "aggregate_kl",
+            "fitted_aggregate_kl_lower", "test_elbo_fitted_prior", "active_units", "expost_fid")
 
 
 def without_timings(rerun: pd.DataFrame, committed: pd.DataFrame):
@@ -81,6 +88,38 @@ def largest_difference(rerun: pd.DataFrame, committed: pd.DataFrame) -> float:
     return float(np.max(np.nan_to_num(gaps, nan=np.inf), initial=0.0))
 
 
+def headline_differences(rerun: pd.DataFrame, committed: pd.DataFrame
+                         ) -> list[tuple[str, float, float]]:
+    """The largest and the median |rerun - committed| of each ``HEADLINE`` metric on the test
+    split's rows (rows paired by position, as the grid orders them).
+
+    Args:
+      rerun, committed: the runs' metrics table from two sweeps.
+
+    Returns:
+      (metric, largest, median) for each headline metric both tables have with numbers; none
+      if the tables differ in shape or columns.
+    """
+    rerun, committed = without_timings(rerun, committed)
+    if rerun is None:
+        return []
+    test = (committed["split"] == "test").to_numpy() if "split" in committed else slice(None)
+    out = []
+    for metric in [m for m in HEADLINE if m in committed.columns]:
+        gaps = np.abs(rerun[metric].to_numpy(np.float64)[test]
+                      - committed[metric].to_numpy(np.float64)[test])  # (runs,)
+        gaps = gaps[~np.isnan(gaps)]
+        if gaps.size:
+            out.append((metric, float(gaps.max()), float(np.median(gaps))))
+    return out
+
+
+def config_datasets(committed_root: Path) -> list[str]:
+    """The datasets of the committed root's configuration that have tables there."""
+    config = yaml.safe_load((committed_root / "config.yaml").read_text())
+    return [d for d in config["datasets"] if (committed_root / d).is_dir()]
+
+
 def compare(rerun_root: Path, committed_root: Path) -> list[tuple[str, int | None, float, str]]:
     """Compares every table of two output roots (module doc).
 
@@ -92,9 +131,8 @@ def compare(rerun_root: Path, committed_root: Path) -> list[tuple[str, int | Non
       (``<dataset>/<table>``, differing cells or None if shapes, columns or presence differ, the
       largest numeric difference (NaN then), a note) for each table that either root has.
     """
-    config = yaml.safe_load((committed_root / "config.yaml").read_text())
     results = []
-    for dataset in [d for d in config["datasets"] if (committed_root / d).is_dir()]:
+    for dataset in config_datasets(committed_root):
         for table in TABLES:
             paths = [root / dataset / f"{table}.csv" for root in (rerun_root, committed_root)]
             if not any(path.is_file() for path in paths):
@@ -131,6 +169,14 @@ def main(argv: list[str] | None = None) -> None:
                    "difference between numeric cells (inf: a number against NaN)")
         total += 1 if count is None else count
         largest = max(largest, difference) if difference == difference else largest
+    for dataset in [d for d in config_datasets(args.committed)
+                    if all((root / d / "metrics.csv").is_file()
+                           for root in (args.rerun, args.committed))]:
+        tables = [pd.read_csv(root / dataset / "metrics.csv")
+                  for root in (args.rerun, args.committed)]
+        for metric, most, median in headline_differences(*tables):
+            note = f"the test split's runs; median {median:.3g}"
+            report.add(f"largest_difference [{dataset}/metrics: {metric}]", most, "", note=note)
     report.write(f"{total} differing cells (timings left out; a table whose shape, columns or "
                  f"presence differ counts once), the largest numeric difference {largest:.3g}, "
                  f"between {args.rerun} and the committed tables")

@@ -57,4 +57,28 @@ def test_a_table_one_side_lacks_fails_and_one_neither_has_is_skipped(tmp_path):
     out = tmp_path / "report.csv"
     compare_sweeps.main(["--rerun", str(rerun), "--committed", str(committed), "--out", str(out)])
     report = pd.read_csv(out)
-    assert list(report["status"].fillna("")) == ["PASS", "", "FAIL", ""]
+    assert list(report["status"].fillna("")) == ["PASS", "", "FAIL", "", ""]
+    assert report["figure"].iloc[-1] == "largest_difference [mnist/metrics: elbo]"
+
+
+def test_headline_metrics_are_compared_one_by_one_on_the_test_split(tmp_path):
+    rng = np.random.default_rng(11)
+    metrics = pd.DataFrame({"split": ["test", "train"] * 3, "elbo": rng.normal(-90, 5, size=6),
+                            "rate": rng.uniform(5, 20, size=6), "fid": rng.uniform(size=6)})
+    shifts = rng.uniform(0.01, 1.0, size=3)
+    changed = metrics.copy()
+    changed.loc[[0, 2, 4], "elbo"] -= shifts  # the test rows
+    changed.loc[1, "rate"] += 100.0  # a train row: not a headline difference
+    rows = compare_sweeps.headline_differences(changed, metrics)
+    assert [metric for metric, _, _ in rows] == ["elbo", "rate"]
+    (_, largest, median), (_, rate_largest, _) = rows
+    assert np.isclose(largest, shifts.max()) and np.isclose(median, np.median(shifts))
+    assert rate_largest == 0.0
+    assert compare_sweeps.headline_differences(changed[["elbo"]], metrics) == []
+    committed = output_root(tmp_path / "committed", metrics, None)
+    rerun = output_root(tmp_path / "rerun", changed, None)
+    out = tmp_path / "report.csv"
+    compare_sweeps.main(["--rerun", str(rerun), "--committed", str(committed), "--out", str(out)])
+    report = pd.read_csv(out).set_index("figure")
+    assert np.isclose(report.loc["largest_difference [mnist/metrics: elbo]", "value"],
+                      shifts.max())

@@ -92,3 +92,16 @@ def test_data_dir_takes_one_directory_or_dataset_items():
         "mnist": "/a", "fashion_mnist": "/b"}
     with pytest.raises(UserError, match="DATASET=DIR"):
         verify.data_dir_setting(["/a", "/b"])
+
+
+def test_runs_already_trained_are_found_by_their_directories(tmp_path):
+    runs = (layout.Run("mnist", 10, 0.25, 2), layout.Run("mnist", 2, 8.0, 2),
+            layout.Run("mnist", 10, 1.0, 2, "vae", (1,)), layout.Run("mnist", 10, 30.0, 1, "mmd"))
+    for run in runs:
+        layout.run_dir(tmp_path, run).mkdir(parents=True)
+        (layout.run_dir(tmp_path, run) / "metrics.json").write_text("[]")
+    (layout.run_dir(tmp_path, layout.Run("mnist", 20, 1.0, 2)) / "checkpoints").mkdir(
+        parents=True)  # trained, not evaluated: left out
+    assert sorted(verify.trained_runs(tmp_path)) == sorted(runs)
+    with pytest.raises(UserError, match="no evaluated run"):
+        verify.trained_runs(tmp_path / "empty")

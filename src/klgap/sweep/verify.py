@@ -3,11 +3,13 @@
 Bitwise reproduction holds only on a CPU with the same instruction-set features (and the same
 package versions): TensorFlow picks its float kernels by what the CPU has, and over thousands of
 Adam steps a difference in the last bit grows into a different trajectory. Elsewhere the
-question is whether the difference stays within that float32 trajectory noise, far below what
-another seed changes. The command trains and evaluates the sample with the committed
-configuration (``<results>/config.yaml``) under ``<results>/verify/``, then prints, per run and
-metric, the deviation from the committed value in units of the across-seed standard deviation
-of its cell, and a one-line verdict last.
+question is whether the difference stays within that float32 trajectory noise, which is at most
+of the order of what another seed changes (mostly well below it). The command trains and
+evaluates the sample with the committed configuration (``<results>/config.yaml``) under
+``<results>/verify/``, then prints, per run and metric, the deviation from the committed value
+in units of the across-seed standard deviation of its cell, and a one-line verdict last. With
+``--retrained DIR`` it compares, without training, every run already trained and evaluated under
+the output root DIR (e.g. a shard of the sweep re-run from scratch on another machine).
 """
 
 import argparse
@@ -41,7 +43,9 @@ METRICS = ("elbo", "iw_ll", "distortion", "rate", "mutual_info", "aggregate_kl",
            "fitted_aggregate_kl_lower", "total_correlation", "label_info", "ais_ll", "prior_fid")
 SPLIT = "test"
 # A deviation beyond THRESHOLD across-seed SDs fails. Rounding differences between CPUs moved
-# values by 0.26-0.41 true SDs (an AVX-512 against an AVX2 machine, issue 13). With the SD s of
+# values by 0.26-0.41 true SDs (an AVX-512 against an AVX2 machine, issue 13); a whole shard
+# re-run without AVX-512 moved most values by a fraction of a sample SD and a few by several
+# (results/bench/verify_shard_mnist_vae_s2_no_avx512.csv). With the SD s of
 # a cell estimated from 3 seeds, a deviation of c true SDs reads as c |t_2| sample SDs
 # (Student's t, 2 degrees of freedom, heavy-tailed): for c = 0.5 it exceeds 10 with probability
 # 0.25% per value, about 1% for the sample (the values of one run move together). Even a run
@@ -113,6 +117,30 @@ def retrained_values(outdir: Path, runs: tuple[layout.Run, ...]) -> pd.DataFrame
         rows += [{"run": run_name(run), "metric": m, "retrained": float(record[m])}
                  for m in METRICS]
     return pd.DataFrame(rows)
+
+
+def trained_runs(outdir: Path) -> tuple[layout.Run, ...]:
+    """The runs trained and evaluated under an output root (a ``metrics.json`` in their directory).
+
+    Args:
+      outdir: an output root, e.g. a shard re-run from scratch (``<outdir>/shards/<name>``).
+
+    Returns:
+      Its runs, sorted by directory.
+
+    Raises:
+      UserError: it holds none.
+    """
+    runs = []
+    for dataset_dir in sorted((Path(outdir) / "runs").glob("*")):
+        for record in sorted(dataset_dir.rglob("metrics.json")):
+            subdir = record.parent.relative_to(dataset_dir).as_posix()
+            runs.append(layout.parse_run_subdir(dataset_dir.name, subdir))
+    if not runs:
+        raise UserError(f"no evaluated run (runs/<dataset>/.../metrics.json) under {outdir}: "
+                        "--retrained names the output root of runs already trained, e.g. a "
+                        "shard re-run's <outdir>/shards/<name>.")
+    return tuple(runs)
 
 
 def deviations(committed: pd.DataFrame, retrained: pd.DataFrame) -> pd.DataFrame:
@@ -235,6 +263,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", nargs="+", default=[], metavar="DIR",
                         help="where this machine has the IDX datasets: one directory, or "
                              "DATASET=DIR items (default: the canonical mirrors)")
+    parser.add_argument("--retrained", type=Path, default=None,
+                        help="compare every run already trained and evaluated under this output "
+                             "root (e.g. a shard re-run from scratch) instead of retraining the "
+                             "sample")
     parser.add_argument("--snakemake-args", nargs=argparse.REMAINDER, default=[],
                         help="further arguments for Snakemake (last)")
 
@@ -242,10 +274,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> None:
     """Runs ``verify``: retrains, prints the comparison and the verdict; exits 1 on a failure."""
     results = args.results
-    outdir = args.outdir or results / "verify"
-    committed = committed_values(results, SAMPLE)  # checked before any training
-    retrain(results, outdir, SAMPLE, args.snakemake_args, data_dir_setting(args.data_dir))
-    table = deviations(committed, retrained_values(outdir, SAMPLE))
+    outdir = args.retrained or args.outdir or results / "verify"
+    runs = trained_runs(outdir) if args.retrained else SAMPLE
+    committed = committed_values(results, runs)  # checked before any training
+    if not args.retrained:
+        retrain(results, outdir, runs, args.snakemake_args, data_dir_setting(args.data_dir))
+    table = deviations(committed, retrained_values(outdir, runs))
     with pd.option_context("display.width", 120, "display.max_rows", None):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     record = json.loads((results / "provenance.json").read_text()) \

@@ -61,6 +61,16 @@ RERUN_SHARDS = {
         "with the committed feature network; the differing cells are the Gaussian mixtures' "
         "rounding, as in the re-run with the batched EM. Its ratios to the floor are the column "
         "`shard mnist-alternatives-s1 re-run (explicit sums in place)` of the floor table above")),
+    "mnist-vae-s2-no-avx512": ("mnist-vae-s2", "batched EM, explicit sums, CPU without AVX-512", (
+        "to time the evaluation of the commit with the batched EM and the explicit sums in place "
+        "on a shard of β-VAEs (d_z 2, 10 and 20), in a clean worktree on a machine that did "
+        "nothing else, with the committed feature network, on an AMD EPYC without AVX-512 (the "
+        "committed shard ran on one with it): oneDNN rounds differently there, so every model "
+        "trains along another float32 trajectory and nearly every cell differs; the largest and "
+        "median differences of the runs' headline metrics on the test split are listed. Its "
+        "ratios to the floor, at that machine's own matmul rate, are the column `shard "
+        "mnist-vae-s2 re-run (batched EM, explicit sums, CPU without AVX-512)` of the floor table "
+        "above")),
 }
 
 
