@@ -15,14 +15,16 @@ import pytest
 import yaml
 
 from klgap.sweep import study as sweep_study
+from klgap.sweep import verify as sweep_verify
 from klgap.sweep import tables as aggregate
 from klgap.paper import tex as report
 from klgap.paper.tex import study as tex_study
+from klgap.paper.tex import values as tex_values
 from test_workflow import FIGURES, REPO, TABLES, snakemake
 
 RESULTS = REPO / "results"
 PAPER = REPO / "paper"
-COMMITTED_RECORDS = ["provenance.json", "benchmarks.csv"]
+COMMITTED_RECORDS = ["provenance.json", "benchmarks.csv", sweep_verify.CROSS_CPU_REPORT]
 # The page on which the references start (the main text may end on it), and all pages.
 MAX_MAIN_TEXT_PAGES = 10
 MAX_PAGES = 15
@@ -57,6 +59,8 @@ def committed_numbers() -> str:
         study_values = tex_study.study_values(
             metrics, history, aggregate.load_tables(study_metrics, "metrics"),
             aggregate.load_tables(sweep_study.study_tables(REPO, config, "history"), "history"))
+    # The cross-CPU record (klgap.sweep.verify.CROSS_CPU_REPORT), as the workflow passes it.
+    study_values.update(tex_values.cross_cpu_values(RESULTS / sweep_verify.CROSS_CPU_REPORT))
     return report.numbers_tex(summary, history, config,
                               json.loads((RESULTS / "provenance.json").read_text()),
                               pd.read_csv(RESULTS / "benchmarks.csv"), "0" * 40, "config.yaml",
@@ -97,7 +101,8 @@ def test_paper_builds_from_the_committed_results(tmp_path):
         for table in TABLES:
             shutil.copy(RESULTS / dataset / f"{table}.csv", outdir / dataset)
     for record in COMMITTED_RECORDS:
-        shutil.copy(RESULTS / record, outdir)
+        (outdir / record).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(RESULTS / record, outdir / record)
     makefile = (REPO / "Makefile").read_text()
     figure_rules = re.search(r"^FIGURE_RULES := (.+)$", makefile, re.MULTILINE)[1].split()
     result = snakemake(tmp_path, "--cores", "2", "--allowed-rules", *figure_rules,

@@ -105,3 +105,36 @@ def test_runs_already_trained_are_found_by_their_directories(tmp_path):
     assert sorted(verify.trained_runs(tmp_path)) == sorted(runs)
     with pytest.raises(UserError, match="no evaluated run"):
         verify.trained_runs(tmp_path / "empty")
+
+
+def test_the_papers_cross_cpu_values_are_read_from_a_report(tmp_path):
+    from klgap.paper.tex.values import cross_cpu_values
+
+    rng = np.random.default_rng(23)
+    sds = rng.uniform(0.05, 0.5, size=12)
+    differences = rng.normal(0, 0.3, size=12) * sds
+    differences[[2, 5]] = [0.0, 3.0 * sds[5]]  # one bitwise value, one beyond 2 SD
+    committed, retrained = tables(differences, sds)
+    committed["run"] = retrained["run"] = ["a"] * 6 + ["b"] * 6
+    table = verify.deviations(committed, retrained)
+    _, line = verify.verdict(table, verify.THRESHOLD)
+    report = tmp_path / "verify.csv"
+    report.write_text(f"# {line}\n# this machine: CPU X (avx2)\n# environment: default\n"
+                      + table.to_csv(index=False))
+    values = cross_cpu_values(report)
+    deviation = np.abs(differences) / np.maximum(sds, verify.SD_FLOOR)
+    assert values["crosscpu/runs"] == "2" and values["crosscpu/values"] == "12"
+    assert values["crosscpu/bitwise"] == "1" and values["crosscpu/cpu"] == "CPU X (avx2)"
+    assert values["crosscpu/beyond_two_sd"] == str(int((deviation > 2).sum()))
+    assert float(values["crosscpu/median_sd"]) == pytest.approx(np.median(deviation), abs=0.006)
+    assert float(values["crosscpu/max_sd"]) == pytest.approx(deviation.max(), abs=0.06)
+    report.write_text("run,metric\n")
+    with pytest.raises(UserError, match="not a report of `klgap verify"):
+        cross_cpu_values(report)
+
+
+def test_the_report_the_paper_quotes_is_committed():
+    committed = RESULTS / verify.CROSS_CPU_REPORT
+    line, machine, table = verify.read_report(committed)
+    assert line.startswith("verify: ") and "avx512" not in machine
+    assert len(table) and table["deviation_sd"].notna().all()

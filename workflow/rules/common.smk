@@ -13,7 +13,7 @@ from snakemake.utils import validate
 
 from klgap.config import checks
 from klgap.paper import figure_registry
-from klgap.sweep import collected_files, layout, scheduling, shards, study
+from klgap.sweep import collected_files, layout, scheduling, shards, study, verify
 from klgap.training import objectives
 from klgap.sweep.provenance import git_commit
 
@@ -360,6 +360,13 @@ def code_version():
 def paper_dir():
     """The paper's hand-written sources (config key paper_dir), as a path in the repository."""
     return REPO / config["paper_dir"]
+
+
+def cross_cpu_report():
+    """The committed report of the sweep's runs re-run on another CPU that the paper quotes
+    (klgap.sweep.verify.CROSS_CPU_REPORT under the output root), or none. Committed: ancient()."""
+    path = Path(out(verify.CROSS_CPU_REPORT))
+    return [ancient(str(path))] if path.is_file() else []
 
 
 def study_tables(table):

@@ -29,6 +29,7 @@ if config["paper_dir"]:
             metrics=expand(out("{dataset}/metrics.csv"), dataset=swept_datasets()),
             study_metrics=study_tables("metrics"),
             study_histories=study_tables("history"),
+            cross_cpu_report=cross_cpu_report(),
         output:
             numbers=out("tex/numbers.tex"),
             table=out("tex/table_rate.tex"),
@@ -53,6 +54,11 @@ if config["paper_dir"]:
                 if input.study_metrics
                 else ""
             ),
+            cross_cpu=lambda wildcards, input: (
+                f"--cross-cpu-report {joined(input.cross_cpu_report, shlex.quote)}"
+                if input.cross_cpu_report
+                else ""
+            ),
         shell:
             "python -m klgap tex --summaries {input.summaries:q} --histories {input.histories:q}"
             " --latent-samples {input.latent_samples:q}"
@@ -64,7 +70,7 @@ if config["paper_dir"]:
             " --convergence-table {output.convergence_table:q}"
             " --bracket-table {output.bracket_table:q}"
             " --alternatives-table {output.alternatives_table:q}"
-            " {params.study} --study-table {output.study_table:q}"
+            " {params.study} --study-table {output.study_table:q} {params.cross_cpu}"
             " --figures {params.figures} --figure-sources {output.figure_sources:q} > {log:q} 2>&1"
 
     rule paper:

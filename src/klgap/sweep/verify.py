@@ -52,6 +52,9 @@ SPLIT = "test"
 # as different as another seed (c = sqrt 2) exceeds 10 only with probability 2%; a bug in the
 # data, model, training or estimators moves values by far more.
 THRESHOLD = 10.0
+# The report the paper quotes on other CPUs (``klgap tex --cross-cpu-report``), under the output
+# root: a shard of the sweep re-run from scratch without AVX-512, compared with --retrained.
+CROSS_CPU_REPORT = "bench/verify_shard_mnist_vae_s2_no_avx512.csv"
 # Collapsed cells (beta large) have SDs of 1e-4 nats; below this floor, a deviation is scaled
 # by the floor instead (the paper prints two decimals).
 SD_FLOOR = 0.01
@@ -171,6 +174,24 @@ def verdict(table: pd.DataFrame, threshold: float) -> tuple[bool, str]:
     if worst["deviation_sd"] <= threshold:
         return True, f"verify: PASS (within float32 trajectory noise, not bitwise) - {summary}"
     return False, f"verify: FAIL - {summary}"
+
+
+def read_report(path: Path) -> tuple[str, str, pd.DataFrame]:
+    """Reads a report that ``main`` wrote (``--report``).
+
+    Returns:
+      (the verdict line, the machine it was made on, the table of ``deviations``).
+
+    Raises:
+      UserError: the file is not such a report.
+    """
+    lines = Path(path).read_text().splitlines()
+    if (len(lines) < 3 or not lines[0].startswith("# verify: ")
+            or not lines[1].startswith("# this machine: ")):
+        raise UserError(f"{path} is not a report of `klgap verify --report`: make it again with "
+                        "`python -m klgap verify --report ...`.")
+    table = pd.read_csv(path, comment="#")
+    return lines[0][2:], lines[1][len("# this machine: "):], table
 
 
 def data_dir_setting(values: list[str]) -> str | dict | None:

@@ -13,6 +13,7 @@ from klgap.errors import UserError
 from klgap.paper.tex.appendix import figure_sources_tex, parse_figure_sources
 from klgap.paper.tex.numbers import class_subset_rows, numbers_tex
 from klgap.paper.tex.study import study_table_tex, study_values
+from klgap.paper.tex.values import cross_cpu_values
 from klgap.paper.tex.tables import (alternatives_table_tex, bracket_table_tex,
                                     convergence_table_tex, objectives_table_tex, table_tex)
 from klgap.sweep.tables import load_summaries, load_tables, only_vae, whole_dataset
@@ -65,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="history.csv files of the convergence study")
     parser.add_argument("--study-table", type=Path, default=None,
                         help="output: table of the convergence study beside the sweep (.tex)")
+    parser.add_argument("--cross-cpu-report", type=Path, default=None,
+                        help="a `klgap verify` report of committed runs re-run on another CPU "
+                             "(values crosscpu/...)")
 
 
 def check_inputs(summary: pd.DataFrame, history: pd.DataFrame, provenance: dict,
@@ -109,6 +113,8 @@ def main(args: argparse.Namespace) -> None:
                  load_tables(args.study_metrics, "metrics"),
                  load_tables(args.study_histories, "history"))
     more_values = study_values(*study) if study else {}
+    if args.cross_cpu_report is not None:
+        more_values.update(cross_cpu_values(args.cross_cpu_report))
     atomic.write_text(args.numbers, numbers_tex(summary, history, config, provenance, benchmarks,
                                                 args.commit, args.config_label, args.config_hash,
                                                 latent_samples, class_subset_rows(every_run),

@@ -2,6 +2,7 @@ r"""The named values of the paper (``\klgapValue{name}``): the configuration, th
 findings, the convergence of the training curves, the classes and how the results were made."""
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -13,7 +14,7 @@ from klgap.evaluation import (ais, evaluate, feature_network, generation_metrics
                               sample_quality)
 from klgap.paper import findings
 from klgap.paper.tex.formatting import escape, integer, listing, number, short_commit
-from klgap.sweep import layout
+from klgap.sweep import layout, verify
 from klgap.sweep.tables import whole_dataset
 
 
@@ -200,6 +201,28 @@ def provenance_values(provenance: dict, benchmarks: pd.DataFrame) -> dict[str, s
     for row in findings.job_times(benchmarks).itertuples(index=False):
         values[f"job_seconds/{row.rule}/{row.dataset}"] = number(row.mean_s, 0)
     return values
+
+
+def cross_cpu_values(report: Path) -> dict[str, str]:
+    """Values of ``\\klgapValue`` from a ``klgap verify`` report of committed runs re-run on
+    another CPU (``klgap verify --retrained``): how far they moved, in across-seed SDs.
+
+    Args:
+      report: the report (``results/bench/verify_*.csv``).
+
+    Returns:
+      ``crosscpu/runs``, ``crosscpu/values``, ``crosscpu/bitwise`` (values equal bit for bit),
+      ``crosscpu/median_sd`` and ``crosscpu/max_sd`` (deviations), ``crosscpu/beyond_two_sd``
+      (values more than 2 SDs away) and ``crosscpu/cpu`` (the re-run's CPU and its features).
+    """
+    _, machine, table = verify.read_report(report)
+    deviations = table["deviation_sd"]
+    return {"crosscpu/runs": str(table["run"].nunique()), "crosscpu/values": str(len(table)),
+            "crosscpu/bitwise": str(int((table["difference"] == 0).sum())),
+            "crosscpu/median_sd": number(deviations.median(), 2),
+            "crosscpu/max_sd": number(deviations.max(), 1),
+            "crosscpu/beyond_two_sd": str(int((deviations > 2).sum())),
+            "crosscpu/cpu": escape(machine)}
 
 
 def class_count_values(latent_samples: pd.DataFrame, summary: pd.DataFrame) -> dict[str, str]:
