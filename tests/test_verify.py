@@ -119,8 +119,8 @@ def test_the_papers_cross_cpu_values_are_read_from_a_report(tmp_path):
     table = verify.deviations(committed, retrained)
     _, line = verify.verdict(table, verify.THRESHOLD)
     report = tmp_path / "verify.csv"
-    report.write_text(f"# {line}\n# this machine: CPU X (avx2)\n# environment: default\n"
-                      + table.to_csv(index=False))
+    verify.write_report(report, line, "CPU X (avx2)", "default", table)
+    assert verify.read_report(report)[:2] == (line, "CPU X (avx2)")
     values = cross_cpu_values(report)
     deviation = np.abs(differences) / np.maximum(sds, verify.SD_FLOOR)
     assert values["crosscpu/runs"] == "2" and values["crosscpu/values"] == "12"

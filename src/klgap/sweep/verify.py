@@ -176,8 +176,21 @@ def verdict(table: pd.DataFrame, threshold: float) -> tuple[bool, str]:
     return False, f"verify: FAIL - {summary}"
 
 
+# The lines above a report's table: its verdict, the machine, the oneDNN settings.
+REPORT_HEADER = ("# ", "# this machine: ", "# environment: ")
+
+
+def write_report(path: Path, line: str, machine: str, environment: str,
+                 table: pd.DataFrame) -> None:
+    """Writes a report (``--report``): ``REPORT_HEADER`` with the verdict line, the machine and
+    the environment, then the table of ``deviations``."""
+    header = "".join(f"{prefix}{value}\n" for prefix, value in
+                     zip(REPORT_HEADER, (line, machine, environment)))
+    atomic.write_text(path, header + table.to_csv(index=False))
+
+
 def read_report(path: Path) -> tuple[str, str, pd.DataFrame]:
-    """Reads a report that ``main`` wrote (``--report``).
+    """Reads a report that ``write_report`` wrote.
 
     Returns:
       (the verdict line, the machine it was made on, the table of ``deviations``).
@@ -186,12 +199,12 @@ def read_report(path: Path) -> tuple[str, str, pd.DataFrame]:
       UserError: the file is not such a report.
     """
     lines = Path(path).read_text().splitlines()
-    if (len(lines) < 3 or not lines[0].startswith("# verify: ")
-            or not lines[1].startswith("# this machine: ")):
+    if (len(lines) <= len(REPORT_HEADER) or not lines[0].startswith(REPORT_HEADER[0] + "verify: ")
+            or not all(line.startswith(prefix) for line, prefix in zip(lines, REPORT_HEADER))):
         raise UserError(f"{path} is not a report of `klgap verify --report`: make it again with "
                         "`python -m klgap verify --report ...`.")
     table = pd.read_csv(path, comment="#")
-    return lines[0][2:], lines[1][len("# this machine: "):], table
+    return lines[0][len(REPORT_HEADER[0]):], lines[1][len(REPORT_HEADER[1]):], table
 
 
 def data_dir_setting(values: list[str]) -> str | dict | None:
@@ -313,8 +326,7 @@ def main(args: argparse.Namespace) -> None:
     report = args.report or outdir / "verify.csv"
     settings = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())
                         if k.startswith("ONEDNN"))  # e.g. ONEDNN_MAX_CPU_ISA
-    atomic.write_text(report, f"# {line}\n# this machine: {machine}\n# environment: "
-                      f"{settings or 'default'}\n" + table.to_csv(index=False))
+    write_report(report, line, machine, settings or "default", table)
     print(f"wrote {report}")
     print(line, flush=True)
     if not passed:
