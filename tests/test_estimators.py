@@ -8,7 +8,7 @@ import pytest
 from scipy import integrate, special, stats
 
 from klgap import estimators
-from klgap.estimators import marginals, mixture_numerics
+from klgap.estimators import fitted_density, marginals, mixture_numerics
 from klgap.errors import UserError
 
 
@@ -259,11 +259,13 @@ def test_agrees_with_brute_force_scipy_on_the_same_samples(marginals, num_z):
         own = stats.multivariate_normal(mu[n], np.diag(sigma[n] ** 2)).logpdf(z[i])
         assert log_q_own[i].sum() == pytest.approx(own, abs=1e-10)
     reference = brute_force_decomposition(mu, sigma, labels, sample_index, z)
+    # Differences of two log-sums whose exponentials ran in float32 (mixture_numerics).
+    tolerance = 2 * mixture_numerics.SINGLE_PRECISION_ERROR
     for key in ("rate", "mutual_info", "aggregate_kl", "total_correlation", "dimwise_kl",
                 "label_info"):
-        assert result[key] == pytest.approx(reference[key], abs=1e-8), key
+        assert result[key] == pytest.approx(reference[key], abs=tolerance), key
     for y, value in reference["class_kl"].items():
-        assert result["class_kl"][y] == pytest.approx(value, abs=1e-8)
+        assert result["class_kl"][y] == pytest.approx(value, abs=tolerance)
     # the textbook forms estimate the same quantities
     for key in ("aggregate_kl", "total_correlation"):
         se = result[f"{key}_se"] + result["dimwise_kl_se"]
@@ -276,12 +278,15 @@ def test_joint_table_matches_scipy_multivariate_normal():
     labels = np.arange(40) % 2
     mixture = mixture_numerics.DiagonalGaussianMixture(mu, sigma, labels, 2)
     shift = np.zeros(len(z))
-    log_sums = mixture.log_class_sums(z, shift, lambda f, items: [f(i) for i in items])
+    pool = lambda f, items: [f(i) for i in items]  # noqa: E731
     table = np.stack([stats.multivariate_normal(m, np.diag(s ** 2)).logpdf(z)
                       for m, s in zip(mu, sigma)], axis=1)  # (M, N)
-    for k in range(2):
-        np.testing.assert_allclose(log_sums[:, k],
-                                   special.logsumexp(table[:, labels == k], axis=1), atol=1e-10)
+    for single, tolerance in ((True, mixture_numerics.SINGLE_PRECISION_ERROR), (False, 1e-10)):
+        log_sums = mixture.log_class_sums(z, shift, pool, single_precision=single)
+        for k in range(2):
+            np.testing.assert_allclose(log_sums[:, k],
+                                       special.logsumexp(table[:, labels == k], axis=1),
+                                       atol=tolerance)
 
 
 @pytest.mark.parametrize("sigma_range,spread", [((0.05, 0.3), 1.0), ((0.8, 1.2), 0.1),
@@ -394,7 +399,9 @@ def test_mss_with_the_whole_data_set_as_one_batch_is_the_exact_estimator():
     exact = estimators.kl_decomposition(mu, sigma, seed=26, marginals="exact")
     mss = estimators.minibatch_kl_decomposition(mu, sigma, batch_size=700, method="mss", seed=26)
     for key in ("mutual_info", "aggregate_kl", "total_correlation", "dimwise_kl"):
-        assert mss[key] == pytest.approx(exact[key], abs=1e-10), key
+        # The exact estimator's exponentials run in float32 (mixture_numerics), MSS's in float64.
+        assert mss[key] == pytest.approx(exact[key],
+                                         abs=mixture_numerics.SINGLE_PRECISION_ERROR), key
 
 
 def test_batches_cover_the_data_without_overlap():
@@ -558,3 +565,62 @@ def test_the_explicit_class_sums_are_the_plain_expression_bit_for_bit():
         np.testing.assert_allclose(got[:, label],
                                    special.logsumexp(reference[:, labels == label], axis=1),
                                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed, num_dims, sigma_range, spread", [
+    (51, 10, (0.02, 0.3), 1.0),  # sharp posteriors of a d_z = 10 model
+    (52, 2, (1e-3, 1e-2), 3.0),  # very sharp, far apart
+    (53, 20, (0.3, 1.2), 1.0),  # wide, partly collapsed
+])
+def test_single_precision_exponentials_stay_within_the_stated_error(seed, num_dims, sigma_range,
+                                                                    spread):
+    # The float32 exp of the tables against the float64 form and SciPy's logsumexp, on the
+    # samples of the decomposition (shift: the own component) and of the held-out mixtures
+    # (shift: the largest peak), more samples than a row tile and components than a column tile.
+    rng = np.random.default_rng(seed)
+    num = mixture_numerics._COLUMN_TILE + 300
+    mu = spread * rng.standard_normal((num, num_dims))  # (N, D)
+    sigma = np.exp(rng.uniform(*np.log(sigma_range), size=(num, num_dims)))  # (N, D)
+    labels = rng.integers(0, 3, size=num)
+    mixture = mixture_numerics.DiagonalGaussianMixture(mu, sigma, labels, 3)
+    own = rng.integers(num, size=mixture_numerics._ROW_TILE + 70)  # (M,)
+    noise = rng.standard_normal((len(own), num_dims))
+    z = mu[own] + sigma[own] * noise  # (M, D)
+    shift = np.sum(-0.5 * noise ** 2 - np.log(sigma[own]) - 0.5 * math.log(2 * math.pi), axis=1)
+    pool = lambda f, items: [f(i) for i in items]  # noqa: E731
+    single = mixture.log_class_sums(z, shift, pool)  # (M, C)
+    double = mixture.log_class_sums(z, shift, pool, single_precision=False)
+    reference = stats.norm.logpdf(z[:, None, :], mu[None], sigma[None]).sum(axis=2)  # (M, N)
+    total = special.logsumexp(reference, axis=1)  # (M,)
+    np.testing.assert_allclose(special.logsumexp(single, axis=1), total, rtol=0,
+                               atol=mixture_numerics.SINGLE_PRECISION_ERROR)
+    np.testing.assert_allclose(special.logsumexp(double, axis=1), total, rtol=0, atol=1e-7)
+    own_class = labels[own]
+    rows = np.arange(len(own))
+    expected = special.logsumexp(np.where(labels[None] == own_class[:, None], reference,
+                                          -np.inf), axis=1)  # (M,) the own class's sum
+    np.testing.assert_allclose(single[rows, own_class], expected, rtol=0,
+                               atol=mixture_numerics.SINGLE_PRECISION_ERROR)
+    assert np.max(np.abs(single - double)[double > np.max(double, axis=1, keepdims=True) - 40]) \
+        <= mixture_numerics.SINGLE_PRECISION_ERROR
+    # Held-out codes relative to the largest peak (fitted_density's widened mixture); some far
+    # below it, whose rows are redone from their own maximum.
+    codes = np.concatenate([z, spread * rng.standard_normal((300, num_dims))])  # (M', D)
+    got = fitted_density._log_mixture_density(mu, sigma, codes, pool)
+    brute = special.logsumexp(stats.norm.logpdf(codes[:, None, :], mu[None], sigma[None])
+                              .sum(axis=2), axis=1) - math.log(num)
+    np.testing.assert_allclose(got, brute, rtol=0, atol=mixture_numerics.SINGLE_PRECISION_ERROR)
+
+
+def test_single_precision_rows_beyond_float32_range_are_redone_in_float64():
+    # A shift 200 nats below the own component: every float32 term would overflow (exp(88.7)).
+    mu, sigma = random_posteriors(seed=54, num_examples=300, num_dims=4)
+    z = mu[:40] + sigma[:40] * np.random.default_rng(55).standard_normal((40, 4))
+    mixture = mixture_numerics.DiagonalGaussianMixture(mu, sigma, np.zeros(300, np.int64), 1)
+    pool = lambda f, items: [f(i) for i in items]  # noqa: E731
+    shift = np.full(40, -200.0)
+    got = mixture.log_class_sums(z, shift, pool)[:, 0]
+    reference = special.logsumexp(stats.norm.logpdf(z[:, None, :], mu[None], sigma[None])
+                                  .sum(axis=2), axis=1)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, reference, rtol=0, atol=1e-9)

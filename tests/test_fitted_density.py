@@ -149,8 +149,8 @@ def test_collapsed_posteriors_give_a_bound_at_zero():
         se = result[f"{family}_aggregate_kl_lower_se"]
         assert value <= MARGIN * se + 1e-12, family
         assert abs(value) < 0.02, family
-    # The unwidened mixture of N(0, I) posteriors is the prior itself.
-    assert abs(result["mixture_aggregate_kl_lower"]) < 1e-9
+    # The unwidened mixture of N(0, I) posteriors is the prior itself (its exponentials float32).
+    assert abs(result["mixture_aggregate_kl_lower"]) < mixture_numerics.SINGLE_PRECISION_ERROR
 
 
 @pytest.mark.parametrize("sigma_scale", [1.0, 1e-3])
@@ -163,8 +163,9 @@ def test_bandwidth_zero_without_validation_reproduces_heldout(sigma_scale):
     result = fitted_density_kl(mu_fit, sigma_fit, mu_eval, sigma_eval, seed=10,
                                families=("mixture",), bandwidths=(0.0,), control_variate=1.0)
     assert result["mixture_bandwidth"] == 0.0
-    assert result["mixture_aggregate_kl_lower"] == pytest.approx(heldout["aggregate_kl_lower"],
-                                                                 rel=1e-9, abs=1e-9)
+    # The held-out bound's table runs in float64, the fitted mixture's exponentials in float32.
+    assert result["mixture_aggregate_kl_lower"] == pytest.approx(
+        heldout["aggregate_kl_lower"], rel=0, abs=mixture_numerics.SINGLE_PRECISION_ERROR)
     assert result["mixture_aggregate_kl_lower_se"] == pytest.approx(
         heldout["aggregate_kl_lower_se"], rel=1e-6)
     assert result["rate"] == heldout["rate"]
@@ -267,7 +268,8 @@ def test_one_pass_mixture_density_matches_scipy_for_broad_and_sharp_components(s
                                    axis=1) - math.log(300))
     with mixture_numerics.worker_pool(1) as pool_map:
         values = fitted_density._log_mixture_density(mu, sigma, z, pool_map)
-    np.testing.assert_allclose(values, reference, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(values, reference, rtol=1e-12,
+                               atol=mixture_numerics.SINGLE_PRECISION_ERROR)
 
 
 def test_importing_the_estimators_imports_neither_tensorflow_nor_scikit_learn():

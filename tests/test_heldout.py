@@ -61,10 +61,13 @@ def test_fit_equal_to_eval_gives_the_in_sample_values():
     heldout = estimators.heldout_kl_decomposition(mu, sigma, mu, sigma, labels, labels, seed=5)
     in_sample = estimators.kl_decomposition(mu, sigma, labels, seed=5)
     assert heldout["rate"] == in_sample["rate"]
-    assert heldout["aggregate_kl_lower"] == pytest.approx(in_sample["aggregate_kl"], abs=1e-12)
-    assert heldout["mutual_info_upper"] == pytest.approx(in_sample["mutual_info"], abs=1e-12)
+    # The held-out table runs in float64, the in-sample one's exponentials in float32.
+    tolerance = 2 * mixture_numerics.SINGLE_PRECISION_ERROR
+    assert heldout["aggregate_kl_lower"] == pytest.approx(in_sample["aggregate_kl"],
+                                                          abs=tolerance)
+    assert heldout["mutual_info_upper"] == pytest.approx(in_sample["mutual_info"], abs=tolerance)
     for label, value in in_sample["class_kl"].items():
-        assert heldout["class_kl_lower"][label] == pytest.approx(value, abs=1e-12)
+        assert heldout["class_kl_lower"][label] == pytest.approx(value, abs=tolerance)
 
 
 def test_a_duplicated_fit_set_is_the_same_mixture():
@@ -73,8 +76,9 @@ def test_a_duplicated_fit_set_is_the_same_mixture():
     doubled = estimators.heldout_kl_decomposition(np.concatenate([mu, mu]),
                                                   np.concatenate([sigma, sigma]), mu, sigma,
                                                   seed=7)
-    in_sample = estimators.kl_decomposition(mu, sigma, seed=7)
-    assert doubled["aggregate_kl_lower"] == pytest.approx(in_sample["aggregate_kl"], abs=1e-10)
+    in_sample = estimators.kl_decomposition(mu, sigma, seed=7)  # float32 exponentials
+    assert doubled["aggregate_kl_lower"] == pytest.approx(
+        in_sample["aggregate_kl"], abs=2 * mixture_numerics.SINGLE_PRECISION_ERROR)
 
 
 def brute_force_log_mixture(z, mu, sigma):

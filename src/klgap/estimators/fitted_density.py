@@ -51,7 +51,7 @@ from klgap.errors import UserError
 from klgap.estimators.decomposition import gaussian_kl_to_standard_normal, log_prior_at
 from klgap.estimators.gaussian_mixture import fit_gaussian_mixture
 from klgap.estimators.mixture_numerics import (
-    _EXP_FLOOR,  # the floor of exp's arguments
+    _EXP_FLOOR_SINGLE,  # the floor of exp's arguments in log_class_sums (single precision)
     LOG_2PI,
     DiagonalGaussianMixture,
     check_int,
@@ -356,9 +356,9 @@ def _log_mixture_density(mu, sigma, z, pool_map) -> np.ndarray:
     mixture = DiagonalGaussianMixture(mu, sigma, np.zeros(len(mu), dtype=np.int64), 1)
     peak = float(np.max(-np.sum(np.log(sigma), axis=1))) - 0.5 * LOG_2PI * mu.shape[1]
     log_sums = mixture.log_class_sums(z, shift=np.full(len(z), peak), pool_map=pool_map)[:, 0]
-    # Each of the N terms is at least exp(_EXP_FLOOR) relative to the peak: keep rows whose sum
-    # exceeds N of those by 30 nats (a relative error below 1e-13).
-    too_low = log_sums < peak + _EXP_FLOOR + math.log(len(mu)) + 30.0  # (M,)
+    # Each of the N terms is at least exp(_EXP_FLOOR_SINGLE) relative to the peak: keep rows whose
+    # sum exceeds N of those by 30 nats (a relative error below 1e-13).
+    too_low = log_sums < peak + _EXP_FLOOR_SINGLE + math.log(len(mu)) + 30.0  # (M,)
     if too_low.any():
         log_sums[too_low] = mixture.log_class_sums_anywhere(z[too_low], pool_map)[:, 0]
     return log_sums - math.log(len(mu))

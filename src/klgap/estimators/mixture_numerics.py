@@ -12,7 +12,11 @@ evaluated exactly. Each exact evaluation skips blocks of components (sorted by m
 cannot reach exp(-36)/N of the mixture's, which makes sharp posteriors cheap.
 ``marginals="exact"`` evaluates every sample against every component instead.
 
-All arithmetic is float64. Work runs on ``num_threads`` threads (default: the CPUs available);
+All arithmetic is float64 but the exponentials of the N x M table, which dominate its cost:
+those run in float32 (the log-densities themselves are float64 products, rounded to float32 only
+for exp, and the float32 sums of a tile are added up in float64), which moves a log-sum by at
+most ``SINGLE_PRECISION_ERROR`` nats (tests/test_estimators.py checks it against the float64
+form). Work runs on ``num_threads`` threads (default: the CPUs available);
 if ``threadpoolctl`` is installed, BLAS is held to one thread per worker meanwhile.
 """
 
@@ -47,6 +51,13 @@ REPEAT_SAMPLES = 2048
 # log-densities are clipped here first. exp(-700) ~ 1e-304 is negligible against the terms
 # that matter (the largest term of every sum is about 1).
 _EXP_FLOOR = -700.0
+# The same floor for exp in float32, whose smallest normal number is exp(-87.3): exp(-87) ~ 1.6e-38.
+_EXP_FLOOR_SINGLE = -87.0
+# The most a log-sum of ``log_class_sums`` moves when its exponentials run in float32 (rounding
+# of the log-densities to float32, relative error 6e-8 of terms of tens of nats, float32 exp and
+# pairwise sums of a tile: about 1e-6 nats in practice), in nats; the tests check it against the
+# float64 form. Far below the tables' last digit and their Monte Carlo errors.
+SINGLE_PRECISION_ERROR = 1e-5
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,6 +198,9 @@ def sample_terms(mixture: "DiagonalGaussianMixture", z: np.ndarray,
       (log q(z|x) - log q(z|y)).
     """
     log_q_own = log_q_own_per_dim.sum(axis=1)  # (M,) log q(z_i|x_i)
+    # Relative to the own component, whose term is about 1: the own class's and the total's sums
+    # are at least that, far above the clipping of the terms (other classes' sums may be clipped;
+    # they enter only the total).
     log_class_sums = mixture.log_class_sums(z, shift=log_q_own, pool_map=pool_map)  # (M, C)
     log_q_z = special.logsumexp(log_class_sums, axis=1) - math.log(len(mu))  # (M,)
     log_q_z_given_y = (log_class_sums[np.arange(len(z)), sample_class]
@@ -286,8 +300,14 @@ class DiagonalGaussianMixture:
             [quadratic.T, linear.T, constant[None], np.ones((1, len(mu)))]))
         self.max_abs_weights = np.abs(self.weights).max(axis=1)  # (2D + 2,)
 
-    def log_class_sums(self, z: np.ndarray, shift: np.ndarray, pool_map: Callable) -> np.ndarray:
+    def log_class_sums(self, z: np.ndarray, shift: np.ndarray, pool_map: Callable,
+                       single_precision: bool = True) -> np.ndarray:
         """log sum_{n in class k} q(z_i|x_n) for every sample i and class k.
+
+        Each term is clipped below at exp(floor) relative to the shift, the floor being
+        ``_EXP_FLOOR_SINGLE`` (-87) in single precision and ``_EXP_FLOOR`` (-700) otherwise, so a
+        class sum below (its count) x exp(floor + a few) relative to the shift is an overestimate:
+        callers that need such sums check for them (``log_class_sums_anywhere``).
 
         Args:
           z: samples, (M, D).
@@ -295,9 +315,11 @@ class DiagonalGaussianMixture:
             (the sample's own component); the sums are taken relative to it so one pass of exp
             suffices. Rows where that could overflow are redone with a proper maximum.
           pool_map: a ``map`` over worker threads.
+          single_precision: exponentials in float32 (within ``SINGLE_PRECISION_ERROR`` nats;
+            rows whose float32 terms overflow are redone in float64); False: all in float64.
 
         Returns:
-          (M, C) log-sums (-inf for a class with no component near z_i).
+          (M, C) log-sums (-inf for a class with no component near z_i, in float64 only).
         """
         centered_z = z - self.center
         features = np.concatenate(
@@ -308,15 +330,20 @@ class DiagonalGaussianMixture:
         unsafe = magnitude * features.shape[1] * np.finfo(np.float64).eps > CANCELLATION_TOLERANCE
         row_starts = range(0, len(z), _ROW_TILE)
 
+        floor = _EXP_FLOOR_SINGLE if single_precision else _EXP_FLOOR
+
         def tile_rows(start: int) -> np.ndarray:
             rows = features[start:start + _ROW_TILE]
             sums = np.zeros((len(rows), len(self.class_bounds) - 1))  # (R, C)
-            buffer = np.empty((len(rows), _COLUMN_TILE))
+            products = np.empty((len(rows), _COLUMN_TILE))  # float64
+            exponentials = (np.empty(products.shape, np.float32) if single_precision
+                            else products)
             for column in range(0, len(self.mu), _COLUMN_TILE):
                 stop = min(column + _COLUMN_TILE, len(self.mu))
-                table = buffer[:, :stop - column]  # (R, T) log q(z_i|x_n) - shift_i
-                np.matmul(rows, self.weights[:, column:stop], out=table)
-                np.maximum(table, _EXP_FLOOR, out=table)
+                log_terms = products[:, :stop - column]  # (R, T) log q(z_i|x_n) - shift_i
+                np.matmul(rows, self.weights[:, column:stop], out=log_terms)
+                table = exponentials[:, :stop - column]  # (R, T) q(z_i|x_n) / exp(shift_i)
+                np.maximum(log_terms, floor, out=table)
                 np.exp(table, out=table)
                 first_class = np.searchsorted(self.class_bounds, column, side="right") - 1
                 last_class = np.searchsorted(self.class_bounds, stop, side="left") - 1
@@ -331,6 +358,12 @@ class DiagonalGaussianMixture:
             sums = np.concatenate(pool_map(tile_rows, row_starts))  # (M, C)
             log_sums = np.log(sums) + shift[:, None]
         redo = unsafe | ~np.all(np.isfinite(sums), axis=1) | ~np.any(sums > 0, axis=1)
+        if single_precision:  # a term beyond float32's range (exp(88.7)): float64 first
+            overflow = redo & ~unsafe
+            if overflow.any():
+                log_sums[overflow] = self.log_class_sums(z[overflow], shift[overflow], pool_map,
+                                                         single_precision=False)
+            redo &= unsafe
         if redo.any():
             log_sums[redo] = self.log_class_sums_explicit(z[redo], pool_map)
         return log_sums
@@ -362,7 +395,8 @@ class DiagonalGaussianMixture:
           (M, C) log-sums.
         """
         shift = self.max_log_density(z, pool_map)  # (M,)
-        log_sums = self.log_class_sums(z, shift=shift, pool_map=pool_map)
+        log_sums = self.log_class_sums(z, shift=shift, pool_map=pool_map,
+                                       single_precision=False)  # classes far below: float64
         counts = np.diff(self.class_bounds)  # (C,)
         with np.errstate(divide="ignore"):
             floor = shift[:, None] + _EXP_FLOOR + np.log(counts)[None, :] + 1.0  # (M, C)
