@@ -104,7 +104,7 @@ def test_fitted_flops_by_hand():
 def test_fitted_bound_counts_the_classes_that_have_one():
     shape = dataclasses.replace(TINY, num_train=20, num_test=4,
                                 class_sizes=((12, 3), (5, 1), (30, 1)))
-    overall = sum(flops.fitted_flops(20, 4, 2, fitted_density.FAMILIES).values())
+    overall = sum(flops.fitted_flops(20, 4, 2, fitted_bound.FAMILIES).values())
     # only the first class has MIN_CLASS_FIT training and MIN_CLASS_EVAL test posteriors
     assert (fitted_bound.MIN_CLASS_FIT, fitted_bound.MIN_CLASS_EVAL) == (10, 2)
     by_class = flops.fitted_flops(12, 3, 2, fitted_bound.CLASS_FAMILIES)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from klgap.evaluation import fitted_bound
 from klgap.sweep import study as sweep_study
 from klgap.sweep import verify as sweep_verify
 from klgap.sweep import tables as aggregate
@@ -52,11 +53,11 @@ def committed_numbers() -> str:
     samples = aggregate.load_tables([RESULTS / d / "latent_samples.csv"
                                      for d in config["datasets"]], "latent_samples")
     # The convergence study's values (config key convergence_study), as `klgap tex` adds them.
-    study_values = {}
+    metrics = aggregate.load_tables([RESULTS / d / "metrics.csv" for d in config["datasets"]],
+                                    "metrics")
+    study_values = tex_values.family_choice_values(metrics)  # `klgap tex --metrics`
     if study_metrics := sweep_study.study_tables(REPO, config, "metrics"):
-        metrics = aggregate.load_tables([RESULTS / d / "metrics.csv" for d in config["datasets"]],
-                                        "metrics")
-        study_values = tex_study.study_values(
+        study_values |= tex_study.study_values(
             metrics, history, aggregate.load_tables(study_metrics, "metrics"),
             aggregate.load_tables(sweep_study.study_tables(REPO, config, "history"), "history"))
     # The cross-CPU record (klgap.sweep.verify.CROSS_CPU_REPORT), as the workflow passes it.
@@ -65,6 +66,31 @@ def committed_numbers() -> str:
                               json.loads((RESULTS / "provenance.json").read_text()),
                               pd.read_csv(RESULTS / "benchmarks.csv"), "0" * 40, "config.yaml",
                               "hash", samples, more_values=study_values)
+
+
+def test_the_flow_that_the_evaluation_leaves_out_was_never_the_chosen_family():
+    # The methods say the committed evaluations fitted a flow too, chosen in none of the runs,
+    # so that leaving it out (klgap.evaluation.fitted_bound.FAMILIES) changes no chosen bound.
+    config = yaml.safe_load((RESULTS / "config.yaml").read_text())
+    metrics = aggregate.load_tables([RESULTS / d / "metrics.csv" for d in config["datasets"]],
+                                    "metrics")
+    test = metrics[metrics["split"] == "test"]
+    assert "flow" not in fitted_bound.FAMILIES
+    assert test["fitted_flow_aggregate_kl_lower"].notna().any()  # the flow was fitted
+    values = tex_values.family_choice_values(metrics)
+    assert values["fitted_chosen/flow"] == "0"
+    assert int(values["fitted_runs"]) == test["fitted_family"].notna().sum() > 100
+    assert sum(int(values[f"fitted_chosen/{f}"]) for f in ("mixture", "gmm", "flow", "prior")) \
+        == int(values["fitted_runs"])
+
+
+def test_family_choice_values_count_the_test_records():
+    metrics = pd.DataFrame({"split": ["test", "train", "test", "test", "test"],
+                            "fitted_family": ["gmm", None, "mixture", "gmm", None]})
+    assert tex_values.family_choice_values(metrics) == {
+        "fitted_runs": "3", "fitted_chosen/mixture": "1", "fitted_chosen/gmm": "2",
+        "fitted_chosen/flow": "0", "fitted_chosen/prior": "0"}
+    assert tex_values.family_choice_values(metrics.drop(columns="fitted_family")) == {}
 
 
 def test_every_value_the_text_names_is_generated():

@@ -48,8 +48,7 @@ if config["paper_dir"]:
             config_hash=config_hash(),
             figures=figure_sources(),
             study=lambda wildcards, input: (
-                f"--metrics {joined(input.metrics, shlex.quote)}"
-                f" --study-metrics {joined(input.study_metrics, shlex.quote)}"
+                f"--study-metrics {joined(input.study_metrics, shlex.quote)}"
                 f" --study-histories {joined(input.study_histories, shlex.quote)}"
                 if input.study_metrics
                 else ""
@@ -61,7 +60,7 @@ if config["paper_dir"]:
             ),
         shell:
             "python -m klgap tex --summaries {input.summaries:q} --histories {input.histories:q}"
-            " --latent-samples {input.latent_samples:q}"
+            " --latent-samples {input.latent_samples:q} --metrics {input.metrics:q}"
             " --config {input.config:q} --provenance {input.provenance:q}"
             " --benchmarks {input.benchmarks:q} --commit {params.commit:q}"
             " --config-label {params.config_label:q} --config-hash {params.config_hash}"

@@ -13,7 +13,7 @@ from klgap.errors import UserError
 from klgap.paper.tex.appendix import figure_sources_tex, parse_figure_sources
 from klgap.paper.tex.numbers import class_subset_rows, numbers_tex
 from klgap.paper.tex.study import study_table_tex, study_values
-from klgap.paper.tex.values import cross_cpu_values
+from klgap.paper.tex.values import cross_cpu_values, family_choice_values
 from klgap.paper.tex.tables import (alternatives_table_tex, bracket_table_tex,
                                     convergence_table_tex, objectives_table_tex, table_tex)
 from klgap.sweep.tables import load_summaries, load_tables, only_vae, whole_dataset
@@ -57,8 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alternatives-table", type=Path, default=None,
                         help="output: table of the alternatives against the beta-VAE (.tex)")
     parser.add_argument("--metrics", type=Path, nargs="+", default=[],
-                        help="the sweep's metrics.csv files (its runs, seed by seed, beside the "
-                             "convergence study's)")
+                        help="the sweep's metrics.csv files (its runs, seed by seed: the "
+                             "fitted bound's chosen families, and the convergence study's "
+                             "comparison)")
     parser.add_argument("--study-metrics", type=Path, nargs="+", default=[],
                         help="metrics.csv files of the convergence study (config key "
                              "convergence_study)")
@@ -104,15 +105,17 @@ def main(args: argparse.Namespace) -> None:
     latent_samples = (load_tables(args.latent_samples, "latent_samples")
                       if args.latent_samples else None)
     given = [bool(args.metrics), bool(args.study_metrics), bool(args.study_histories)]
-    if any(given) and not all(given):
+    if any(given[1:]) and not all(given):
         raise UserError("the convergence study needs --metrics, --study-metrics and "
                         "--study-histories together")
+    metrics = load_tables(args.metrics, "metrics") if args.metrics else None
     study = None
     if all(given):
-        study = (load_tables(args.metrics, "metrics"), history,
-                 load_tables(args.study_metrics, "metrics"),
+        study = (metrics, history, load_tables(args.study_metrics, "metrics"),
                  load_tables(args.study_histories, "history"))
     more_values = study_values(*study) if study else {}
+    if metrics is not None:
+        more_values.update(family_choice_values(metrics))
     if args.cross_cpu_report is not None:
         more_values.update(cross_cpu_values(args.cross_cpu_report))
     atomic.write_text(args.numbers, numbers_tex(summary, history, config, provenance, benchmarks,

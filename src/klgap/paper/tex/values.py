@@ -225,6 +225,27 @@ def cross_cpu_values(report: Path) -> dict[str, str]:
             "crosscpu/cpu": escape(machine)}
 
 
+def family_choice_values(metrics: pd.DataFrame) -> dict[str, str]:
+    """Values of ``\\klgapValue`` on the fitted bound's density families: how often each was the
+    one chosen on validation codes, over the runs' test records.
+
+    Args:
+      metrics: the sweep's concatenated per-run metrics (column ``fitted_family``, a string).
+
+    Returns:
+      ``fitted_runs`` (test records with a fitted bound) and ``fitted_chosen/<family>`` for each
+      family of ``fitted_density.FAMILIES`` and the prior; empty without the column.
+    """
+    if "fitted_family" not in metrics:
+        return {}
+    chosen = metrics.loc[metrics["split"] == "test", "fitted_family"].dropna()
+    counts = chosen.value_counts()
+    values = {"fitted_runs": str(len(chosen))}
+    for family in (*fitted_density.FAMILIES, "prior"):
+        values[f"fitted_chosen/{family}"] = str(int(counts.get(family, 0)))
+    return values
+
+
 def class_count_values(latent_samples: pd.DataFrame, summary: pd.DataFrame) -> dict[str, str]:
     """Values of ``\\klgapValue`` about the classes of each test split.
 
