@@ -4,7 +4,8 @@ Compares ``<rerun>/<dataset>/<table>.csv`` with the committed ``<committed>/<dat
 (``results/``, the combined sweep, or one shard's root ``results/shards/<name>``) for every dataset
 of the committed configuration that has tables there and every aggregated table that either side
 has (one side without it fails), cell by cell and exactly (NaN equals NaN), leaving out what
-measures time rather than the models: the columns and summary metrics in ``TIMING``. Figures
+measures time rather than the models (the columns and summary metrics in ``TIMING``) and what
+only one side has (named in the figure's note). Figures
 (``results/bench/<name>.csv``): the number of differing cells per table, target 0 (bitwise
 reproduction; expected only on the same CPU features and versions), and the largest absolute
 difference between numeric cells (how far from bitwise a re-run at a later commit is); and for
@@ -39,14 +40,26 @@ HEADLINE = ("elbo", "iw_ll", "ais_ll", "rate", "mutual_info", "aggregate_kl",
 
 
 def without_timings(rerun: pd.DataFrame, committed: pd.DataFrame):
-    """The two tables without the summary's timing rows, or (None, None) if they then differ in
-    shape or columns."""
-    if "metric" in rerun.columns:
-        rerun = rerun[~rerun["metric"].isin(TIMING)].reset_index(drop=True)
-        committed = committed[~committed["metric"].isin(TIMING)].reset_index(drop=True)
-    if rerun.shape != committed.shape or list(rerun.columns) != list(committed.columns):
+    """The two tables on the columns (and the summary's metrics) that both have, without the
+    summary's timing rows, or (None, None) if they then differ in shape."""
+    columns = [c for c in committed.columns if c in rerun.columns]
+    rerun, committed = rerun[columns], committed[columns]
+    if "metric" in columns:
+        shared = (set(rerun["metric"]) & set(committed["metric"])) - TIMING
+        rerun = rerun[rerun["metric"].isin(shared)].reset_index(drop=True)
+        committed = committed[committed["metric"].isin(shared)].reset_index(drop=True)
+    if rerun.shape != committed.shape:
         return None, None
     return rerun, committed
+
+
+def unshared(rerun: pd.DataFrame, committed: pd.DataFrame) -> list[str]:
+    """The columns, and the summary's metrics, that only one of two tables has (e.g. a density
+    family that a later commit no longer fits), sorted."""
+    names = set(rerun.columns) ^ set(committed.columns)
+    if "metric" in rerun.columns and "metric" in committed.columns:
+        names |= set(rerun["metric"]) ^ set(committed["metric"])
+    return sorted(names)
 
 
 def differing_cells(rerun: pd.DataFrame, committed: pd.DataFrame) -> int | None:
@@ -98,7 +111,7 @@ def headline_differences(rerun: pd.DataFrame, committed: pd.DataFrame
 
     Returns:
       (metric, largest, median) for each headline metric both tables have with numbers; none
-      if the tables differ in shape or columns.
+      if the tables differ in shape.
     """
     rerun, committed = without_timings(rerun, committed)
     if rerun is None:
@@ -128,8 +141,9 @@ def compare(rerun_root: Path, committed_root: Path) -> list[tuple[str, int | Non
       committed_root: the committed output root (its ``config.yaml`` names the datasets).
 
     Returns:
-      (``<dataset>/<table>``, differing cells or None if shapes, columns or presence differ, the
-      largest numeric difference (NaN then), a note) for each table that either root has.
+      (``<dataset>/<table>``, differing cells or None if shapes or presence differ, the largest
+      numeric difference (NaN then), a note) for each table that either root has. Tables are
+      compared on the columns and metrics both have; the note names the others.
     """
     results = []
     for dataset in config_datasets(committed_root):
@@ -144,9 +158,12 @@ def compare(rerun_root: Path, committed_root: Path) -> list[tuple[str, int | Non
                 continue
             rerun, committed = (pd.read_csv(path) for path in paths)
             count = differing_cells(rerun, committed)
+            only = unshared(rerun, committed)
             results.append((f"{dataset}/{table}", count, largest_difference(rerun, committed),
                             f"{len(committed)} rows x {committed.shape[1]} columns"
-                            + ("; shape or columns differ" if count is None else "")))
+                            + (f"; compared without what one side lacks: {', '.join(only)}"
+                               if only else "")
+                            + ("; shapes differ" if count is None else "")))
     return results
 
 
@@ -177,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         for metric, most, median in headline_differences(*tables):
             note = f"the test split's runs; median {median:.3g}"
             report.add(f"largest_difference [{dataset}/metrics: {metric}]", most, "", note=note)
-    report.write(f"{total} differing cells (timings left out; a table whose shape, columns or "
+    report.write(f"{total} differing cells (timings left out; a table whose shape or "
                  f"presence differ counts once), the largest numeric difference {largest:.3g}, "
                  f"between {args.rerun} and the committed tables")
 

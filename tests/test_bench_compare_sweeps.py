@@ -44,7 +44,27 @@ def test_the_largest_difference_counts_a_number_against_nan_as_infinite():
                                              committed) == 0.5
     assert compare_sweeps.largest_difference(committed.assign(fid=[1.0, 3.0, 2.0]),
                                              committed) == np.inf
-    assert np.isnan(compare_sweeps.largest_difference(committed[["fid"]], committed))
+    assert np.isnan(compare_sweeps.largest_difference(committed.iloc[:2], committed))  # shapes
+
+
+def test_tables_are_compared_on_what_both_have_and_the_rest_is_named(tmp_path):
+    # A later commit no longer fits a family: its column (metrics) and its rows (summary) are
+    # left out of the comparison, and the note names them.
+    rng = np.random.default_rng(6)
+    metrics = pd.DataFrame({"elbo": rng.normal(size=3), "fitted_flow_bound": rng.normal(size=3)})
+    committed = output_root(tmp_path / "committed", metrics, None)
+    changed = metrics.drop(columns="fitted_flow_bound")
+    changed.loc[1, "elbo"] += 0.25
+    rerun = output_root(tmp_path / "rerun", changed, None)
+    [row] = compare_sweeps.compare(rerun, committed)
+    assert row[:3] == ("mnist/metrics", 1, 0.25)
+    assert row[3].endswith("compared without what one side lacks: fitted_flow_bound")
+    summary = pd.DataFrame({"metric": ["elbo", "fitted_flow_bound", "fitted_seconds"],
+                            "mean": [1.0, 2.0, 3.0]})
+    shorter = summary.iloc[[0]].assign(mean=[1.5])
+    assert compare_sweeps.differing_cells(shorter, summary) == 1
+    assert compare_sweeps.largest_difference(shorter, summary) == 0.5
+    assert compare_sweeps.unshared(shorter, summary) == ["fitted_flow_bound", "fitted_seconds"]
 
 
 def test_a_table_one_side_lacks_fails_and_one_neither_has_is_skipped(tmp_path):
@@ -74,7 +94,7 @@ def test_headline_metrics_are_compared_one_by_one_on_the_test_split(tmp_path):
     (_, largest, median), (_, rate_largest, _) = rows
     assert np.isclose(largest, shifts.max()) and np.isclose(median, np.median(shifts))
     assert rate_largest == 0.0
-    assert compare_sweeps.headline_differences(changed[["elbo"]], metrics) == []
+    assert compare_sweeps.headline_differences(changed.iloc[:4], metrics) == []  # shapes
     committed = output_root(tmp_path / "committed", metrics, None)
     rerun = output_root(tmp_path / "rerun", changed, None)
     out = tmp_path / "report.csv"
