@@ -7,11 +7,13 @@ Synopses (lines with [optional] parts, {choices} or ...) are checked option by o
 command's parser.
 """
 
+import queue
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -120,11 +122,59 @@ def make_words(command: str) -> tuple[str, list[str]]:
     return (targets[0] if targets else "paper"), [w for w in words if "=" in w]
 
 
-@pytest.mark.parametrize("document, command",
-                         [c for c in COMMANDS if c[1].startswith("make ")],
+MAKE_COMMANDS = [c for c in COMMANDS if c[1].startswith("make ")]
+
+
+def planning_command(command: str, directory: Path) -> list[str] | None:
+    """The make command line that runs a documented make command as a dry run (its ARGS with
+    -n), or None for a command that gives no ARGS to Snakemake."""
+    target, assignments = make_words(filled(command, directory))
+    arguments = dict(a.split("=", 1) for a in assignments).get("ARGS", "")
+    if not ((target in SNAKEMAKE_TARGETS or target.startswith("shard-")) and arguments):
+        return None
+    others = [a for a in assignments if not a.startswith("ARGS=")]
+    return ["make", target, f"ARGS={arguments} -n", "SYSTEM_DEPS=skip", *others]
+
+
+def checkout_copy(destination: Path) -> Path:
+    """A copy of this checkout (its git directory, uncommitted changes and modification times
+    included) with the same environment, for a second make to plan in: make writes
+    .snakemake/shard-<name>.yaml, which two makes in one directory would rewrite under each
+    other."""
+    shutil.copytree(REPO, destination, symlinks=True,
+                    ignore=shutil.ignore_patterns(".venv", "__pycache__", ".*_cache", "locks"))
+    (destination / ".venv").symlink_to(REPO / ".venv")
+    return destination
+
+
+@pytest.fixture(scope="module")
+def make_plans(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """{documented make command: its dry run} for the commands with ARGS for Snakemake, two at a
+    time (here and in a copy of the checkout): each `make sweep` starts Snakemake once per shard,
+    a few seconds of start-up each."""
+    directory = tmp_path_factory.mktemp("placeholder")
+    plans = {command: words for _, command in MAKE_COMMANDS
+             if (words := planning_command(command, directory))}
+    checkouts = queue.SimpleQueue()
+    checkouts.put(REPO)
+    checkouts.put(checkout_copy(tmp_path_factory.mktemp("checkout") / REPO.name))
+
+    def plan(words):
+        checkout = checkouts.get()
+        try:
+            return subprocess.run(words, cwd=checkout, capture_output=True, text=True,
+                                  timeout=300)
+        finally:
+            checkouts.put(checkout)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(plans, pool.map(plan, plans.values())))
+
+
+@pytest.mark.parametrize("document, command", MAKE_COMMANDS,
                          ids=lambda value: value if "make" in value else None)
 def test_documented_make_commands_are_targets_and_snakemake_ones_plan(document, command,
-                                                                       tmp_path):
+                                                                       tmp_path, make_plans):
     target, assignments = make_words(filled(command, tmp_path))
     for python in [a.split("=", 1)[1] for a in assignments if a.startswith("PYTHON=")]:
         if subprocess.run([python, "--version"], capture_output=True).returncode != 0:
@@ -135,11 +185,8 @@ def test_documented_make_commands_are_targets_and_snakemake_ones_plan(document, 
     arguments = dict(a.split("=", 1) for a in assignments).get("ARGS", "")
     if target == "verify":  # retrains: its arguments are parsed, not run
         cli.build_parser(["verify"]).parse_args(["verify", *shlex.split(arguments)])
-    elif (target in SNAKEMAKE_TARGETS or target.startswith("shard-")) and arguments:
-        others = [a for a in assignments if not a.startswith("ARGS=")]
-        planned = subprocess.run(["make", target, f"ARGS={arguments} -n", "SYSTEM_DEPS=skip",
-                                  *others], cwd=REPO, capture_output=True, text=True,
-                                 timeout=300)
+    elif command in make_plans:
+        planned = make_plans[command]
         assert planned.returncode == 0, f"{document}: {command}\n{planned.stdout[-3000:]}"
         assert "dry-run" in planned.stdout or "Nothing to be done" in planned.stdout
 

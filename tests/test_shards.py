@@ -120,8 +120,9 @@ def test_combined_provenance_sums_the_shards_and_keeps_each_record():
 SHARDED = {
     "datasets": ["digits"], "objective": "vae", "latent_dims": [2], "weights": [1],
     "seeds": [0, 1], "experiments": [], "epochs": 1, "hidden": [16], "iw_samples": 2,
-    "minibatch_sizes": [64], "strict_paper": False, "gpus_per_run": 0, "mem_mb": 1000,
-    "threads_per_run": 1, "shards": {"seed0": {"seeds": [0]}, "seed1": {"seeds": [1]}},
+    "minibatch_sizes": [64], "ais_examples": 20, "ais_steps": 20, "ais_chains": 2,
+    "strict_paper": False, "gpus_per_run": 0, "mem_mb": 1000, "threads_per_run": 1,
+    "shards": {"seed0": {"seeds": [0]}, "seed1": {"seeds": [1]}},
 }
 
 

@@ -109,7 +109,8 @@ def test_sigkill_at_random_points_then_resume_matches(digits_npz, tmp_path):
             "--epochs", "40", "--batch-size", "32", "--hidden", "64", "--threads", "1"]
     command = [sys.executable, "-m", "klgap", "train"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    subprocess.run(command + args + ["--rundir", str(tmp_path / "clean")], check=True, env=env)
+    # The clean run trains beside the killed one (one thread each).
+    clean = subprocess.Popen(command + args + ["--rundir", str(tmp_path / "clean")], env=env)
     killed = tmp_path / "killed"
     for _ in range(3):
         process = subprocess.Popen(command + args + ["--rundir", str(killed)], env=env,
@@ -122,5 +123,6 @@ def test_sigkill_at_random_points_then_resume_matches(digits_npz, tmp_path):
         process.wait()
     (killed / ".tmp-checkpoint-stale.npz").write_bytes(b"half")  # as a kill mid-write leaves
     subprocess.run(command + args + ["--rundir", str(killed)], check=True, env=env)
+    assert clean.wait() == 0
     assert history(tmp_path / "clean") == history(killed)
     assert not list(killed.glob(".tmp-*"))

@@ -95,9 +95,17 @@ def test_schema_datasets_are_the_package_datasets():
     assert enum == list(data.LOADERS)
 
 
-def test_dry_run_plans_one_job_per_run(tmp_path):
+@pytest.fixture(scope="module")
+def paper_plan(tmp_path_factory):
+    """The dry run of the paper's grid as one part (-p) and its output root."""
+    workdir = tmp_path_factory.mktemp("paper_plan")
+    outdir = workdir / "out"
+    return snakemake(workdir, "-n", "-p", "--config", f"outdir={outdir}", ONE_PART), outdir
+
+
+def test_dry_run_plans_one_job_per_run(paper_plan):
     config = load_config("config.yaml")
-    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}", ONE_PART)
+    result, outdir = paper_plan
     assert result.returncode == 0, result.stdout
     runs = expected_runs(config)
     n_datasets = len(config["datasets"])
@@ -108,7 +116,7 @@ def test_dry_run_plans_one_job_per_run(tmp_path):
         "sample_grids": n_datasets, "figures": len(FIGURES), "tex": 1, "paper": 1,
         "config_snapshot": 1, "provenance": 1, "machine": 1, "all": 1}
     rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
-    assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
+    assert rundirs == {str(layout.run_dir(outdir, run)) for run in runs}
     assert re.search(r"klgap train-and-evaluate .*--classifier .*--features .*--ais-examples \d+"
                      r" .*--threads \d+", result.stdout)
 
@@ -130,16 +138,16 @@ def test_an_existing_feature_network_is_not_retrained_when_its_data_is_prepared_
     assert (features / f"{kept}.npz").read_bytes() == b"committed"
 
 
-def test_paper_sweep_plans_every_run_of_its_grids(tmp_path):
+def test_paper_sweep_plans_every_run_of_its_grids(paper_plan):
     config = load_config("config.yaml")
-    result = snakemake(tmp_path, "-n", "-p", "--config", f"outdir={tmp_path / 'out'}", ONE_PART)
+    result, outdir = paper_plan
     assert result.returncode == 0, result.stdout
     runs = expected_runs(config)
     assert {run.objective for run in runs} == {"vae", "mmd", "infovae", "wae", "waelogvar",
                                                "tcvae", "vamp", "classprior"}
     assert job_counts(result.stdout)["run"] == len(runs)
     rundirs = set(re.findall(r"klgap train-and-evaluate .*--rundir (\S+)", result.stdout))
-    assert rundirs == {str(layout.run_dir(tmp_path / "out", run)) for run in runs}
+    assert rundirs == {str(layout.run_dir(outdir, run)) for run in runs}
     assert "--lambda 3000 " in result.stdout and "wae/z10/lambda3000/seed2" in result.stdout
     assert "vae/classes1/z10/beta1/seed1" in result.stdout
 

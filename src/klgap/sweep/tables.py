@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from klgap import atomic
 from klgap.sweep import layout
@@ -132,6 +131,10 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> dict[str, float]:
     if n < 2:
         return {"n": 1, "mean": mean, "sd": math.nan, "ci95_low": math.nan, "ci95_high": math.nan}
     sd = float(np.std(values, ddof=1))
+    # Imported here: the Snakefile imports this module, and scipy.stats adds most of a second to
+    # every Snakemake start.
+    from scipy import stats
+
     half_width = float(stats.t.ppf(0.5 + level / 2, df=n - 1)) * sd / math.sqrt(n)
     return {"n": n, "mean": mean, "sd": sd, "ci95_low": mean - half_width,
             "ci95_high": mean + half_width}
