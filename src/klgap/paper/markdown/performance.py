@@ -84,6 +84,11 @@ RECORDS = {
         "bench/bench_floor.py --sweep <re-run's shard>", "2026-12-06, AMD EPYC without AVX-512",
         "shard mnist-vae-s2 re-run from scratch at a later commit (the batched EM and the "
         "explicit sums in place) on a CPU without AVX-512, its own record, against the floor"),
+    "floor_shard_rerun_mnist_vae_s2_float32_tables.csv": (
+        "bench/bench_floor.py --sweep <re-run's shard>", "2026-12-06, AMD EPYC without AVX-512",
+        "shard mnist-vae-s2 re-run from scratch at a later commit (float32 exponentials in the "
+        "mixture tables, the fitted bound without the flow) on a CPU without AVX-512, its own "
+        "record, against the floor"),
     "sweep_reproduction.csv": ("bench/compare_sweeps.py", "2026-12-02, AMD EPYC without "
                                "AVX-512", "the previous sweep's re-run: its tables against the "
                                "committed ones"),
@@ -130,6 +135,12 @@ RECORDS = {
         "2026-12-06, AMD EPYC without AVX-512", "shard mnist-vae-s2 of the paper's sweep, re-run "
         "from scratch at a later commit on a CPU without AVX-512: its tables against the "
         "committed shard's, with the largest differences and those of the headline metrics"),
+    "shard_reproduction_mnist_vae_s2_float32_tables.csv": (
+        "bench/compare_sweeps.py --committed results/shards/mnist-vae-s2",
+        "2026-12-06, AMD EPYC without AVX-512", "shard mnist-vae-s2 of the paper's sweep, re-run "
+        "from scratch at a later commit (float32 exponentials in the mixture tables, the fitted "
+        "bound without the flow) on a CPU without AVX-512: its tables against the committed "
+        "shard's, with the largest differences and those of the headline metrics"),
     "fitted_density.csv": ("bench/bench_fitted_density.py", "2026-12-04",
                            "the lower bound on KL(q(z) ‖ p) from densities fitted to training "
                            "codes (`klgap.estimators.fitted_density_kl`): time per family, and "
@@ -163,6 +174,8 @@ FLOOR_COLUMNS = [
      "shard mnist-alternatives-s1 re-run (explicit sums in place)"),
     ("floor_shard_rerun_mnist_vae_s2_no_avx512.csv", "sweep",
      "shard mnist-vae-s2 re-run (batched EM, explicit sums, CPU without AVX-512)"),
+    ("floor_shard_rerun_mnist_vae_s2_float32_tables.csv", "sweep",
+     "shard mnist-vae-s2 re-run (float32 tables, no flow, CPU without AVX-512)"),
     ("floor_committed_sweep.csv", "sweep", "previous sweep, its record"),
     ("floor_paper_sweep.csv", "sweep", "previous sweep, re-run from scratch"),
     ("floor_mnist_pair.csv", "sweep", "two MNIST runs side by side"),

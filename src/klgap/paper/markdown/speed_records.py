@@ -71,6 +71,15 @@ RERUN_SHARDS = {
         "ratios to the floor, at that machine's own matmul rate, are the column `shard "
         "mnist-vae-s2 re-run (batched EM, explicit sums, CPU without AVX-512)` of the floor table "
         "above")),
+    "mnist-vae-s2-float32-tables": ("mnist-vae-s2", "float32 tables, no flow, CPU without "
+                                    "AVX-512", (
+        "to time the evaluation of a later commit whose mixture tables exponentiate in float32 "
+        "(within `SINGLE_PRECISION_ERROR` nats of float64) and whose fitted bound no longer fits "
+        "the flow, on the same kind of CPU without AVX-512 as the re-run above, in a clean "
+        "worktree on a machine that did nothing else, with the committed feature network; the "
+        "flow's columns, which the committed shard has, are left out of the comparison. Its "
+        "ratios to the floor are the column `shard mnist-vae-s2 re-run (float32 tables, no flow, "
+        "CPU without AVX-512)` of the floor table above")),
 }
 
 
