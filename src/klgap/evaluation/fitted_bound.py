@@ -28,9 +28,10 @@ import numpy as np
 from klgap.estimators import fitted_density
 from klgap.estimators.mixture_numerics import standard_error
 
-# The families of the overall bound. Not the flow of ``fitted_density.FAMILIES``: it cost as much
-# as the rest of the fitted bound and no run of the committed sweep chose it (the paper says so,
-# from the tables: tests/test_paper.py); ``fitted_density_kl`` still fits it when asked.
+# The families of the overall bound. Not the flow of ``fitted_density.FAMILIES``: it took a
+# quarter of the fitted bound's CPU time (results/bench/evaluation_after.csv) and no run of the
+# committed sweep chose it (the paper says so, from the tables: tests/test_paper.py);
+# ``fitted_density_kl`` still fits it when asked.
 FAMILIES = ("mixture", "gmm")
 CLASS_FAMILIES = FAMILIES  # of the per-class bounds: the same
 FITTED_STREAM = 18  # after generation_metrics.GENERATION_STREAM

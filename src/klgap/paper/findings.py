@@ -184,6 +184,21 @@ FINDINGS_METRICS = ("n", "log_n", "rate", "mutual_info", "aggregate_kl",
                     "fitted_aggregate_kl_lower")
 
 
+def chosen_families(metrics: pd.DataFrame) -> dict[str, int]:
+    """How often each density family was the fitted bound's choice, over the runs' test records.
+
+    Args:
+      metrics: per-run metrics (columns ``split`` and ``fitted_family``, a string).
+
+    Returns:
+      {family: runs}, the families that were chosen at least once; empty without the column.
+    """
+    if "fitted_family" not in metrics:
+        return {}
+    counts = metrics.loc[metrics["split"] == "test", "fitted_family"].dropna().value_counts()
+    return {str(family): int(count) for family, count in counts.items()}
+
+
 def at_ceiling(mutual_info, log_n, margin: float = CEILING_MARGIN):
     """Whether the in-sample information sits at its ceiling log N.
 

@@ -12,6 +12,7 @@ from klgap.paper.markdown.bench_tables import (cell_text, generic_table, read_be
                                                split_figure)
 from klgap.paper.markdown.sweep_records import sweep_records_table
 from klgap.estimators.fitted_density import FAMILIES
+from klgap.paper import findings
 from klgap.paper.markdown.text import number, significant
 
 # Re-runs of shards of the paper's sweep from scratch (bench/compare_sweeps.py): record name ->
@@ -288,11 +289,8 @@ def family_choice_clause(results: Path) -> str:
     counts: dict[str, int] = {}
     for path in sorted(results.glob("*/metrics.csv")):
         table = pd.read_csv(path, usecols=lambda column: column in ("split", "fitted_family"))
-        if "fitted_family" not in table:
-            continue
-        for family, count in table.loc[table["split"] == "test", "fitted_family"].value_counts(
-                ).items():
-            counts[family] = counts.get(family, 0) + int(count)
+        for family, count in findings.chosen_families(table).items():
+            counts[family] = counts.get(family, 0) + count
     if not counts:
         return ""
     names = {"mixture": "the widened mixture", "gmm": "the Gaussian mixture", "flow": "the flow",

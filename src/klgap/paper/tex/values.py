@@ -238,11 +238,10 @@ def family_choice_values(metrics: pd.DataFrame) -> dict[str, str]:
     """
     if "fitted_family" not in metrics:
         return {}
-    chosen = metrics.loc[metrics["split"] == "test", "fitted_family"].dropna()
-    counts = chosen.value_counts()
-    values = {"fitted_runs": str(len(chosen))}
+    counts = findings.chosen_families(metrics)
+    values = {"fitted_runs": str(sum(counts.values()))}
     for family in (*fitted_density.FAMILIES, "prior"):
-        values[f"fitted_chosen/{family}"] = str(int(counts.get(family, 0)))
+        values[f"fitted_chosen/{family}"] = str(counts.get(family, 0))
     return values
 
 
